@@ -1,0 +1,56 @@
+"""The command line: a thin layer over the library. One sub-app per noun; each docstring is its help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from claimtrack.errors import ClaimtrackError
+
+
+class _Group(TyperGroup):
+    """Turns claimtrack's typed errors into one line on stderr and their exit code: no traceback."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except ClaimtrackError as exc:
+            typer.echo(f"error: {exc.message()}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Keep dated research claims honest: store them, re-check them against newer work, report.",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Workspace folder (default: $CLAIMTRACK_HOME, else the nearest folder upward with claims/)."),
+    ] = None,
+) -> None:
+    ctx.obj = workspace
+
+
+def _register() -> None:
+    from claimtrack.cli import claims
+
+    claims.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

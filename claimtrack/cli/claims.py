@@ -1,0 +1,147 @@
+"""Commands that read and edit the claim store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from claimtrack.cli.common import print_json, store, table
+from claimtrack.models import Status
+
+
+def register(app: typer.Typer) -> None:
+    for command in (status, show, lines, verdict, validate, import_line, init):
+        app.command(name=command.__name__.replace("_", "-"))(command)
+
+
+def status(
+    ctx: typer.Context,
+    line: Annotated[str | None, typer.Option(help="Only claims in this inquiring line.")] = None,
+    status: Annotated[Status | None, typer.Option("--status", help="Only claims with this status.")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Only claims whose review cadence has passed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+) -> None:
+    """List claims with their status, year, anchor and last check."""
+    from claimtrack.views import status_cells, status_row
+
+    library = store(ctx).load()
+    now = dt.datetime.now(dt.UTC)
+    claims = list(library.claims.values())
+    if line is not None:
+        wanted = library.line(line).claims
+        claims = [library.claims[c] for c in wanted if c in library.claims]
+    if status is not None:
+        claims = [c for c in claims if c.status == status]
+    if due:
+        claims = [c for c in claims if c.is_due(now)]
+    if as_json:
+        print_json([status_row(c, library, now) for c in claims])
+        return
+    if not claims:
+        typer.echo("no claims match")
+        return
+    typer.echo(table([status_cells(c) for c in claims], ["ID", "STATUS", "YEAR", "ANCHOR", "LAST CHECKED"]))
+
+
+def show(
+    ctx: typer.Context,
+    claim_id: Annotated[str, typer.Argument(metavar="ID", help="The claim's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the claim as JSON.")] = False,
+) -> None:
+    """Print one claim whole: statement, scope, anchors, numbers, evidence, status history."""
+    from claimtrack.views import claim_json, claim_text
+
+    library = store(ctx).load()
+    claim = library.claim(claim_id)
+    if as_json:
+        print_json(claim_json(claim, library))
+    else:
+        typer.echo(claim_text(claim, library))
+
+
+def lines(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of text.")] = False,
+) -> None:
+    """List the inquiring lines with their claims, in order."""
+    library = store(ctx).load()
+    if as_json:
+        print_json([{"id": ln.id, "question": ln.question, "framing": ln.framing, "claims": ln.claims}
+                    for ln in library.lines.values()])
+        return
+    for ln in library.lines.values():
+        typer.echo(f"{ln.id}: {ln.question}")
+        for claim_id in ln.claims:
+            claim = library.claims.get(claim_id)
+            typer.echo(f"  {claim.status if claim else 'missing':<10}  {claim_id}")
+        typer.echo("")
+
+
+def verdict(
+    ctx: typer.Context,
+    claim_id: Annotated[str, typer.Argument(metavar="ID", help="The claim's id.")],
+    status: Annotated[Status, typer.Option("--status", help="holding, relaxed or superseded.")],
+    because: Annotated[str, typer.Option("--because", help="Why: the rationale recorded in the history.")],
+    evidence: Annotated[list[str] | None, typer.Option("--evidence", help="arXiv:ID of a paper behind the verdict (repeatable).")] = None,
+    scope: Annotated[str | None, typer.Option(help="For relaxed: where the claim still holds.")] = None,
+    by: Annotated[str | None, typer.Option(help="Who decides (default: the login name).")] = None,
+) -> None:
+    """Record a person's verdict: a dated status change, pinned until newer evidence arrives."""
+    from claimtrack.verdict import record_verdict
+
+    claim = record_verdict(store(ctx), claim_id, status, because, by=by or getpass.getuser(),
+                           evidence=evidence or [], scope=scope)
+    change = claim.history[-1]
+    typer.echo(f"{claim.id}: {change.from_} -> {change.to} (pinned until newer evidence)")
+
+
+def validate(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print problems as a JSON list.")] = False,
+) -> None:
+    """Check the whole store; print each problem as `file: field: message` (exit 2 if any)."""
+    from claimtrack.validate import validate_store
+
+    library, problems = validate_store(store(ctx))
+    if as_json:
+        print_json([{"file": p.file, "field": p.field, "message": p.message} for p in problems])
+    else:
+        for problem in problems:
+            typer.echo(str(problem))
+        if not problems:
+            typer.echo(f"ok: {len(library.claims)} claims, {len(library.lines)} lines")
+    if problems:
+        raise typer.Exit(2)
+
+
+def import_line(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="An inquiring-line document in the seed library's text format.")],
+    line_id: Annotated[str | None, typer.Option("--id", help="Id for the line (default: a slug of its question).")] = None,
+    anchors: Annotated[Path | None, typer.Option(help="Anchor sheet (YAML list: id, title, year, anchor) to give notes their ids and papers.")] = None,
+) -> None:
+    """Add an inquiring line and its notes to the store, merging notes that are already there."""
+    from claimtrack.importer import import_line as run_import
+
+    report = run_import(store(ctx), file, line_id=line_id, sheet_path=anchors)
+    typer.echo(f"line {report.line_id}: {len(report.created)} new claims, {len(report.merged)} merged")
+    for claim_id in report.created:
+        typer.echo(f"  + {claim_id}")
+    for claim_id in report.merged:
+        typer.echo(f"  = {claim_id}")
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to make into a workspace.")],
+) -> None:
+    """Make a new, empty workspace (claims/, prompts and probes) for an installed claimtrack."""
+    from claimtrack.workspace import init_workspace
+
+    ws = init_workspace(directory)
+    typer.echo(f"workspace ready at {ws.root}; add lines with `claimtrack -w {ws.root} import-line FILE`")

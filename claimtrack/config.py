@@ -1,0 +1,36 @@
+"""Settings from the environment, in one place. Secrets are read here and never written anywhere."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob claimtrack reads from the environment (CLAIMTRACK_* unless the variable is a standard one)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLAIMTRACK_", extra="ignore")
+
+    arxiv_url: str = "https://export.arxiv.org/api/query"
+    s2_url: str = "https://api.semanticscholar.org/graph/v1"
+    openalex_url: str = "https://api.openalex.org"
+    s2_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("S2_API_KEY", "CLAIMTRACK_S2_API_KEY"))
+    openalex_mailto: str | None = None  # OpenAlex's polite pool
+    arxiv_delay_s: float = 3.0  # arXiv asks for 3 s between calls
+    http_timeout_s: float = 30.0
+    chroma_host: str | None = Field(default=None, validation_alias=AliasChoices("CHROMA_HOST", "CLAIMTRACK_CHROMA_HOST"))
+    chroma_port: int = Field(default=8000, validation_alias=AliasChoices("CHROMA_PORT", "CLAIMTRACK_CHROMA_PORT"))
+
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 60.0
+
+    @property
+    def llm_configured(self) -> bool:
+        """An endpoint is usable with a key, or with a base URL (local servers often need no key)."""
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+def load_settings() -> Settings:
+    return Settings()

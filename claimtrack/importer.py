@@ -1,0 +1,203 @@
+"""Add an inquiring-line document's line and notes to the store, merging notes it already holds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from claimtrack.errors import InvalidInput, StoreInvalid
+from claimtrack.fileio import load_yaml
+from claimtrack.ids import is_slug, slugify
+from claimtrack.linedoc import LineDocument, Note, parse_line_document
+from claimtrack.models import Anchor, Claim, Line, Model, PromptAnchor, SearchHints
+from claimtrack.store import Library, Store, problems_of
+
+_STOPWORDS = frozenset(
+    "a an and actually can could do does did ever for from how in into is it its just make models of on or "
+    "the their they to what when which why with without".split()
+)
+
+
+class SheetAnchor(Model):
+    arxiv: str
+    title: str
+    first_author: str | None = None
+    date: str | None = None
+    confidence: str = "verified"
+
+
+class SheetEntry(Model):
+    """One note in an anchor sheet: curated facts (id, year, anchor paper) keyed by the note's title."""
+
+    id: str
+    title: str
+    seeds: list[str] = []
+    year: int | None = None
+    numbers_cited_by_seed: list[str] = []
+    anchor: SheetAnchor | None = None
+    aliases: list[str] = []
+    wording_note: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class ImportReport:
+    line_id: str
+    created: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def load_sheet(path: Path) -> list[SheetEntry]:
+    data = load_yaml(path)
+    if not isinstance(data, list):
+        raise InvalidInput(path, "-", "an anchor sheet is a list of notes")
+    entries = []
+    for index, item in enumerate(data):
+        try:
+            entries.append(SheetEntry.model_validate(item))
+        except ValidationError as exc:
+            problem = problems_of(exc, str(path))[0]
+            raise InvalidInput(path, f"[{index}].{problem.field}", problem.message) from exc
+    return entries
+
+
+def search_terms(title: str) -> list[str]:
+    """A first search phrase from the title question: its content words, in order."""
+    words = [w for w in re.findall(r"[A-Za-z0-9][\w\-]*", title) if w.casefold() not in _STOPWORDS]
+    return [" ".join(words)] if words else []
+
+
+def import_line(
+    store: Store, path: Path, *, line_id: str | None = None, sheet_path: Path | None = None
+) -> ImportReport:
+    """Parse `path`, then write its claims and line. Everything is validated before the first write."""
+    doc = parse_line_document(path)
+    sheet = load_sheet(sheet_path) if sheet_path else []
+    if line_id is not None and not is_slug(line_id):
+        raise InvalidInput("--id", "id", f"'{line_id}' is not a slug (lowercase letters, digits, hyphens)")
+    with store.locked():
+        library = store.load()
+        plan = _plan(doc, path, library, sheet, line_id or slugify(doc.question))
+        for claim in plan.claims:
+            store.write_claim(claim)
+        store.write_line(plan.line)
+    return plan.report
+
+
+@dataclass
+class _Plan:
+    claims: list[Claim]
+    line: Line
+    report: ImportReport
+
+
+def _plan(doc: LineDocument, path: Path, library: Library, sheet: list[SheetEntry], line_id: str) -> _Plan:
+    report = ImportReport(line_id)
+    by_title = {_norm(c.title): c for c in library.claims.values()}
+    by_alias = {alias: c for c in library.claims.values() for alias in (c.aliases + [c.id])}
+    by_note = {_norm(c.library_note): c for c in library.claims.values() if c.library_note}
+    sheet_by_title = {_norm(e.title): e for e in sheet}
+    sheet_by_alias = {alias: e for e in sheet for alias in (e.aliases + [e.id])}
+    taken = set(library.claims)
+    written: dict[str, Claim] = {}
+    order: list[str] = []
+    for note in doc.notes:
+        entry = sheet_by_alias.get(note.slug) if note.slug else sheet_by_title.get(_norm(note.title))
+        existing = (
+            (by_alias.get(note.slug) if note.slug else by_title.get(_norm(note.title)))
+            or (entry and (library.claims.get(entry.id) or by_title.get(_norm(entry.title))))
+            or (by_note.get(_norm(note.finding)) if note.finding else None)
+        )
+        if existing is not None:
+            claim = written.get(existing.id) or existing.model_copy(deep=True)
+            _merge(claim, note, entry)
+            report.merged.append(claim.id)
+        else:
+            claim = _new_claim(note, entry, taken, path, report)
+            taken.add(claim.id)
+            report.created.append(claim.id)
+        written[claim.id] = claim
+        if claim.id not in order:
+            order.append(claim.id)
+    previous = library.lines.get(line_id)
+    extras = [c for c in (previous.claims if previous else []) if c not in order]
+    try:
+        line = Line(
+            id=line_id,
+            question=doc.question,
+            framing=doc.framing,
+            source=path.name,
+            claims=order + extras,
+            prompt_anchors=[PromptAnchor(arxiv=a.arxiv, year=a.year, topic=a.topic) for a in doc.prompt_anchors],
+        )
+        claims = [Claim.model_validate(c.model_dump(by_alias=True)) for c in written.values()]
+    except ValidationError as exc:
+        raise StoreInvalid(problems_of(exc, str(path))) from exc
+    return _Plan(claims, line, report)
+
+
+def _anchors(entry: SheetEntry | None) -> list[Anchor]:
+    if entry is None or entry.anchor is None:
+        return []
+    a = entry.anchor
+    return [Anchor(arxiv=a.arxiv, title=a.title, first_author=a.first_author, date=a.date, confidence=a.confidence)]
+
+
+def _claimed(entry: SheetEntry | None) -> str | None:
+    if entry is None:
+        return None
+    if entry.anchor and entry.anchor.date:
+        return entry.anchor.date
+    return str(entry.year) if entry.year else None
+
+
+def _new_claim(note: Note, entry: SheetEntry | None, taken: set[str], path: Path, report: ImportReport) -> Claim:
+    title = note.title or (entry.title if entry else None)
+    if title is None:  # cited only by slug, and no sheet names it
+        title = (note.slug or "untitled").replace("-", " ").capitalize()
+        report.warnings.append(
+            f"note '{note.slug}' is cited only by slug in {path.name}: its claim has no text yet; "
+            "give it an alias in an anchor sheet to merge it with the note it names"
+        )
+    base = entry.id if entry else (note.slug if note.slug and is_slug(note.slug) else slugify(title))
+    claim_id, n = base, 2
+    while claim_id in taken:
+        claim_id, n = f"{base}-{n}", n + 1
+    anchors = _anchors(entry)
+    finding = note.finding
+    return Claim(
+        id=claim_id,
+        title=title,
+        statement=finding or f"Cited by {path.name} without its text.",
+        claimed=_claimed(entry),
+        anchors=anchors,
+        anchor_note=None if anchors else "No arXiv paper has been tied to this note.",
+        numbers=list(entry.numbers_cited_by_seed) if entry else [],
+        library_note=finding,
+        caveat=entry.wording_note if entry else None,
+        aliases=sorted({*(entry.aliases if entry else []), *([note.slug] if note.slug else [])} - {claim_id}),
+        search=SearchHints(terms=search_terms(title)),
+    )
+
+
+def _merge(claim: Claim, note: Note, entry: SheetEntry | None) -> None:
+    """Fill what the stored claim lacks; never overwrite what a person curated."""
+    if claim.library_note is None and note.finding:
+        claim.library_note = note.finding
+    if not claim.anchors and entry is not None and entry.anchor is not None:
+        claim.anchors = _anchors(entry)
+        claim.anchor_note = None
+    if claim.claimed is None:
+        claim.claimed = _claimed(entry)
+    if entry is not None:
+        claim.numbers = claim.numbers + [n for n in entry.numbers_cited_by_seed if n not in claim.numbers]
+    if note.slug and note.slug != claim.id and note.slug not in claim.aliases:
+        claim.aliases = [*claim.aliases, note.slug]

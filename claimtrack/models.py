@@ -1,0 +1,201 @@
+"""The data model of the store. YAML files are parsed into these; unknown fields are errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from claimtrack.ids import is_slug, normalize_arxiv_id
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
+
+
+class Status(StrEnum):
+    UNTESTED = "untested"
+    HOLDING = "holding"
+    RELAXED = "relaxed"
+    SUPERSEDED = "superseded"
+
+
+class Stance(StrEnum):
+    SUPPORTS = "supports"
+    RELAXES = "relaxes"
+    CONTRADICTS = "contradicts"
+    SUPERSEDES = "supersedes"
+    UNRELATED = "unrelated"
+
+
+class EvidenceKind(StrEnum):
+    PAPER = "paper"
+    REPLICATION = "replication"
+    MANUAL = "manual"
+
+
+class AnchorConfidence(StrEnum):
+    VERIFIED = "verified"  # id, title and date seen; the abstract carries the claim
+    LIKELY = "likely"  # a real paper, but the claim merges several or is only partly carried by it
+    UNCERTAIN = "uncertain"
+
+
+_PARTIAL_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+
+
+def _to_text(value: Any) -> Any:
+    # YAML reads 2023 as an int and 2023-05-11 as a date; the store keeps both as text.
+    if isinstance(value, (int, dt.date)) and not isinstance(value, bool):
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+    return value
+
+
+def _check_partial_date(value: str) -> str:
+    if not _PARTIAL_DATE.match(value):
+        raise ValueError(f"'{value}' is not a year or date (YYYY, YYYY-MM or YYYY-MM-DD)")
+    return value
+
+
+PartialDate = Annotated[str, BeforeValidator(_to_text), AfterValidator(_check_partial_date)]
+"""A year, a month or a day: findings are often dated only to the year."""
+
+
+def partial_date_start(value: str) -> dt.date:
+    """The first day a partial date covers (2023 -> 2023-01-01)."""
+    parts = [int(p) for p in value.split("-")] + [1, 1]
+    return dt.date(parts[0], parts[1], parts[2])
+
+
+def _check_slug(value: str) -> str:
+    if not is_slug(value):
+        raise ValueError(f"'{value}' is not a slug (lowercase letters, digits and single hyphens, at most 80)")
+    return value
+
+
+def _check_arxiv(value: str) -> str:
+    return normalize_arxiv_id(value)
+
+
+Slug = Annotated[str, AfterValidator(_check_slug)]
+ArxivId = Annotated[str, BeforeValidator(_to_text), AfterValidator(_check_arxiv)]
+UtcDateTime = Annotated[dt.datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=dt.UTC))]
+_CATEGORY = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
+
+
+class Anchor(Model):
+    """A paper that anchors a claim: where the finding was reported."""
+
+    arxiv: ArxivId
+    title: str
+    first_author: str | None = None
+    date: PartialDate | None = None
+    confidence: AnchorConfidence = AnchorConfidence.VERIFIED
+
+
+class SearchHints(Model):
+    """Curated terms and arXiv categories the discovery step searches with."""
+
+    terms: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, value: list[str]) -> list[str]:
+        for category in value:
+            if not _CATEGORY.match(category):
+                raise ValueError(f"'{category}' is not an arXiv category (e.g. cs.CL)")
+        return value
+
+
+class Evidence(Model):
+    """One piece of evidence about a claim: a judged paper, a replication result or a person's pointer."""
+
+    id: Slug
+    kind: EvidenceKind
+    source: str  # "arXiv:2507.12345", a replication job id, or "person:NAME"
+    title: str | None = None
+    published: PartialDate | None = None  # when the source appeared, so "newer than the claim" is checkable
+    stance: Stance
+    quote: str | None = None  # verbatim from the source; required when an LLM judged a paper
+    scope_note: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    rationale: str | None = None
+    judged_by: str  # "MODEL@PROMPT_VERSION", "rule:SPEC" or "person:NAME"
+    judged_at: UtcDateTime
+    numbers: dict[str, float] | None = None  # replication metrics (effect, stderr, ...)
+    run: str | None = None
+
+
+class StatusChange(Model):
+    """A dated change of a claim's status, naming the evidence behind it."""
+
+    from_: Status = Field(alias="from")
+    to: Status
+    at: UtcDateTime
+    by: str  # a run id or "person:NAME"
+    evidence: list[str] = Field(default_factory=list)
+    rationale: str
+    scope: str | None = None  # for relaxed: where the claim still holds
+    pinned: bool = False  # a person's verdict: kept until evidence newer than it arrives
+
+
+class Claim(Model):
+    """A dated claim about how models learn, with its anchors, evidence and status history."""
+
+    id: Slug
+    title: str  # the question the claim answers
+    statement: str
+    scope: str | None = None
+    claimed: PartialDate | None = None  # when the finding was reported; None when unknown
+    anchors: list[Anchor] = Field(default_factory=list)
+    anchor_note: str | None = None  # why there is no anchor, or what the anchors do not cover
+    numbers: list[str] = Field(default_factory=list)
+    library_note: str | None = None  # the note as written in the library it was imported from
+    caveat: str | None = None  # where the library's wording departs from what the anchor reports
+    aliases: list[str] = Field(default_factory=list)  # other slugs the note is cited by
+    search: SearchHints = Field(default_factory=SearchHints)
+    status: Status = Status.UNTESTED
+    last_checked: UtcDateTime | None = None
+    review_every_days: int = Field(default=90, gt=0)
+    replication: Slug | None = None  # id of a spec in evals/specs/
+    evidence: list[Evidence] = Field(default_factory=list)
+    history: list[StatusChange] = Field(default_factory=list)
+
+    @property
+    def anchor_ids(self) -> list[str]:
+        return [a.arxiv for a in self.anchors]
+
+    @property
+    def year(self) -> str | None:
+        return self.claimed[:4] if self.claimed else None
+
+    def is_due(self, now: dt.datetime) -> bool:
+        """Never checked, or checked longer ago than its review cadence."""
+        if self.last_checked is None:
+            return True
+        return now - self.last_checked >= dt.timedelta(days=self.review_every_days)
+
+    def evidence_by_id(self, evidence_id: str) -> Evidence | None:
+        return next((e for e in self.evidence if e.id == evidence_id), None)
+
+
+class PromptAnchor(Model):
+    """An anchor paper a line's research prompt lists, with the year and topic it gives."""
+
+    arxiv: ArxivId
+    year: int | None = None
+    topic: str
+
+
+class Line(Model):
+    """An inquiring line: a question, its framing, and its claims in order."""
+
+    id: Slug
+    question: str
+    framing: str
+    source: str | None = None  # the document it was imported from
+    claims: list[Slug] = Field(default_factory=list)
+    prompt_anchors: list[PromptAnchor] = Field(default_factory=list)

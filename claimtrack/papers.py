@@ -1,0 +1,151 @@
+"""Papers in the ledger: stored once (versionless arXiv id, DOI as second key), with where each was seen,
+and the per-claim candidates that discovery ranks and the agent judges."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from pydantic import Field
+
+from claimtrack.ledger import Ledger
+from claimtrack.models import Model
+
+PAPERS_DDL = """
+CREATE TABLE IF NOT EXISTS papers (
+    id TEXT PRIMARY KEY,          -- versionless arXiv id; 'doi:<doi>' or '<source>:<id>' when there is none
+    version TEXT,                 -- latest arXiv version seen, e.g. 'v3'
+    doi TEXT,
+    title TEXT NOT NULL,
+    abstract TEXT NOT NULL DEFAULT '',
+    authors_json TEXT NOT NULL DEFAULT '[]',
+    categories_json TEXT NOT NULL DEFAULT '[]',
+    published TEXT,               -- ISO date of first version
+    updated TEXT,
+    url TEXT,
+    first_seen_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS papers_doi ON papers(doi) WHERE doi IS NOT NULL;
+CREATE TABLE IF NOT EXISTS paper_sightings (
+    paper_id TEXT NOT NULL REFERENCES papers(id),
+    source TEXT NOT NULL,         -- arxiv | semanticscholar | openalex | snapshot
+    detail TEXT NOT NULL DEFAULT '',  -- the query, or the anchor a citation came from
+    claim_id TEXT NOT NULL DEFAULT '',
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (paper_id, source, detail, claim_id)
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    claim_id TEXT NOT NULL,
+    paper_id TEXT NOT NULL REFERENCES papers(id),
+    score REAL NOT NULL,
+    rank INTEGER NOT NULL,
+    why TEXT NOT NULL DEFAULT '',  -- what matched: terms, dense similarity, citing an anchor
+    found_at TEXT NOT NULL,
+    run_id TEXT,
+    state TEXT NOT NULL DEFAULT 'unjudged',  -- unjudged | judged | judge-error
+    PRIMARY KEY (claim_id, paper_id)
+);
+"""
+
+
+class Paper(Model):
+    """A paper as claimtrack knows it, whichever source it came from."""
+
+    id: str
+    version: str | None = None
+    doi: str | None = None
+    title: str
+    abstract: str = ""
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    published: str | None = None
+    updated: str | None = None
+    url: str | None = None
+
+    @property
+    def arxiv_id(self) -> str | None:
+        return None if ":" in self.id else self.id
+
+
+def ensure(ledger: Ledger) -> None:
+    ledger.ensure("papers", PAPERS_DDL)
+
+
+def _row_to_paper(row: Any) -> Paper:
+    return Paper(
+        id=row["id"], version=row["version"], doi=row["doi"], title=row["title"], abstract=row["abstract"],
+        authors=json.loads(row["authors_json"]), categories=json.loads(row["categories_json"]),
+        published=row["published"], updated=row["updated"], url=row["url"],
+    )
+
+
+def get_paper(ledger: Ledger, paper_id: str) -> Paper | None:
+    ensure(ledger)
+    row = ledger.conn.execute("SELECT * FROM papers WHERE id = ?", (paper_id,)).fetchone()
+    return _row_to_paper(row) if row else None
+
+
+def upsert_paper(ledger: Ledger, paper: Paper, *, source: str, detail: str = "", claim_id: str = "",
+                 now: dt.datetime | None = None) -> str:
+    """Store a paper once, keeping the newest metadata; record the sighting. Returns the stored id.
+
+    A paper known by DOI under a provisional id is found by its DOI, so no second row appears.
+    Runs inside the caller's transaction if there is one.
+    """
+    ensure(ledger)
+    seen = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    conn = ledger.conn
+    existing = conn.execute("SELECT * FROM papers WHERE id = ?", (paper.id,)).fetchone()
+    if existing is None and paper.doi:
+        existing = conn.execute("SELECT * FROM papers WHERE doi = ?", (paper.doi.lower(),)).fetchone()
+    doi = paper.doi.lower() if paper.doi else None
+    if existing is None:
+        conn.execute(
+            "INSERT INTO papers (id, version, doi, title, abstract, authors_json, categories_json, published,"
+            " updated, url, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (paper.id, paper.version, doi, paper.title, paper.abstract, json.dumps(paper.authors),
+             json.dumps(paper.categories), paper.published, paper.updated, paper.url, seen),
+        )
+        stored_id = paper.id
+    else:
+        stored_id = existing["id"]
+        if ":" in stored_id and ":" not in paper.id:
+            # A provisional (DOI/S2) row gains its arXiv id: re-key it, and its sightings and candidates.
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at commit, when all three agree
+            conn.execute("UPDATE papers SET id = ? WHERE id = ?", (paper.id, stored_id))
+            conn.execute("UPDATE paper_sightings SET paper_id = ? WHERE paper_id = ?", (paper.id, stored_id))
+            conn.execute("UPDATE candidates SET paper_id = ? WHERE paper_id = ?", (paper.id, stored_id))
+            stored_id = paper.id
+        conn.execute(
+            "UPDATE papers SET version = COALESCE(?, version), doi = COALESCE(?, doi), title = ?,"
+            " abstract = CASE WHEN ? != '' THEN ? ELSE abstract END,"
+            " authors_json = CASE WHEN ? != '[]' THEN ? ELSE authors_json END,"
+            " categories_json = CASE WHEN ? != '[]' THEN ? ELSE categories_json END,"
+            " published = COALESCE(?, published), updated = COALESCE(?, updated), url = COALESCE(?, url)"
+            " WHERE id = ?",
+            (paper.version, doi, paper.title, paper.abstract, paper.abstract,
+             json.dumps(paper.authors), json.dumps(paper.authors),
+             json.dumps(paper.categories), json.dumps(paper.categories),
+             paper.published, paper.updated, paper.url, stored_id),
+        )
+    conn.execute(
+        "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at) VALUES (?,?,?,?,?)",
+        (stored_id, source, detail, claim_id, seen),
+    )
+    return stored_id
+
+
+def pending_candidates(ledger: Ledger, claim_id: str | None = None) -> list[dict[str, Any]]:
+    """Candidates waiting for review (not yet judged), best first, with their paper's title and date."""
+    ensure(ledger)
+    query = (
+        "SELECT c.claim_id, c.paper_id, c.score, c.rank, c.why, c.found_at, c.state, p.title, p.published"
+        " FROM candidates c JOIN papers p ON p.id = c.paper_id WHERE c.state = 'unjudged'"
+    )
+    args: tuple = ()
+    if claim_id is not None:
+        query += " AND c.claim_id = ?"
+        args = (claim_id,)
+    rows = ledger.conn.execute(query + " ORDER BY c.claim_id, c.rank", args).fetchall()
+    return [dict(row) for row in rows]

@@ -1,0 +1,152 @@
+"""The claim store: one YAML file per claim and per line, loaded into models, written atomically under a lock."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from claimtrack.errors import InvalidInput, NotFound, Problem, StoreInvalid
+from claimtrack.fileio import atomic_write, dump_yaml, file_lock, load_yaml
+from claimtrack.models import Claim, Line
+from claimtrack.workspace import Workspace
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Library:
+    """Everything in the store, in file-name order, with the problems found while reading it."""
+
+    claims: dict[str, Claim] = field(default_factory=dict)
+    lines: dict[str, Line] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def lines_of(self, claim_id: str) -> list[str]:
+        return [line.id for line in self.lines.values() if claim_id in line.claims]
+
+    def claim(self, claim_id: str) -> Claim:
+        try:
+            return self.claims[claim_id]
+        except KeyError:
+            raise NotFound("claim", claim_id, _nearest(claim_id, self.claims)) from None
+
+    def line(self, line_id: str) -> Line:
+        try:
+            return self.lines[line_id]
+        except KeyError:
+            raise NotFound("line", line_id, _nearest(line_id, self.lines)) from None
+
+
+def _nearest(ident: str, known: dict[str, object]) -> list[str]:
+    close = difflib.get_close_matches(ident, list(known), n=3, cutoff=0.5)
+    return close or [k for k in known if ident in k][:3]
+
+
+def problems_of(error: ValidationError, file: str) -> list[Problem]:
+    """pydantic's errors as `file: field: message` problems."""
+    problems = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"]) or "-"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(Problem(file, loc, message))
+    return problems
+
+
+def parse_file(path: Path, model: type[M], display: str) -> tuple[M | None, list[Problem]]:
+    """Read one YAML file into `model`, returning problems instead of raising."""
+    try:
+        data = load_yaml(path)
+    except InvalidInput as exc:
+        return None, [exc.problem]
+    if not isinstance(data, dict):
+        return None, [Problem(display, "-", "expected a mapping of fields")]
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, problems_of(exc, display)
+
+
+class Store:
+    """Reads and writes a workspace's claims/ and claims/lines/."""
+
+    def __init__(self, workspace: Workspace):
+        self.ws = workspace
+
+    def display(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.ws.root))
+        except ValueError:
+            return str(path)
+
+    def claim_path(self, claim_id: str) -> Path:
+        return self.ws.claims_dir / f"{claim_id}.yaml"
+
+    def line_path(self, line_id: str) -> Path:
+        return self.ws.lines_dir / f"{line_id}.yaml"
+
+    def read(self) -> Library:
+        """Load every file; problems are collected, not raised (see `load` for the strict form)."""
+        library = Library()
+        for path in sorted(self.ws.claims_dir.glob("*.yaml")):
+            self._read_one(path, Claim, library.claims, library.problems)
+        if self.ws.lines_dir.is_dir():
+            for path in sorted(self.ws.lines_dir.glob("*.yaml")):
+                self._read_one(path, Line, library.lines, library.problems)
+        return library
+
+    def _read_one(self, path: Path, model: type[M], into: dict, problems: list[Problem]) -> None:
+        display = self.display(path)
+        item, found = parse_file(path, model, display)
+        problems.extend(found)
+        if item is None:
+            return
+        if item.id != path.stem:  # type: ignore[attr-defined]
+            problems.append(Problem(display, "id", f"'{item.id}' does not match the file name '{path.stem}'"))  # type: ignore[attr-defined]
+            return
+        into[item.id] = item  # type: ignore[attr-defined]
+
+    def load(self) -> Library:
+        """Load the store, refusing to go on if any file is broken: nothing is written over a bad store."""
+        library = self.read()
+        if library.problems:
+            raise StoreInvalid(library.problems)
+        return library
+
+    @contextlib.contextmanager
+    def locked(self, wait: float = 30.0) -> Iterator[None]:
+        """Serialise writers across processes, so two edits cannot lose each other."""
+        with file_lock(self.ws.lock_path, wait=wait, holder="another claimtrack process writing this store"):
+            yield
+
+    def write_claim(self, claim: Claim) -> None:
+        """Write one claim atomically. Callers hold `locked()` when they read-modify-write."""
+        checked = Claim.model_validate(claim.model_dump(by_alias=True))
+        atomic_write(self.claim_path(checked.id), dump_yaml(_plain(checked)))
+
+    def write_line(self, line: Line) -> None:
+        checked = Line.model_validate(line.model_dump(by_alias=True))
+        atomic_write(self.line_path(checked.id), dump_yaml(_plain(checked)))
+
+    def update_claim(self, claim_id: str, change: Callable[[Claim], Claim | None]) -> Claim:
+        """Re-read a claim under the lock, apply `change`, write it back; returns the written claim."""
+        with self.locked():
+            library = self.load()
+            current = library.claim(claim_id)
+            candidate = current.model_copy(deep=True)
+            returned = change(candidate)
+            updated = candidate if returned is None else returned
+            self.write_claim(updated)
+            return updated
+
+
+def _plain(model: BaseModel) -> dict:
+    """JSON-compatible dict without empty optional fields, so files stay short and diffs small."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)

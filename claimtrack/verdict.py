@@ -1,0 +1,66 @@
+"""A person's verdict: a dated status change, pinned until evidence newer than it arrives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from claimtrack.errors import InvalidInput
+from claimtrack.ids import normalize_arxiv_id
+from claimtrack.models import Claim, Evidence, EvidenceKind, Stance, Status, StatusChange
+from claimtrack.store import Store
+
+STANCE_OF = {Status.HOLDING: Stance.SUPPORTS, Status.RELAXED: Stance.RELAXES, Status.SUPERSEDED: Stance.SUPERSEDES}
+
+
+def record_verdict(
+    store: Store,
+    claim_id: str,
+    status: Status,
+    because: str,
+    *,
+    by: str,
+    evidence: list[str] = (),  # type: ignore[assignment]
+    scope: str | None = None,
+    now: dt.datetime | None = None,
+) -> Claim:
+    """Set a claim's status on a person's authority, with each cited paper recorded as manual evidence."""
+    if status == Status.UNTESTED:
+        raise InvalidInput("--status", "status", "a verdict is holding, relaxed or superseded")
+    if not because.strip():
+        raise InvalidInput("--because", "because", "say why; the reason is the changelog")
+    papers = []
+    for ref in evidence:
+        try:
+            papers.append(normalize_arxiv_id(ref))
+        except ValueError as exc:
+            raise InvalidInput("--evidence", "evidence", str(exc)) from exc
+    at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    person = f"person:{by}"
+
+    def apply(claim: Claim) -> None:
+        ids = []
+        for arxiv in papers:
+            evidence_id = "manual-" + hashlib.sha256(f"{arxiv}|{at.isoformat()}|{by}".encode()).hexdigest()[:10]
+            claim.evidence.append(
+                Evidence(
+                    id=evidence_id,
+                    kind=EvidenceKind.MANUAL,
+                    source=f"arXiv:{arxiv}",
+                    stance=STANCE_OF[status],
+                    scope_note=scope,
+                    rationale=because,
+                    judged_by=person,
+                    judged_at=at,
+                )
+            )
+            ids.append(evidence_id)
+        claim.history.append(
+            StatusChange(
+                from_=claim.status, to=status, at=at, by=person, evidence=ids, rationale=because,
+                scope=scope, pinned=True,
+            )
+        )
+        claim.status = status
+
+    return store.update_claim(claim_id, apply)

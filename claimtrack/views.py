@@ -1,0 +1,98 @@
+"""How claims are shown: the status row, the JSON objects, the full text of one claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from typing import Any
+
+from claimtrack.models import Claim
+from claimtrack.store import Library
+
+
+def _date(value: dt.datetime | None) -> str | None:
+    return value.date().isoformat() if value else None
+
+
+def status_row(claim: Claim, library: Library, now: dt.datetime) -> dict[str, Any]:
+    """The fields `claimtrack status --json` prints for one claim."""
+    changed = claim.history[-1].at if claim.history else None
+    return {
+        "id": claim.id,
+        "title": claim.title,
+        "status": str(claim.status),
+        "claimed": claim.claimed,
+        "anchors": claim.anchor_ids,
+        "lines": library.lines_of(claim.id),
+        "last_checked": claim.last_checked.isoformat() if claim.last_checked else None,
+        "last_changed": changed.isoformat() if changed else None,
+        "due": claim.is_due(now),
+        "evidence": len(claim.evidence),
+        "replication": claim.replication,
+    }
+
+
+def status_cells(claim: Claim) -> list[str]:
+    anchor = claim.anchor_ids[0] if claim.anchor_ids else "-"
+    if len(claim.anchor_ids) > 1:
+        anchor += f" +{len(claim.anchor_ids) - 1}"
+    return [claim.id, str(claim.status), claim.year or "?", anchor, _date(claim.last_checked) or "never"]
+
+
+def claim_json(claim: Claim, library: Library) -> dict[str, Any]:
+    data = claim.model_dump(mode="json", by_alias=True)
+    data["lines"] = library.lines_of(claim.id)
+    return data
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    return "\n".join(
+        textwrap.fill(p, width=100, initial_indent=indent, subsequent_indent=indent) for p in text.splitlines() if p
+    )
+
+
+def claim_text(claim: Claim, library: Library) -> str:
+    """One claim whole, for `claimtrack show`."""
+    out = [f"{claim.id}  [{claim.status}]", claim.title, ""]
+    out += ["Statement:", _wrap(claim.statement)]
+    if claim.scope:
+        out += ["Scope:", _wrap(claim.scope)]
+    out += [f"Claimed: {claim.claimed or 'unknown'}    Review every {claim.review_every_days} days"
+            f"    Last checked: {_date(claim.last_checked) or 'never'}"]
+    out += [f"Lines: {', '.join(library.lines_of(claim.id)) or '-'}"]
+    out.append("Anchors:")
+    for a in claim.anchors:
+        author = f", {a.first_author}" if a.first_author else ""
+        out.append(f"  arXiv:{a.arxiv} ({a.date or '?'}{author}; {a.confidence}) {a.title}")
+    if claim.anchor_note:
+        out.append(_wrap(claim.anchor_note))
+    if claim.numbers:
+        out += ["Numbers:", *[f"  - {n}" for n in claim.numbers]]
+    if claim.caveat:
+        out += ["Caveat:", _wrap(claim.caveat)]
+    if claim.library_note:
+        out += ["As written in the library:", _wrap(f'"{claim.library_note}"')]
+    if claim.search.terms or claim.search.categories:
+        out += [f"Search: {'; '.join(claim.search.terms)}  [{', '.join(claim.search.categories)}]"]
+    if claim.replication:
+        out.append(f"Replication spec: {claim.replication}")
+    out.append(f"Evidence ({len(claim.evidence)}):")
+    for e in claim.evidence:
+        conf = f" {e.confidence:.2f}" if e.confidence is not None else ""
+        out.append(f"  - {e.id}: {e.stance}{conf} from {e.source} ({e.published or e.judged_at.date()}) by {e.judged_by}")
+        if e.title:
+            out.append(f"      {e.title}")
+        if e.quote:
+            out.append(_wrap(f'"{e.quote}"', "      "))
+        if e.numbers:
+            out.append("      " + ", ".join(f"{k}={v:.4g}" for k, v in e.numbers.items()))
+        if e.scope_note:
+            out.append(_wrap(f"scope: {e.scope_note}", "      "))
+    out.append(f"History ({len(claim.history)}):")
+    for h in claim.history:
+        pin = " (pinned verdict)" if h.pinned else ""
+        out.append(f"  - {h.at.date()} {h.from_} -> {h.to} by {h.by}{pin}")
+        out.append(_wrap(h.rationale, "      "))
+        if h.evidence:
+            out.append(f"      evidence: {', '.join(h.evidence)}")
+    return "\n".join(out)
