@@ -16,7 +16,7 @@ from claimtrack.models import Anchor, Claim, Line, Model, PromptAnchor, SearchHi
 from claimtrack.store import Library, Store, problems_of
 
 _STOPWORDS = frozenset(
-    "a an and actually can could do does did ever for from how in into is it its just make models of on or "
+    "a an and actually can could do does did ever for from how in into is it its just make models of on or we "
     "the their they to what when which why with without".split()
 )
 

@@ -65,7 +65,7 @@ def parse_file(path: Path, model: type[M], display: str) -> tuple[M | None, list
     try:
         data = load_yaml(path)
     except InvalidInput as exc:
-        return None, [exc.problem]
+        return None, [Problem(display, exc.problem.field, exc.problem.message)]
     if not isinstance(data, dict):
         return None, [Problem(display, "-", "expected a mapping of fields")]
     try:
