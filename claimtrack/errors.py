@@ -61,7 +61,7 @@ class WorkspaceNotFound(ClaimtrackError):
 class Busy(ClaimtrackError):
     """Another claimtrack process holds the lock this one needs."""
 
-    exit_code = 3
+    exit_code = 75  # EX_TEMPFAIL: try again later
 
 
 class SourceError(ClaimtrackError):

@@ -39,7 +39,13 @@ def _root(
         Path | None,
         typer.Option("--workspace", "-w", help="Workspace folder (default: $CLAIMTRACK_HOME, else the nearest folder upward with claims/)."),
     ] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
 ) -> None:
+    if version:
+        from claimtrack import __version__
+
+        typer.echo(f"claimtrack {__version__}")
+        raise typer.Exit()
     ctx.obj = workspace
 
 
