@@ -32,6 +32,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from claimtrack import __version__
+
+        typer.echo(f"claimtrack {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -39,13 +47,10 @@ def _root(
         Path | None,
         typer.Option("--workspace", "-w", help="Workspace folder (default: $CLAIMTRACK_HOME, else the nearest folder upward with claims/)."),
     ] = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)
+    ] = False,
 ) -> None:
-    if version:
-        from claimtrack import __version__
-
-        typer.echo(f"claimtrack {__version__}")
-        raise typer.Exit()
     ctx.obj = workspace
 
 
