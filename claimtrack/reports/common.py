@@ -113,3 +113,13 @@ def stance_counts(claim: Claim) -> dict[str, int]:
 def newest_change(claims: list[Claim]) -> dt.datetime | None:
     stamps = [h.at for c in claims for h in c.history]
     return max(stamps) if stamps else None
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def evidence_sources(claim: dict[str, Any], ids: list[str]) -> list[str]:
+    """A change's evidence ids as `source (stance)`, from a report's claim dict; unknown ids as given."""
+    by_id = {e["id"]: e for e in claim["evidence"]}
+    return [f"{by_id[i]['source']} ({by_id[i]['stance']})" if i in by_id else i for i in ids]

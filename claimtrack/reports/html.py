@@ -10,7 +10,7 @@ import datetime as dt
 import html
 from typing import Any
 
-from claimtrack.reports.common import STANCE_ORDER, STATUS_ORDER
+from claimtrack.reports.common import STANCE_ORDER, STATUS_ORDER, evidence_sources, plural
 
 STATUS_COLOURS = {"untested": "#8a94a6", "holding": "#2f8f5b", "relaxed": "#d08a1e", "superseded": "#c0392b"}
 STANCE_COLOURS = {"supports": "#2f8f5b", "relaxes": "#d08a1e", "contradicts": "#c0392b",
@@ -58,8 +58,8 @@ def _header(report: dict[str, Any]) -> str:
     cards += f'<div class="card"><span class="num">{totals["pending"]}</span>waiting for review</div>'
     lines = "".join(f'<li><a href="#line-{esc(line["id"])}">{esc(line["question"])}</a></li>' for line in report["lines"])
     return (
-        f'<header><h1>claimtrack status report</h1><p class="sub">{totals["claims"]} dated claims in'
-        f' {len(report["lines"])} inquiring lines</p><div class="cards">{cards}</div>'
+        f'<header><h1>claimtrack status report</h1><p class="sub">{plural(totals["claims"], "dated claim")} in'
+        f' {plural(len(report["lines"]), "inquiring line")}</p><div class="cards">{cards}</div>'
         f'<nav><ul>{lines}</ul></nav></header>'
     )
 
@@ -74,7 +74,8 @@ def _changed(report: dict[str, Any]) -> str:
     rows = []
     for c in report["changed"]:
         scope = f'<div class="scope">Still holds within: {esc(c["scope"])}</div>' if c["scope"] else ""
-        evidence = f'<div class="ids">Evidence: {esc(", ".join(c["evidence"]))}</div>' if c["evidence"] else ""
+        sources = evidence_sources(report["claims"][c["claim"]], c["evidence"])
+        evidence = f'<div class="ids">Evidence: {esc("; ".join(sources))}</div>' if sources else ""
         pin = ' <span class="pin">pinned</span>' if c["pinned"] else ""
         rows.append(
             f'<tr><td class="date">{esc(c["at"][:10])}</td><td><a href="#{_anchor(c["lines"][0] if c["lines"] else "no-line", c["claim"])}">'
@@ -102,16 +103,27 @@ def _timeline(report: dict[str, Any]) -> str:
     def x(stamp: str) -> float:
         return label_w + 10 + plot_w * (dt.datetime.fromisoformat(stamp) - start).total_seconds() / span
 
-    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-label="Timeline of status changes">',
-             f'<text x="{label_w + 10}" y="16" class="axis">{esc(start.date().isoformat())}</text>',
-             f'<text x="{width - 20}" y="16" class="axis" text-anchor="end">{esc(end.date().isoformat())}</text>']
+    x_end = width - 20
+    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-label="Timeline of status changes">']
+    ticks = 1 if span <= 86400.0 else 5
+    for t in range(ticks + 1 if ticks > 1 else 1):
+        stamp = start + dt.timedelta(seconds=span * t / ticks)
+        tx = label_w + 10 + plot_w * t / ticks
+        anchor = "start" if t == 0 else ("end" if t == ticks else "middle")
+        parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="22" y2="{height - 6}" class="tick"/>')
+        parts.append(f'<text x="{tx:.1f}" y="16" class="axis" text-anchor="{anchor}">{esc(stamp.date().isoformat())}</text>')
     for i, claim in enumerate(rows):
         y = top + i * row_h + row_h / 2
         label = claim["id"] if len(claim["id"]) <= 40 else claim["id"][:39] + "…"
-        parts.append(f'<line x1="{label_w + 10}" x2="{width - 20}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<line x1="{label_w + 10}" x2="{x_end}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{label_w}" y="{y + 4:.1f}" text-anchor="end" class="label">{esc(label)}'
                      f'<title>{esc(claim["title"])}</title></text>')
-        for change in claim["history"]:
+        history = claim["history"]
+        for change, following in zip(history, [*history[1:], None], strict=True):
+            x2 = x(following["at"]) if following else x_end
+            parts.append(f'<line x1="{x(change["at"]):.1f}" x2="{x2:.1f}" y1="{y:.1f}" y2="{y:.1f}" class="span"'
+                         f' stroke="{STATUS_COLOURS.get(change["to"], "#444")}"/>')
+        for change in history:
             colour = STATUS_COLOURS.get(change["to"], "#444")
             parts.append(
                 f'<circle cx="{x(change["at"]):.1f}" cy="{y:.1f}" r="7" fill="{colour}"><title>'
@@ -252,7 +264,8 @@ td.num{text-align:right}.nowrap{white-space:nowrap}.date{white-space:nowrap;font
 svg{width:100%;height:auto;display:block}
 svg .label{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;fill:#1d2330}
 svg .axis,svg .count{font:12px system-ui,sans-serif;fill:#5b6475}
-svg .grid{stroke:#e6e9ef;stroke-width:1}
+svg .grid{stroke:#e6e9ef;stroke-width:1}svg .tick{stroke:#eef0f4;stroke-width:1}
+svg .span{stroke-width:5;stroke-opacity:.45;stroke-linecap:round}
 .claim{border-top:1px solid var(--line);padding:12px 0}
 .statement{margin:6px 0}
 .anchors,.pending{margin:4px 0;padding-left:20px;font-size:14px}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from claimtrack.reports.common import one_line
+from claimtrack.reports.common import evidence_sources, one_line, plural
 
 
 def md_text(text: str | None) -> str:
@@ -17,8 +17,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     out = ["# claimtrack status report", ""]
     totals = report["totals"]
     counts = ", ".join(f"{n} {s}" for s, n in totals["by_status"].items())
-    out += [f"{totals['claims']} claims ({counts}); {totals['evidence']} pieces of evidence;"
-            f" {totals['pending']} candidate papers waiting for review.", ""]
+    out += [f"{plural(totals['claims'], 'claim')} ({counts}); {plural(totals['evidence'], 'piece')} of evidence;"
+            f" {plural(totals['pending'], 'candidate paper')} waiting for review.", ""]
     out += _changed(report)
     for line in report["lines"]:
         out += _line(line, report["claims"])
@@ -40,8 +40,9 @@ def _changed(report: dict[str, Any]) -> list[str]:
                    f" by {md_text(change['by'])}: {md_text(change['rationale'])}")
         if change["scope"]:
             out.append(f"  - still holds within: {md_text(change['scope'])}")
-        if change["evidence"]:
-            out.append(f"  - evidence: {', '.join(md_text(e) for e in change['evidence'])}")
+        sources = evidence_sources(report["claims"][change["claim"]], change["evidence"])
+        if sources:
+            out.append(f"  - evidence: {'; '.join(md_text(e) for e in sources)}")
     return out + [""]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimtrack.models import Claim, Evidence, Line, Status
-from claimtrack.reports.common import changing_evidence, evidence_date, last_change, one_line
+from claimtrack.reports.common import changing_evidence, evidence_date, format_numbers, last_change, one_line
 from claimtrack.store import Library
 
 MAX_PENDING_PER_CLAIM = 5  # the best-ranked unjudged candidates; the rest are in `report status`
@@ -112,6 +112,8 @@ def _evidence_line(item: Evidence) -> str:
         text += f" {one_line(item.title)}"
     if item.quote:
         text += f': "{one_line(item.quote)}"'
+    if item.numbers:
+        text += f" [{format_numbers(item.numbers)}]"
     if item.scope_note:
         text += f" Scope: {one_line(item.scope_note)}"
     return text
