@@ -107,7 +107,10 @@ def test_html_is_self_contained_and_escapes_paper_text(ws: Path, tmp_path: Path)
     rows = [a for t, a in elements.tags if t == "tr" and "data-claim" in a]
     assert [a["data-claim"] for a in rows] == ["calibration-claim", "replicated-claim", "unanchored-claim"]
     assert tags.count("svg") == 2  # the timeline and one evidence chart for the one line
-    assert ("rect", {"x": "300.0", "y": "11", "width": "320.0", "height": "18", "fill": "#2f8f5b"}) in elements.tags
+    # stance bars: calibration-claim has one supporting and one superseding paper, replicated-claim one run
+    rects = [a for t, a in elements.tags if t == "rect"]
+    assert [r["fill"] for r in rects] == ["#2f8f5b", "#7b3fa0", "#2f8f5b"]
+    assert len({r["width"] for r in rects}) == 1
     assert "@media print" in page
 
 
@@ -174,3 +177,17 @@ def test_log_unknown_claim_is_one_line_error(ws: Path) -> None:
     result = invoke("-w", str(ws), "log", "calibration")
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: unknown claim id 'calibration' (did you mean calibration-claim?)"
+
+
+@pytest.mark.parametrize(
+    ("args", "first_line"),
+    [
+        (["report", "prompt"], "Write a Markdown research prompt per line"),
+        (["report", "status"], "Report each claim's status, why it last changed"),
+        (["log"], "Show status changes across claims, newest first"),
+    ],
+)
+def test_every_report_command_has_help(args: list[str], first_line: str) -> None:
+    result = invoke(*args, "--help")
+    assert result.exit_code == 0
+    assert first_line in result.stdout

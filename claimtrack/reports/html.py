@@ -39,6 +39,11 @@ def render_html(report: dict[str, Any]) -> str:
     )
 
 
+def _short(claim_id: str, limit: int = 36) -> str:
+    """Chart labels fit their column; the full id is in the table beside the chart."""
+    return claim_id if len(claim_id) <= limit else claim_id[: limit - 1] + "…"
+
+
 def _anchor(line_id: str, claim_id: str) -> str:
     """A claim shown under several lines gets one anchor per line: ids stay unique in the page."""
     return esc(f"c-{line_id}-{claim_id}")
@@ -114,7 +119,7 @@ def _timeline(report: dict[str, Any]) -> str:
         parts.append(f'<text x="{tx:.1f}" y="16" class="axis" text-anchor="{anchor}">{esc(stamp.date().isoformat())}</text>')
     for i, claim in enumerate(rows):
         y = top + i * row_h + row_h / 2
-        label = claim["id"] if len(claim["id"]) <= 40 else claim["id"][:39] + "…"
+        label = _short(claim["id"])
         parts.append(f'<line x1="{label_w + 10}" x2="{x_end}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{label_w}" y="{y + 4:.1f}" text-anchor="end" class="label">{esc(label)}'
                      f'<title>{esc(claim["title"])}</title></text>')
@@ -140,14 +145,14 @@ def _stance_chart(line_id: str, claim_ids: list[str], claims: dict[str, Any]) ->
     """Evidence per claim as stacked bars of stance counts, one bar per claim."""
     label_w, width, row_h, top = 300, 1000, 24, 8
     most = max([sum(claims[c]["stance_counts"].values()) for c in claim_ids] + [1])
-    unit = (width - label_w - 60) / most
+    unit = min((width - label_w - 60) / most, 48.0)  # one paper is a block, not a full-width bar
     height = top + row_h * len(claim_ids) + 8
     parts = [f'<svg class="stances" viewBox="0 0 {width} {height}" role="img" data-line="{esc(line_id)}"'
              ' aria-label="Evidence per claim by stance">']
     for i, claim_id in enumerate(claim_ids):
         counts = claims[claim_id]["stance_counts"]
         y = top + i * row_h
-        label = claim_id if len(claim_id) <= 40 else claim_id[:39] + "…"
+        label = _short(claim_id)
         parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" class="label">{esc(label)}</text>')
         x = float(label_w)
         for stance in STANCE_ORDER:
@@ -171,7 +176,7 @@ def _line(line: dict[str, Any], claims: dict[str, Any]) -> str:
         rows.append(
             f'<tr data-claim="{esc(claim_id)}"><td><a href="#{_anchor(line["id"], claim_id)}">{esc(c["title"])}</a>'
             f'<div class="id">{esc(claim_id)}</div></td><td>{_badge(c["status"])}</td>'
-            f'<td class="nowrap">{esc(c["claimed"] or "?")}</td><td class="nowrap">{esc(changed)}{why}</td>'
+            f'<td class="nowrap">{esc(c["claimed"] or "?")}</td><td><span class="nowrap">{esc(changed)}</span>{why}</td>'
             f'<td class="num">{len(c["evidence"])}</td><td class="num">{len(c["pending"])}</td></tr>'
         )
     missing = "".join(f'<p class="missing">Listed but missing from the store: {esc(m)}</p>' for m in line["missing"])
@@ -252,7 +257,7 @@ a{color:#245c9e;text-decoration:none}a:hover{text-decoration:underline}
 table{width:100%;border-collapse:collapse;font-size:14px}
 th{text-align:left;font-weight:600;color:var(--muted);border-bottom:2px solid var(--line);padding:6px 8px}
 td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}
-td.num{text-align:right}.nowrap{white-space:nowrap}.date{white-space:nowrap;font-variant-numeric:tabular-nums}
+td.num{text-align:right}table.overview td:first-child{width:44%}.nowrap{white-space:nowrap}.date{white-space:nowrap;font-variant-numeric:tabular-nums}
 .id{color:var(--muted);font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;white-space:nowrap}
 .s-untested{background:#8a94a6}.s-holding{background:#2f8f5b}.s-relaxed{background:#d08a1e}.s-superseded{background:#c0392b}
