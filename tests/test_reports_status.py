@@ -160,7 +160,7 @@ def test_log_lists_changes_newest_first_with_evidence(ws: Path) -> None:
         "2026-03-11  replicated-claim  untested -> holding  by run-c",
         "2026-03-06  calibration-claim  untested -> holding  by run-a",
     ]
-    assert "    evidence rep-1: supports job:probe-1 (2026-03-11)" in lines
+    assert "    evidence rep-1: supports job:probe-1 (recorded 2026-03-11)" in lines
     assert "      effect 0.12 ± 0.03 (stderr), 95% CI 0.06 to 0.18" in lines
     assert "    A newer training recipe removes the trade-off." in lines
 

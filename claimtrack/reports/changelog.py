@@ -57,7 +57,7 @@ def render_log(entries: list[dict[str, Any]]) -> str:
             if item.get("missing"):
                 out.append(f"    evidence {item['id']}: no longer in the claim's evidence")
                 continue
-            when = item["published"] or item["judged_at"][:10]
+            when = item["published"] or f"recorded {item['judged_at'][:10]}"
             line = f"    evidence {item['id']}: {item['stance']} {item['source']} ({when})"
             if item["title"]:
                 line += f" {one_line(item['title'])}"

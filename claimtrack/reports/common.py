@@ -61,7 +61,8 @@ def one_line(text: str | None) -> str:
 
 
 def evidence_date(evidence: Evidence) -> str:
-    return evidence.published or evidence.judged_at.date().isoformat()
+    """When the source appeared; for a run or a person's pointer with no such date, when it was recorded."""
+    return evidence.published or f"recorded {evidence.judged_at.date().isoformat()}"
 
 
 def format_numbers(numbers: dict[str, float] | None) -> str:

@@ -226,7 +226,7 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
 
 def _evidence(e: dict[str, Any]) -> str:
     colour = STANCE_COLOURS.get(e["stance"], "#444")
-    when = e["published"] or e["judged_at"][:10]
+    when = e["published"] or f"recorded {e['judged_at'][:10]}"
     title = f' <span class="etitle">{esc(e["title"])}</span>' if e["title"] else ""
     quote = f"<blockquote>{esc(e['quote'])}</blockquote>" if e["quote"] else ""
     numbers = f'<div class="numbers">{esc(e["numbers_text"])}</div>' if e["numbers_text"] else ""
