@@ -55,9 +55,10 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import claims
+    from claimtrack.cli import claims, report
 
     claims.register(app)
+    report.register(app)
 
 
 _register()

@@ -1,0 +1,70 @@
+"""The changelog: every status change across claims, newest first, with its evidence and rationale."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from claimtrack.reports.common import format_numbers, one_line
+from claimtrack.store import Library
+
+
+def log_entries(library: Library, claim_id: str | None = None, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Changes as JSON-ready dicts; a change's evidence ids are resolved to the evidence they name
+    (an id the claim no longer holds is kept, marked `missing`)."""
+    claims = [library.claim(claim_id)] if claim_id is not None else list(library.claims.values())
+    entries = []
+    for claim in claims:
+        for change in claim.history:
+            if since is not None and change.at < since:
+                continue
+            evidence = []
+            for ident in change.evidence:
+                item = claim.evidence_by_id(ident)
+                if item is None:
+                    evidence.append({"id": ident, "missing": True})
+                else:
+                    data = item.model_dump(mode="json")
+                    data["numbers_text"] = format_numbers(item.numbers)
+                    evidence.append(data)
+            entries.append({
+                "claim": claim.id,
+                "title": claim.title,
+                "at": change.at.isoformat(),
+                "from": str(change.from_),
+                "to": str(change.to),
+                "by": change.by,
+                "pinned": change.pinned,
+                "rationale": change.rationale,
+                "scope": change.scope,
+                "evidence": evidence,
+            })
+    entries.sort(key=lambda e: (e["at"], e["claim"]), reverse=True)
+    return entries
+
+
+def render_log(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "no status changes recorded"
+    out = []
+    for e in entries:
+        pin = " (pinned)" if e["pinned"] else ""
+        out.append(f"{e['at'][:10]}  {e['claim']}  {e['from']} -> {e['to']}  by {e['by']}{pin}")
+        out.append(f"    {one_line(e['rationale'])}")
+        if e["scope"]:
+            out.append(f"    still holds within: {one_line(e['scope'])}")
+        for item in e["evidence"]:
+            if item.get("missing"):
+                out.append(f"    evidence {item['id']}: no longer in the claim's evidence")
+                continue
+            when = item["published"] or f"recorded {item['judged_at'][:10]}"
+            line = f"    evidence {item['id']}: {item['stance']} {item['source']} ({when})"
+            if item["title"]:
+                line += f" {one_line(item['title'])}"
+            out.append(line)
+            if item["quote"]:
+                out.append(f'      "{one_line(item["quote"])}"')
+            if item["numbers_text"]:
+                out.append(f"      {item['numbers_text']}")
+        out.append("")
+    return "\n".join(out).rstrip()

@@ -1,0 +1,126 @@
+"""What the reports share: reading pending candidates, parsing --since, formatting evidence and numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from claimtrack.errors import InvalidInput
+from claimtrack.models import Claim, Evidence, Stance, Status, StatusChange, partial_date_start
+from claimtrack.workspace import Workspace
+
+DEFAULT_WINDOW_DAYS = 30
+"""Without --since, "changed since" covers this many days before the newest change in the store."""
+
+# Order used wherever statuses or stances are listed or counted, so output never depends on dict order.
+STATUS_ORDER = [Status.UNTESTED, Status.HOLDING, Status.RELAXED, Status.SUPERSEDED]
+STANCE_ORDER = [Stance.SUPPORTS, Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES, Stance.UNRELATED]
+CHANGING_STANCES = {Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES}
+
+
+def parse_since(text: str, where: str = "--since") -> dt.datetime:
+    """A user's date (YYYY, YYYY-MM, YYYY-MM-DD or an ISO timestamp) as an aware UTC datetime."""
+    value = text.strip()
+    try:
+        if len(value) <= 10:
+            day = partial_date_start(value) if _looks_partial(value) else dt.date.fromisoformat(value)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(where, "date", f"'{text}' is not a date (expected YYYY-MM-DD)") from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
+def _looks_partial(value: str) -> bool:
+    parts = value.split("-")
+    return len(parts) in (1, 2) and all(p.isdigit() for p in parts) and len(parts[0]) == 4
+
+
+def pending_by_claim(workspace: Workspace) -> dict[str, list[dict[str, Any]]]:
+    """Unjudged candidates per claim from the ledger; empty when the workspace has no ledger yet.
+
+    A report never creates a ledger: a store without one simply has nothing waiting for review.
+    """
+    if not workspace.ledger_path.exists():
+        return {}
+    from claimtrack.ledger import Ledger
+    from claimtrack.papers import pending_candidates
+
+    with Ledger(workspace.ledger_path) as ledger:
+        rows = pending_candidates(ledger)
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[row["claim_id"]].append(row)
+    return dict(grouped)
+
+
+def one_line(text: str | None) -> str:
+    """Collapse whitespace, so a multi-line title or quote cannot break a list or a table."""
+    return " ".join((text or "").split())
+
+
+def evidence_date(evidence: Evidence) -> str:
+    """When the source appeared; for a run or a person's pointer with no such date, when it was recorded."""
+    return evidence.published or f"recorded {evidence.judged_at.date().isoformat()}"
+
+
+def format_numbers(numbers: dict[str, float] | None) -> str:
+    """Replication numbers with their uncertainty: `effect 0.12 ± 0.03 (95% CI 0.06 to 0.18), n=200`."""
+    if not numbers:
+        return ""
+    rest = dict(numbers)
+    parts: list[str] = []
+    if "effect" in rest:
+        text = f"effect {_num(rest.pop('effect'))}"
+        if "stderr" in rest:
+            text += f" ± {_num(rest.pop('stderr'))} (stderr)"
+        if "ci_low" in rest and "ci_high" in rest:
+            text += f", 95% CI {_num(rest.pop('ci_low'))} to {_num(rest.pop('ci_high'))}"
+        parts.append(text)
+    elif "ci_low" in rest and "ci_high" in rest:
+        parts.append(f"CI {_num(rest.pop('ci_low'))} to {_num(rest.pop('ci_high'))}")
+    parts += [f"{key} {_num(value)}" for key, value in sorted(rest.items())]
+    return ", ".join(parts)
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def last_change(claim: Claim) -> StatusChange | None:
+    return max(claim.history, key=lambda h: h.at) if claim.history else None
+
+
+def changing_evidence(claim: Claim) -> list[Evidence]:
+    """The evidence behind the claim's current status: what its latest change names, else the evidence
+    whose stance narrows or overturns it (for relaxed/superseded claims changed without ids)."""
+    change = last_change(claim)
+    if change is not None and change.evidence:
+        found = [claim.evidence_by_id(e) for e in change.evidence]
+        return [e for e in found if e is not None]
+    if claim.status in (Status.RELAXED, Status.SUPERSEDED):
+        return [e for e in claim.evidence if e.stance in CHANGING_STANCES]
+    return []
+
+
+def stance_counts(claim: Claim) -> dict[str, int]:
+    counts = {str(s): 0 for s in STANCE_ORDER}
+    for evidence in claim.evidence:
+        counts[str(evidence.stance)] += 1
+    return counts
+
+
+def newest_change(claims: list[Claim]) -> dt.datetime | None:
+    stamps = [h.at for c in claims for h in c.history]
+    return max(stamps) if stamps else None
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def evidence_sources(claim: dict[str, Any], ids: list[str]) -> list[str]:
+    """A change's evidence ids as `source (stance)`, from a report's claim dict; unknown ids as given."""
+    by_id = {e["id"]: e for e in claim["evidence"]}
+    return [f"{by_id[i]['source']} ({by_id[i]['stance']})" if i in by_id else i for i in ids]

@@ -1,0 +1,131 @@
+"""The status report's data: one JSON-ready dict that the Markdown, HTML and JSON forms all render.
+
+Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, never renamed):
+
+- `since`: ISO date the "changed since" section starts from; `since_rule`: "given" (from --since),
+  "window" (DEFAULT_WINDOW_DAYS before `newest_change`) or "none" (no change recorded yet).
+- `newest_change`: ISO timestamp of the newest status change in the store, or null.
+- `totals`: `claims`, `by_status` {status: n}, `evidence`, `pending`.
+- `changed`: status changes at or after `since`, newest first: `claim`, `title`, `lines`, `from`, `to`,
+  `at`, `by`, `rationale`, `scope`, `pinned`, `evidence` (ids).
+- `lines`: in store order: `id`, `question`, `framing`, `claims` (ids, in the line's order; ids missing
+  from the store are listed in `missing`), `by_status`.
+- `unlined`: ids of claims that sit in no line.
+- `claims`: {id: `id`, `title`, `statement`, `status`, `claimed`, `anchors` [{arxiv, title, date}],
+  `last_checked`, `last_change` (a change as above, or null), `evidence` [Evidence fields + `numbers_text`],
+  `stance_counts` {stance: n}, `pending` [{paper_id, title, published, score, rank, why, found_at}],
+  `history` (changes, oldest first)}.
+
+Nothing here reads the clock: the report is a function of the store and the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from claimtrack.models import Claim, Evidence, StatusChange
+from claimtrack.reports.common import (
+    DEFAULT_WINDOW_DAYS,
+    STATUS_ORDER,
+    format_numbers,
+    last_change,
+    newest_change,
+    stance_counts,
+)
+from claimtrack.store import Library
+
+SCHEMA = "claimtrack.status-report/1"
+
+
+def build_status(
+    library: Library, pending: dict[str, list[dict[str, Any]]], since: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Assemble the report. Without `since`, the window ends at the store's newest change."""
+    claims = list(library.claims.values())
+    newest = newest_change(claims)
+    if since is not None:
+        rule = "given"
+    elif newest is not None:
+        since, rule = newest - dt.timedelta(days=DEFAULT_WINDOW_DAYS), "window"
+    else:
+        rule = "none"
+    changed = []
+    if since is not None:
+        for claim in claims:
+            changed += [_change(h, claim, library) for h in claim.history if h.at >= since]
+    changed.sort(key=lambda c: (c["at"], c["claim"]), reverse=True)
+    lined = {c for line in library.lines.values() for c in line.claims}
+    return {
+        "schema": SCHEMA,
+        "since": since.date().isoformat() if since else None,
+        "since_rule": rule,
+        "newest_change": newest.isoformat() if newest else None,
+        "totals": {
+            "claims": len(claims),
+            "by_status": _by_status(claims),
+            "evidence": sum(len(c.evidence) for c in claims),
+            "pending": sum(len(pending.get(c.id, [])) for c in claims),
+        },
+        "changed": changed,
+        "lines": [
+            {
+                "id": line.id,
+                "question": line.question,
+                "framing": line.framing,
+                "claims": [c for c in line.claims if c in library.claims],
+                "missing": [c for c in line.claims if c not in library.claims],
+                "by_status": _by_status([library.claims[c] for c in line.claims if c in library.claims]),
+            }
+            for line in library.lines.values()
+        ],
+        "unlined": [c.id for c in claims if c.id not in lined],
+        "claims": {c.id: _claim(c, library, pending.get(c.id, [])) for c in claims},
+    }
+
+
+def _by_status(claims: list[Claim]) -> dict[str, int]:
+    return {str(s): sum(1 for c in claims if c.status == s) for s in STATUS_ORDER}
+
+
+def _change(change: StatusChange, claim: Claim, library: Library) -> dict[str, Any]:
+    return {
+        "claim": claim.id,
+        "title": claim.title,
+        "lines": library.lines_of(claim.id),
+        "from": str(change.from_),
+        "to": str(change.to),
+        "at": change.at.isoformat(),
+        "by": change.by,
+        "rationale": change.rationale,
+        "scope": change.scope,
+        "pinned": change.pinned,
+        "evidence": list(change.evidence),
+    }
+
+
+def _evidence(item: Evidence) -> dict[str, Any]:
+    data = item.model_dump(mode="json")
+    data["numbers_text"] = format_numbers(item.numbers)
+    return data
+
+
+def _claim(claim: Claim, library: Library, pending: list[dict[str, Any]]) -> dict[str, Any]:
+    change = last_change(claim)
+    return {
+        "id": claim.id,
+        "title": claim.title,
+        "statement": claim.statement,
+        "status": str(claim.status),
+        "claimed": claim.claimed,
+        "anchors": [{"arxiv": a.arxiv, "title": a.title, "date": a.date} for a in claim.anchors],
+        "last_checked": claim.last_checked.isoformat() if claim.last_checked else None,
+        "last_change": _change(change, claim, library) if change else None,
+        "evidence": [_evidence(e) for e in claim.evidence],
+        "stance_counts": stance_counts(claim),
+        "pending": [
+            {k: row[k] for k in ("paper_id", "title", "published", "score", "rank", "why", "found_at")}
+            for row in pending
+        ],
+        "history": [_change(h, claim, library) for h in sorted(claim.history, key=lambda h: h.at)],
+    }
