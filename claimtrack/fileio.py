@@ -33,14 +33,19 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse one YAML file; a syntax error names the file and the line."""
+def read_text(path: Path) -> str:
+    """A user's text file, or InvalidInput naming it: missing, unreadable and non-UTF-8 files alike."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(path, "-", f"cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(path, "-", "not UTF-8 text") from exc
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse one YAML file; a syntax error names the file and the line."""
+    text = read_text(path)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

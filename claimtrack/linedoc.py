@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from claimtrack.errors import InvalidInput
+from claimtrack.fileio import read_text
 from claimtrack.ids import normalize_arxiv_id
 
 _HEADER = "INQUIRING LINE"
@@ -69,12 +70,7 @@ def _norm(text: str) -> str:
 
 def parse_line_document(path: Path) -> LineDocument:
     """Parse `path`; a document that breaks the format raises InvalidInput naming the part."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(path, "-", f"cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(path, "-", "not UTF-8 text") from exc
+    text = read_text(path)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].upper() == _HEADER:
         lines = lines[1:]
