@@ -44,9 +44,11 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import claims
+    from claimtrack.cli import bench, claims, papers
 
     claims.register(app)
+    papers.register(app)
+    bench.register(app)
 
 
 _register()
