@@ -173,6 +173,9 @@ class PaperIndex:
 
     def bm25(self) -> BM25:
         """BM25 over every stored paper, rebuilt only when the ledger's papers changed."""
+        from claimtrack.papers import ensure
+
+        ensure(self.ledger)
         count, newest = self.ledger.conn.execute(
             "SELECT COUNT(*), COALESCE(MAX(first_seen_at), '') FROM papers").fetchone()
         total_text = self.ledger.conn.execute(
