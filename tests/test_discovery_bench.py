@@ -26,7 +26,7 @@ def test_bench_retrieval_reports_all_methods_and_reuses_the_index(tmp_path: Path
     report = json.loads(first.stdout)
     assert (report["docs"], report["queries"]) == (40, 12)
     methods = report["methods"]
-    assert set(methods) == {"bm25", "dense", "hybrid"}
+    assert set(methods) == {"bm25", "dense", "hybrid", "rrf"}
     for numbers in methods.values():
         assert 0.5 < numbers["ndcg@10"] <= 1.0 and 0.9 <= numbers["recall@100"] <= 1.0
         assert numbers["query_ms_median"] > 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from claimtrack.config import Settings
 from claimtrack.discovery.bm25 import BM25, tokenize
-from claimtrack.discovery.index import chroma_client, dense_top, fuse, open_collection, sync
+from claimtrack.discovery.index import chroma_client, dense_top, fuse, fuse_rrf, open_collection, sync
 from claimtrack.ledger import Ledger
 from claimtrack.papers import Paper, upsert_paper
 from claimtrack.workspace import Workspace
@@ -48,11 +48,23 @@ def test_bm25_respects_an_allowed_subset() -> None:
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     lexical = [("a", 9.0), ("b", 5.0), ("c", 1.0)]
     dense = [("c", 0.9), ("b", 0.8), ("d", 0.7)]
-    fused = fuse(lexical, dense, rrf_k=60)
+    fused = fuse_rrf(lexical, dense, rrf_k=60)
     # c (3rd + 1st: 1/63 + 1/61) edges out b (2nd twice: 2/62); both beat a document found by one ranking
     assert [h.id for h in fused] == ["c", "b", "a", "d"]
     b = fused[1]
     assert (b.bm25_rank, b.dense_rank) == (2, 2) and abs(b.score - 2 / 62) < 1e-12
+
+
+def test_score_fusion_mixes_normalised_scores() -> None:
+    lexical = [("a", 12.0), ("b", 7.0), ("c", 2.0)]
+    dense = [("c", 0.80), ("b", 0.75), ("d", 0.30)]
+    fused = {h.id: h for h in fuse(lexical, dense, alpha=0.4)}
+    # a: 0.4*1 + 0; b: 0.4*0.5 + 0.6*0.9; c: 0 + 0.6*1; d: dense minimum -> 0
+    assert [h.id for h in fuse(lexical, dense, alpha=0.4)] == ["b", "c", "a", "d"]
+    assert abs(fused["b"].score - 0.74) < 1e-9 and fused["d"].score == 0.0
+    assert (fused["b"].bm25_rank, fused["b"].dense_rank, fused["b"].cosine) == (2, 2, 0.75)
+    assert [h.id for h in fuse(lexical, dense, alpha=1.0)][:3] == ["a", "b", "c"]  # pure BM25 order
+    assert fuse([("x", 3.0)], [])[0].score == 0.4  # a single match counts as the best of its list
 
 
 def test_hybrid_search_over_stored_papers(empty_workspace: Path) -> None:

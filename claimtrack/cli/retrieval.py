@@ -13,7 +13,7 @@ from claimtrack.cli.common import print_json, table
 def retrieval(
     beir: Annotated[Path, typer.Option("--beir", help="BEIR-format folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv.")],
     split: Annotated[str, typer.Option(help="Which qrels split to score (train or test).")] = "train",
-    method: Annotated[str, typer.Option(help="bm25, dense, hybrid or all.")] = "all",
+    method: Annotated[str, typer.Option(help="bm25, dense, hybrid (tuned score fusion), rrf (reciprocal rank fusion) or all.")] = "all",
     index_dir: Annotated[Path | None, typer.Option(help="Where the dense index lives (default: the claimtrack cache folder); reused across runs.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -25,7 +25,7 @@ def retrieval(
     if split not in ("train", "test", "dev"):
         raise InvalidInput("--split", "split", f"'{split}' is not one of train, test, dev")
     if method not in (*bench.METHODS, "all"):
-        raise InvalidInput("--method", "method", f"'{method}' is not one of bm25, dense, hybrid, all")
+        raise InvalidInput("--method", "method", f"'{method}' is not one of bm25, dense, hybrid, rrf, all")
     methods = bench.METHODS if method == "all" else (method,)
     report = bench.run(beir, split=split, methods=methods, settings=load_settings(), index_dir=index_dir,
                        progress=lambda line: typer.echo(line, err=True))
@@ -39,6 +39,8 @@ def retrieval(
         dense = report["dense_index"]
         typer.echo("dense index: reused, 0 docs embedded" if dense["reused"]  # type: ignore[index]
                    else f"dense index: {dense['embedded']} docs embedded, {dense['docs_per_s']} docs/s")  # type: ignore[index]
-    rows = [[name, f"{m['ndcg@10']:.4f}", f"{m['recall@100']:.4f}", f"{m['query_ms_median']:.1f}",
-             f"{m['query_ms_p95']:.1f}"] for name, m in report["methods"].items()]  # type: ignore[union-attr]
-    typer.echo(table(rows, ["method", "nDCG@10", "Recall@100", "ms/query (median)", "ms/query (p95)"]))
+    rows = [[name, f"{m['ndcg@10']:.4f}", "-" if m["ndcg@10_held_out"] is None else f"{m['ndcg@10_held_out']:.4f}",
+             f"{m['recall@100']:.4f}", f"{m['query_ms_median']:.1f}", f"{m['query_ms_p95']:.1f}"]
+            for name, m in report["methods"].items()]  # type: ignore[union-attr]
+    typer.echo(table(rows, ["method", "nDCG@10", "nDCG@10 (odd ids)", "Recall@100", "ms/query (median)",
+                            "ms/query (p95)"]))
