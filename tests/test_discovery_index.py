@@ -112,3 +112,48 @@ def test_collection_reopens_in_a_new_process_with_a_portable_config(tmp_path: Pa
     out = subprocess.run([sys.executable, "-c", REOPEN, str(tmp_path / "chroma")], capture_output=True, text=True,
                          timeout=180, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"top": "cot", "ef": "MiniLMEmbedding"}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_chroma_server_mode_with_chroma_host(empty_workspace: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """CHROMA_HOST points the index at a Chroma server (the real one chromadb ships, on loopback)."""
+    import shutil
+    import time
+    import urllib.request
+
+    import chromadb
+
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    assert chroma is not None, "chromadb's `chroma` server command is missing"
+    port = _free_port()
+    server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "chroma server did not start"
+                time.sleep(0.3)
+        monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+        monkeypatch.setenv("CHROMA_PORT", str(port))
+        ledger = Ledger.open(Workspace.at(empty_workspace))
+        for doc_id, text in DOCS.items():
+            upsert_paper(ledger, Paper(id=f"test:{doc_id}", title=text.split(":")[0], abstract=text), source="test")
+        result = invoke("-w", str(empty_workspace), "papers", "search", "galaxy rotation", "--k", "1", "--json")
+        assert result.exit_code == 0 and json.loads(result.stdout)[0]["id"] == "test:astro"
+        remote = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection("papers")
+        assert remote.count() == len(DOCS)
+        assert not (Workspace.at(empty_workspace).state_dir / "chroma").exists()  # nothing indexed locally
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
