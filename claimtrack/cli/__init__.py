@@ -55,10 +55,12 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import claims, report
+    from claimtrack.cli import bench, claims, papers, report
 
     claims.register(app)
+    papers.register(app)
     report.register(app)
+    bench.register(app)
 
 
 _register()
