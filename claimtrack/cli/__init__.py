@@ -44,9 +44,10 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import claims
+    from claimtrack.cli import claims, replicate
 
     claims.register(app)
+    replicate.register(app)
 
 
 _register()
