@@ -167,7 +167,7 @@ def _run_two_stage(tasks: list[TaskFile], model: ModelRef, run: Settings, work: 
     out = ModelRun(model=model, meta=_meta(second) | {"data_sha256": data_hash(used), "stage2_sha256": data_hash(more)})
     out.results = {"reason": _task_metrics(first, reason.name), "answer": _task_metrics(second, answer.name)}
     out.tables = outcomes(second["samples"][answer.name], split_on="condition")
-    out.items = len(rows)
+    out.items = len(first["samples"][reason.name])  # problems, each answered under 6 conditions
     words = [r["reasoning_words"] for r in rows if r["condition"] == metrics.FULL_REASONING]
     out.extra = {
         "mean_reasoning_words": sum(words) / len(words) if words else 0.0,
