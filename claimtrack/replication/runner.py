@@ -177,6 +177,7 @@ def _run_two_stage(tasks: list[TaskFile], model: ModelRef, run: Settings, work: 
 
 
 CUTS = (0, 25, 50, 75, 100)
+STAGE_TWO_CONDITIONS = (*(f"cut-{pct}" for pct in CUTS), "filler")
 
 
 def stage_two_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
