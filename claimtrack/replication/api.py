@@ -88,7 +88,7 @@ def replicate(
     with Ledger.open(ws) as ledger:
         book = jobs.JobBook(ledger)
         existing = book.get(job_id)
-        if existing and existing["state"] == "done":
+        if existing and existing["state"] == "done" and Path(existing["result_path"]).is_file():  # else: run again
             return _finish(ws, book, job_id, jobs.read_result(Path(existing["result_path"])), cached=True)
         if existing and existing["state"] == "submitted":
             return ReplicationOutcome(job_id, cached=True, evidence=None, state="submitted", note="submitted earlier; not yet collected")
