@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 60.0
 
+    # Replication jobs behind Slurm (submitit); "local" runs them through submitit's local executor.
+    slurm_cluster: str = "slurm"
+    slurm_partition: str | None = None
+    slurm_timeout_min: int = Field(default=120, gt=0)
+    slurm_mem_gb: int = Field(default=32, gt=0)
+    slurm_cpus_per_task: int = Field(default=8, gt=0)
+
     @property
     def llm_configured(self) -> bool:
         """An endpoint is usable with a key, or with a base URL (local servers often need no key)."""

@@ -55,10 +55,11 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import bench, claims, papers, report
+    from claimtrack.cli import bench, claims, papers, replicate, report
 
     claims.register(app)
     papers.register(app)
+    replicate.register(app)
     report.register(app)
     bench.register(app)
 
