@@ -72,7 +72,8 @@ def test_discover_stores_once_ranks_and_records_candidates(repo_workspace: Path)
         _serve(api)
         result = discover(ws, ledger, claim, settings=_settings(api), k=5, run_id="run-1", now=NOW)
     assert result.failures == []
-    assert result.fetched == {"arxiv": 4, "semanticscholar": 2}  # two queries x two non-anchor entries
+    queries = len(claim.search.terms) + len(claim.anchors)  # one arXiv query per curated term and anchor title
+    assert result.fetched == {"arxiv": 2 * queries, "semanticscholar": 2}  # each answers two non-anchor entries
     ids = [c.paper.id for c in result.candidates]
     assert ids[0] == "2402.11111"
     assert set(ids) == {"2402.11111", "2406.33333", "2403.22222"}  # never the anchor
