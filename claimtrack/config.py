@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 60.0
+    llm_max_retries: int = 2  # the openai client retries 429/5xx/timeouts with back-off
+    judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
+    judge_k: int = Field(default=8, gt=0)  # candidates judged per claim and run
+    run_lock_wait_s: float = 5.0  # a second `claimtrack run` waits this long, then refuses
 
     @property
     def llm_configured(self) -> bool:
