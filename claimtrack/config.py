@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
     judge_k: int = Field(default=8, gt=0)  # candidates judged per claim and run
     run_lock_wait_s: float = 5.0  # a second `claimtrack run` waits this long, then refuses
+
+    @field_validator("openai_api_key", "openai_base_url", "s2_api_key", "chroma_host", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # CI systems export unset variables as "" (GitHub's `${{ vars.X }}`); that means "not configured".
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def llm_configured(self) -> bool:

@@ -22,7 +22,8 @@ from claimtrack.agent.grounding import MIN_QUOTE_WORDS, is_grounded, looks_like_
 from claimtrack.agent.llm import LLM
 from claimtrack.agent.prompts import Prompt
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Model, Stance
+from claimtrack.ids import slugify
+from claimtrack.models import Claim, Evidence, EvidenceKind, Model, Stance
 from claimtrack import papers
 from claimtrack.papers import Paper
 
@@ -198,3 +199,20 @@ def _from_row(row: dict, claim_id: str, paper: Paper, judged_by: str) -> JudgeOu
     at = dt.datetime.fromisoformat(row["judged_at"])
     return JudgeOutcome(row["key"], claim_id, paper, row["outcome"], judgement, row["error"], judged_by, at,
                         cached=True)
+
+
+def to_evidence(outcome: JudgeOutcome, run_id: str | None) -> Evidence | None:
+    """The claim's evidence item for a judged pair; None for errors and for unrelated papers (those stay
+    in the ledger only, so the claim file lists what bears on it)."""
+    j = outcome.judgement
+    if j is None or j.stance == Stance.UNRELATED:
+        return None
+    paper = outcome.paper
+    evidence_id = f"paper-{slugify(paper.id, max_len=40)}-{outcome.key[:8]}"
+    source = f"arXiv:{paper.arxiv_id}" if paper.arxiv_id else paper.id
+    published = paper.published[:10] if paper.published else None
+    return Evidence(
+        id=evidence_id, kind=EvidenceKind.PAPER, source=source, title=paper.title, published=published,
+        stance=j.stance, quote=j.quote, scope_note=j.scope_note, confidence=j.confidence,
+        rationale=j.rationale or None, judged_by=outcome.judged_by, judged_at=outcome.judged_at, run=run_id,
+    )

@@ -44,9 +44,11 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import claims
+    from claimtrack.cli import agent, bench, claims
 
     claims.register(app)
+    agent.register(app)
+    bench.register(app)
 
 
 _register()
