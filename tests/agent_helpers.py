@@ -50,6 +50,8 @@ class FakeOpenAI:
                 return
 
             def do_GET(self) -> None:  # noqa: N802
+                with outer._lock:
+                    outer.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path.rstrip("/").endswith("/models"):
                     data = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
                                                        for m in outer.model_names]}
