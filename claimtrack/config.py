@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         # CI systems export unset variables as "" (GitHub's `${{ vars.X }}`); that means "not configured".
         return None if isinstance(value, str) and not value.strip() else value
 
+    # Replication jobs behind Slurm (submitit); "local" runs them through submitit's local executor.
+    slurm_cluster: str = "slurm"
+    slurm_partition: str | None = None
+    slurm_timeout_min: int = Field(default=120, gt=0)
+    slurm_mem_gb: int = Field(default=32, gt=0)
+    slurm_cpus_per_task: int = Field(default=8, gt=0)
+
     @property
     def llm_configured(self) -> bool:
         """An endpoint is usable with a key, or with a base URL (local servers often need no key)."""

@@ -35,6 +35,9 @@ def validate_store(store: Store) -> tuple[Library, list[Problem]]:
                 problems.append(Problem(file, f"claims.{index}", f"unknown claim id '{claim_id}'{hint}"))
             elif line.claims.index(claim_id) != index:
                 problems.append(Problem(file, f"claims.{index}", f"'{claim_id}' is listed twice"))
+    from claimtrack.replication.specs import validate_specs  # replication specs are checked like claims
+
+    problems.extend(validate_specs(store.ws, library))
     return library, problems
 
 

@@ -44,9 +44,10 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import agent, bench, claims
+    from claimtrack.cli import agent, bench, claims, replicate
 
     claims.register(app)
+    replicate.register(app)
     agent.register(app)
     bench.register(app)
 

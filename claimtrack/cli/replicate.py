@@ -1,0 +1,79 @@
+"""`claimtrack replicate`: run a claim's lm-eval probe as a cached job and record its evidence."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from claimtrack.cli.common import print_json, workspace
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="replicate")(replicate)
+
+
+def replicate(
+    ctx: typer.Context,
+    claim_id: Annotated[str | None, typer.Argument(metavar="CLAIM_ID", help="The claim whose replication spec to run.")] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="Model to evaluate (HF id[@revision] or a folder); repeat: base first, tuned second. Default: the spec's models, or offline Gemma 3 270M when the hub is unreachable."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Items per task (default: the spec's, else all).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    batch_size: Annotated[str, typer.Option("--batch-size", help="lm-eval batch size: a number or auto.")] = "auto",
+    executor: Annotated[str, typer.Option(help="local (here, now) or slurm (submit through submitit; collect later).")] = "local",
+    collect: Annotated[bool, typer.Option("--collect", help="Collect finished Slurm jobs and record their evidence.")] = False,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="Allow models that ship their own Python code.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Run a claim's replication probe (lm-eval) and record one evidence item with the rule's verdict.
+
+    The same job (spec, tasks, data, models, limit, seed, device) twice runs lm-eval once.
+    """
+    from claimtrack.errors import InvalidInput, SourceError
+    from claimtrack.replication.api import collect as collect_jobs
+    from claimtrack.replication.api import replicate as run
+
+    ws = workspace(ctx)
+    if collect:
+        if claim_id is not None:
+            raise InvalidInput("CLAIM_ID", "claim_id", "--collect takes no claim id; it collects every submitted job")
+        outcomes = collect_jobs(ws)
+    elif claim_id is None:
+        raise InvalidInput("CLAIM_ID", "claim_id", "missing (or pass --collect)")
+    else:
+        outcomes = [
+            run(ws, claim_id, models=model, limit=limit, device=device, batch_size=batch_size, executor=executor,
+                trust_remote_code=trust_remote_code)
+        ]
+    if as_json:
+        print_json([_as_dict(o) for o in outcomes])
+    else:
+        if collect and not outcomes:
+            typer.echo("no submitted job has finished")
+        for outcome in outcomes:
+            typer.echo(_line(outcome))
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        raise SourceError("replication", failed[0].error or "failed")
+
+
+def _as_dict(outcome) -> dict:  # type: ignore[no-untyped-def]
+    evidence = outcome.evidence.model_dump(mode="json", exclude_none=True) if outcome.evidence else None
+    return {"job_id": outcome.job_id, "state": outcome.state, "cached": outcome.cached, "error": outcome.error,
+            "note": outcome.note, "metrics": outcome.metrics, "evidence": evidence}
+
+
+def _line(outcome) -> str:  # type: ignore[no-untyped-def]
+    if outcome.error:
+        return f"{outcome.job_id}: failed"
+    if outcome.state == "submitted":
+        return f"{outcome.job_id}: submitted ({outcome.note})"
+    m = outcome.metrics
+    head = f"{outcome.job_id}: {'cached' if outcome.cached else 'done'}"
+    if outcome.evidence is not None:
+        return f"{head}; {outcome.evidence.stance.value}: effect {m['effect']:+.3f} +/- {m['stderr']:.3f} ({m['metric']}, n={m['n_items']})"
+    values = ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float) and k.startswith(m["metric"]) and not k.endswith("stderr"))
+    return f"{head}; {values}; {outcome.note}"

@@ -1,0 +1,171 @@
+"""Replication jobs in the ledger and on disk: the cache key, the job record, the stored result.
+
+A job is identified by a hash of everything that can change its numbers (spec, task and data files,
+models with revision or folder fingerprint, limit, seed, device, lm-eval version), so asking for the
+same job twice runs lm-eval once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from claimtrack.fileio import atomic_write
+from claimtrack.ledger import Ledger
+from claimtrack.replication.models import ModelRef
+from claimtrack.replication.specs import Spec
+from claimtrack.workspace import Workspace
+
+JOBS_DDL = """
+CREATE TABLE IF NOT EXISTS replication_jobs (
+    id TEXT PRIMARY KEY,          -- rep-<spec>-<first 10 hex of the cache key>
+    cache_key TEXT NOT NULL,
+    claim_id TEXT NOT NULL,
+    spec_id TEXT NOT NULL,
+    executor TEXT NOT NULL,       -- local | slurm
+    state TEXT NOT NULL,          -- running | submitted | done | failed
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    inputs_json TEXT NOT NULL,    -- what the cache key hashes, readable
+    lm_eval_calls INTEGER NOT NULL DEFAULT 0,
+    result_path TEXT,
+    external_id TEXT,             -- the Slurm (submitit) job id
+    evidence_id TEXT,
+    error TEXT,
+    run_id TEXT
+);
+CREATE INDEX IF NOT EXISTS replication_jobs_claim ON replication_jobs(claim_id, created_at);
+"""
+
+
+def lm_eval_version() -> str:
+    try:
+        return version("lm_eval")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A local model folder's identity: config.json's bytes plus each file's name, size and mtime."""
+    digest = hashlib.sha256()
+    config = folder / "config.json"
+    if config.is_file():
+        digest.update(config.read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return "local:" + digest.hexdigest()[:16]
+
+
+def model_identity(model: ModelRef) -> dict[str, str | None]:
+    revision = folder_fingerprint(Path(model.pretrained)) if model.local else model.revision
+    return {"name": model.name, "pretrained": model.pretrained, "revision": revision}
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    spec: Spec
+    models: list[ModelRef]
+    task_sha256: str
+    limit: int | None
+    seed: int
+    device: str
+    trust_remote_code: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "models": [model_identity(m) for m in self.models],
+            "task_sha256": self.task_sha256,
+            "limit": self.limit,
+            "seed": self.seed,
+            "device": self.device.split(":")[0],
+            "trust_remote_code": self.trust_remote_code,
+            "lm_eval_version": lm_eval_version(),
+        }
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+    def job_id(self) -> str:
+        return f"rep-{self.spec.id}-{self.key()[:10]}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class JobBook:
+    """The replication_jobs table."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        ledger.ensure("replication", JOBS_DDL)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        row = self.ledger.conn.execute("SELECT * FROM replication_jobs WHERE id = ?", (job_id,)).fetchone()
+        return dict(row) if row else None
+
+    def start(self, inputs: JobInputs, claim_id: str, executor: str, run_id: str | None) -> str:
+        """Create (or reset, when retrying a failed or abandoned job) the record; returns the job id."""
+        job_id = inputs.job_id()
+        with self.ledger.transaction() as conn:
+            conn.execute(
+                "INSERT INTO replication_jobs(id, cache_key, claim_id, spec_id, executor, state, created_at, inputs_json, run_id) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state='running', executor=excluded.executor, "
+                "created_at=excluded.created_at, finished_at=NULL, error=NULL, external_id=NULL, run_id=excluded.run_id",
+                (job_id, inputs.key(), claim_id, inputs.spec.id, executor, _now(), json.dumps(inputs.as_dict(), sort_keys=True), run_id),
+            )
+        return job_id
+
+    def count_call(self, job_id: str, calls: int) -> None:
+        with self.ledger.transaction() as conn:
+            conn.execute("UPDATE replication_jobs SET lm_eval_calls = lm_eval_calls + ? WHERE id = ?", (calls, job_id))
+
+    def submitted(self, job_id: str, external_id: str) -> None:
+        with self.ledger.transaction() as conn:
+            conn.execute("UPDATE replication_jobs SET state='submitted', external_id=? WHERE id=?", (external_id, job_id))
+
+    def failed(self, job_id: str, error: str) -> None:
+        with self.ledger.transaction() as conn:
+            conn.execute("UPDATE replication_jobs SET state='failed', error=?, finished_at=? WHERE id=?", (error, _now(), job_id))
+
+    def done(self, job_id: str, result_path: Path, evidence_id: str | None) -> None:
+        with self.ledger.transaction() as conn:
+            conn.execute(
+                "UPDATE replication_jobs SET state='done', result_path=?, evidence_id=?, finished_at=?, error=NULL WHERE id=?",
+                (str(result_path), evidence_id, _now(), job_id),
+            )
+
+    def pending(self) -> list[dict[str, Any]]:
+        rows = self.ledger.conn.execute("SELECT * FROM replication_jobs WHERE state='submitted' ORDER BY created_at")
+        return [dict(r) for r in rows]
+
+    def for_claim(self, claim_id: str) -> list[dict[str, Any]]:
+        rows = self.ledger.conn.execute("SELECT * FROM replication_jobs WHERE claim_id=? ORDER BY created_at", (claim_id,))
+        return [dict(r) for r in rows]
+
+
+def results_dir(ws: Workspace) -> Path:
+    return ws.ensure_state() / "replication"
+
+
+def result_path(ws: Workspace, job_id: str) -> Path:
+    return results_dir(ws) / f"{job_id}.json"
+
+
+def work_dir(ws: Workspace, job_id: str) -> Path:
+    return results_dir(ws) / "work" / job_id
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    atomic_write(path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
