@@ -123,3 +123,106 @@ class FakeOpenAI:
 def user_text(request: dict[str, Any]) -> str:
     """The user message of a recorded chat request."""
     return next(m["content"] for m in request["messages"] if m["role"] == "user")
+
+
+@dataclass
+class Entry:
+    """One arXiv paper the loopback literature server returns."""
+
+    arxiv_id: str  # with version, e.g. 2501.00001v1
+    title: str
+    abstract: str
+    published: str  # 2025-01-02
+    categories: tuple[str, ...] = ("cs.CL",)
+    authors: tuple[str, ...] = ("A. Author",)
+
+
+def atom_feed(entries: list[Entry], start: int = 0, total: int | None = None) -> str:
+    """An arXiv API Atom response, in the shape export.arxiv.org sends."""
+    from xml.sax.saxutils import escape
+
+    items = []
+    for e in entries:
+        cats = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in e.categories)
+        authors = "".join(f"<author><name>{escape(a)}</name></author>" for a in e.authors)
+        items.append(
+            f"<entry><id>http://arxiv.org/abs/{e.arxiv_id}</id><updated>{e.published}T10:00:00Z</updated>"
+            f"<published>{e.published}T10:00:00Z</published><title>{escape(e.title)}</title>"
+            f"<summary>{escape(e.abstract)}</summary>{authors}"
+            f'<link href="https://arxiv.org/abs/{e.arxiv_id}" rel="alternate" type="text/html"/>'
+            f'<link title="pdf" href="https://arxiv.org/pdf/{e.arxiv_id}" rel="related" type="application/pdf"/>'
+            f'<arxiv:primary_category term="{e.categories[0]}" scheme="http://arxiv.org/schemas/atom"/>{cats}</entry>'
+        )
+    count = len(entries) if total is None else total
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom"'
+        ' xmlns="http://www.w3.org/2005/Atom">'
+        "<id>https://arxiv.org/api/test</id><title>arXiv Query</title><updated>2026-01-01T00:00:00Z</updated>"
+        f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>"
+        f"<opensearch:totalResults>{count}</opensearch:totalResults>"
+        f"<opensearch:startIndex>{start}</opensearch:startIndex>" + "".join(items) + "</feed>"
+    )
+
+
+class FakeLiterature:
+    """arXiv (Atom), Semantic Scholar and OpenAlex (JSON) on one loopback port. Every arXiv query gets
+    the same entries on its first page (the ranking, not the server, decides what bears on a claim);
+    citation endpoints answer with no citing papers. `fail_with` makes every answer that HTTP status."""
+
+    def __init__(self, entries: list[Entry]):
+        self.entries = entries
+        self.paths: list[str] = []
+        self.fail_with: int | None = None
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:  # noqa: N802
+                from urllib.parse import parse_qs, urlparse
+
+                outer.paths.append(self.path)
+                url = urlparse(self.path)
+                if outer.fail_with:
+                    self._send(outer.fail_with, "text/plain", b"unavailable")
+                elif url.path.startswith("/arxiv"):
+                    start = int(parse_qs(url.query).get("start", ["0"])[0])
+                    page = outer.entries if start == 0 else []
+                    body = atom_feed(page, start, total=len(outer.entries))
+                    self._send(200, "application/atom+xml", body.encode())
+                elif url.path.startswith("/s2"):
+                    self._send(200, "application/json", json.dumps({"offset": 0, "data": []}).encode())
+                elif url.path.startswith("/openalex"):
+                    body = {"meta": {"count": 0, "page": 1, "per_page": 25, "next_cursor": None}, "results": []}
+                    self._send(200, "application/json", json.dumps(body).encode())
+                else:
+                    self._send(404, "text/plain", b"not found")
+
+            def _send(self, status: int, kind: str, payload: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        return {"CLAIMTRACK_ARXIV_URL": f"{self.root}/arxiv/api/query", "CLAIMTRACK_S2_URL": f"{self.root}/s2/graph/v1",
+                "CLAIMTRACK_OPENALEX_URL": f"{self.root}/openalex", "CLAIMTRACK_ARXIV_DELAY_S": "0"}
+
+    def __enter__(self) -> FakeLiterature:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

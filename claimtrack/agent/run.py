@@ -289,7 +289,7 @@ def _replicate(ws: Workspace, claim: Claim, options: RunOptions, contested: bool
     if not (options.replicate and claim.replication) or not (contested or _replication_due(claim, now)):
         return []
     say(claim.id, "replicating" + (" (contested by new literature)" if contested else ""))
-    from claimtrack.replication.runner import replicate
+    from claimtrack.replication import replicate
 
     try:
         outcome = replicate(ws, claim.id, limit=options.replicate_limit, run_id=run_id)

@@ -1,0 +1,250 @@
+"""`claimtrack run` end to end: real discovery (arxiv client, ranking) against a loopback literature server,
+the real openai/langchain-openai clients against a loopback LLM, real SQLite, real YAML store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent_helpers import Entry, FakeLiterature, FakeOpenAI, Scripted, judgement, user_text
+from conftest import ROOT, invoke
+from claimtrack.store import Store
+from claimtrack.workspace import Workspace
+
+CLAIMS = ("it-output-format-not-task", "finetuning-makes-cot-performative", "softcot-frozen-backbone")
+SUPERSEDING = "models trained with correct instructions outperform those trained with misleading instructions by 15 points"
+RELAXING = "fine-tuning reduces chain-of-thought faithfulness only for models below 7B parameters"
+SUPPORTING = "A frozen backbone with an auxiliary soft-thought model retains pretrained knowledge on all benchmarks"
+PAPERS = [
+    Entry("2507.00001v1", "Instruction tuning teaches more than the output format",
+          f"We revisit whether instruction tuning only teaches the output format. Across 40 tasks and models up to "
+          f"70B, {SUPERSEDING}. Earlier results with small label spaces do not hold at scale.", "2025-07-01"),
+    Entry("2508.00002v2", "Fine-tuning and chain-of-thought faithfulness revisited",
+          f"Early termination and filler tests on 12 models show that {RELAXING}; larger models keep functional "
+          "reasoning after fine-tuning.", "2025-08-03"),
+    Entry("2509.00003v1", "Soft thoughts without forgetting",
+          f"{SUPPORTING}. Continuous reasoning with soft chain-of-thought needs no fine-tuning of the main LLM.",
+          "2025-09-09"),
+    Entry("2510.00004v1", "Protein folding with diffusion models",
+          "We fold proteins with a diffusion model and report state of the art structure accuracy.", "2025-10-10"),
+]
+# (claim id fragment, paper title) -> the judgement the scripted LLM gives; every other pair is unrelated.
+VERDICTS = {
+    ("instruction", "Instruction tuning teaches more than the output format"): ("supersedes", SUPERSEDING, 0.9, None),
+    ("faithfulness tests", "Fine-tuning and chain-of-thought faithfulness revisited"):
+        ("relaxes", RELAXING, 0.8, "models of 7B parameters and below"),
+    ("SoftCoT", "Soft thoughts without forgetting"): ("supports", SUPPORTING, 0.85, None),
+}
+
+
+def respond(request: dict) -> Scripted:
+    """The scripted LLM: query plans for the planner prompt, fixed verdicts for the judge prompt."""
+    system = request["messages"][0]["content"]
+    text = user_text(request)
+    if "Propose arXiv search queries" in system:
+        return Scripted(content=json.dumps({"queries": ["instruction following ablation", "reasoning faithfulness"]}),
+                        tokens_in=50, tokens_out=10)
+    statement = re.search(r"^Statement: (.*)$", text, re.MULTILINE).group(1)
+    title = re.search(r"^Title: (.*)$", text, re.MULTILINE).group(1)
+    for (fragment, wanted), (stance, quote, confidence, scope) in VERDICTS.items():
+        if fragment in statement and title == wanted:
+            return judgement(stance, quote, confidence, scope_note=scope)
+    return judgement("unrelated", "", 0.9)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / "claims").mkdir(parents=True)
+    for claim_id in CLAIMS:
+        shutil.copy(ROOT / "claims" / f"{claim_id}.yaml", root / "claims")
+    return root
+
+
+@pytest.fixture
+def literature(monkeypatch):
+    with FakeLiterature(PAPERS) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+@pytest.fixture
+def llm(monkeypatch):
+    with FakeOpenAI(responder=respond) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "test-model")
+        yield server
+
+
+def _claim(ws: Path, claim_id: str) -> dict:
+    return yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
+
+
+def _judge_requests(server: FakeOpenAI) -> list[dict]:
+    return [r for r in server.chat_requests if "Propose arXiv" not in r["messages"][0]["content"]]
+
+
+def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm):
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    superseded = _claim(ws, "it-output-format-not-task")
+    assert superseded["status"] == "superseded"
+    change = superseded["history"][-1]
+    assert change["from"] == "untested" and change["to"] == "superseded" and change["by"].startswith("run-")
+    evidence = {e["id"]: e for e in superseded["evidence"]}
+    assert change["evidence"] and set(change["evidence"]) <= set(evidence)
+    item = evidence[change["evidence"][0]]
+    assert item["source"] == "arXiv:2507.00001" and item["kind"] == "paper" and item["stance"] == "supersedes"
+    assert item["quote"] == SUPERSEDING and item["confidence"] == 0.9 and item["published"] == "2025-07-01"
+    assert re.fullmatch(r"test-model@[0-9a-f]{12}", item["judged_by"]) and item["run"] == change["by"]
+    assert SUPERSEDING in change["rationale"]
+    assert all(e["stance"] != "unrelated" for e in superseded["evidence"])  # unrelated stays in the ledger
+    relaxed = _claim(ws, "finetuning-makes-cot-performative")
+    assert relaxed["status"] == "relaxed" and relaxed["history"][-1]["scope"] == "models of 7B parameters and below"
+    holding = _claim(ws, "softcot-frozen-backbone")
+    assert holding["status"] == "holding"
+    assert all(_claim(ws, c)["last_checked"] for c in CLAIMS)
+    out = result.stdout
+    assert "3 claims checked, 0 failed" in out and "status changes: 3" in out
+    assert "it-output-format-not-task: untested -> superseded" in out
+    assert "[scope: models of 7B parameters and below]" in out
+    calls = len(llm.chat_requests)
+    assert re.search(rf"LLM {calls} calls, {sum(50 if 'Propose' in r['messages'][0]['content'] else 100 for r in llm.chat_requests)} tokens in", out)
+    # the planner's queries went to arXiv beside the curated terms
+    assert any("ablation" in p for p in literature.paths) and any("output" in p for p in literature.paths)
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        outcome, summary = conn.execute("SELECT outcome, summary_json FROM runs").fetchone()
+        assert outcome == "ok" and json.loads(summary)["totals"]["status_changes"] == 3
+        assert conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0] == 0
+
+    # Second run: everything judged and planned is cached, nothing changes, no history is added.
+    before = {c: (ws / "claims" / f"{c}.yaml").read_text() for c in CLAIMS}
+    again = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
+    assert again.exit_code == 0
+    assert len(llm.chat_requests) == calls
+    totals = json.loads(again.stdout)["totals"]
+    assert totals["llm_calls"] == 0 and totals["pairs_judged"] == 0 and totals["pairs_cached"] > 0
+    assert totals["status_changes"] == 0
+    for claim_id in CLAIMS:
+        now = yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
+        was = yaml.safe_load(before[claim_id])
+        assert now["history"] == was["history"] and now["evidence"] == was["evidence"]
+
+
+def test_pinned_verdict_is_kept_when_no_newer_evidence(ws, literature, llm):
+    verdict = invoke("--workspace", str(ws), "verdict", "it-output-format-not-task", "--status", "holding",
+                     "--because", "I reran it", "--by", "ana")
+    assert verdict.exit_code == 0, verdict.stderr
+    result = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "--no-replicate")
+    assert result.exit_code == 0
+    # the paper judged in this run is newer than the verdict, so it unpins it
+    claim = _claim(ws, "it-output-format-not-task")
+    assert [h["to"] for h in claim["history"]] == ["holding", "superseded"]
+    assert claim["history"][0]["pinned"] is True
+
+
+def test_no_llm_run_stores_candidates_unjudged(ws, literature):
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate")
+    assert result.exit_code == 0, result.stderr
+    assert "no LLM configured" in result.stdout and "status changes: 0" in result.stdout
+    assert sum("no LLM configured" in line for line in result.stdout.splitlines()) == 1
+    for claim_id in CLAIMS:
+        claim = _claim(ws, claim_id)
+        assert claim["status"] == "untested" and claim["history"] == [] and claim["last_checked"]
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        unjudged = conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0]
+    assert unjudged >= len(CLAIMS)
+
+
+def test_offline_run_goes_on(ws, llm):
+    result = invoke("--workspace", str(ws), "run", "--all", "--offline", "--no-replicate", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["offline"] is True and summary["totals"]["claims"] == 3
+
+
+def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm):
+    literature.fail_with = 503
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == 3
+    assert all(c["failures"] for c in summary["claims"])
+    assert all("last_checked" not in _claim(ws, c) for c in CLAIMS)  # still due next time
+    Store(Workspace.at(ws)).load()  # and the store is valid
+
+
+def test_bad_input_exits_2(ws):
+    unknown = invoke("--workspace", str(ws), "run", "no-such-claim")
+    assert unknown.exit_code == 2 and "unknown claim id 'no-such-claim'" in unknown.stderr
+    nothing = invoke("--workspace", str(ws), "run")
+    assert nothing.exit_code == 2 and "--due or --all" in nothing.stderr
+    assert not (ws / ".claimtrack" / "ledger.sqlite").exists()  # nothing was started
+
+
+def _subprocess_env(literature: FakeLiterature, llm: FakeOpenAI, ws: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CLAIMTRACK"))}
+    env.update(literature.env())
+    env.update({"OPENAI_BASE_URL": llm.base_url, "CLAIMTRACK_LLM_MODEL": "test-model", "CLAIMTRACK_HOME": str(ws)})
+    return env
+
+
+def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literature, monkeypatch):
+    stall = {"on": True}
+
+    def slow_after_first(request: dict) -> Scripted:
+        reply = respond(request)
+        if stall["on"] and "Propose arXiv" not in request["messages"][0]["content"] and len(judged) >= 1:
+            reply.delay_s = 60  # the run hangs on its second judgement until it is killed
+        if "Propose arXiv" not in request["messages"][0]["content"]:
+            judged.append(re.search(r"^Title: (.*)$", user_text(request), re.MULTILINE).group(1))
+        return reply
+
+    judged: list[str] = []
+    with FakeOpenAI(responder=slow_after_first) as llm:
+        env = _subprocess_env(literature, llm, ws)
+        first = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task",
+                                  "--no-replicate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 90
+            while len(judged) < 2 and time.monotonic() < deadline and first.poll() is None:
+                time.sleep(0.1)
+            assert len(judged) == 2, first.stderr.read().decode() if first.poll() is not None else "no progress"
+            # A second run while the first holds the lock: a clear refusal naming the first.
+            monkeypatch.setenv("CLAIMTRACK_RUN_LOCK_WAIT_S", "0.2")
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            refused = invoke("run", "--all", "--no-replicate")
+            assert refused.exit_code == 3
+            assert f"pid {first.pid}" in refused.stderr and "started" in refused.stderr
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        Store(Workspace.at(ws)).load()  # the store is valid after kill -9
+        ledger = Workspace.at(ws).ledger_path
+        with sqlite3.connect(ledger) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 1
+            assert conn.execute("SELECT outcome FROM runs").fetchone()[0] is None
+        stall["on"] = False
+        first_pair = judged[0]
+        resumed = subprocess.run([sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task",
+                                  "--no-replicate", "--json"], env=env, capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        assert judged.count(first_pair) == 1  # the pair judged before the kill was not asked again
+        summary = json.loads(resumed.stdout)
+        assert summary["totals"]["pairs_cached"] == 1
+        with sqlite3.connect(ledger) as conn:
+            outcomes = [r[0] for r in conn.execute("SELECT outcome FROM runs ORDER BY started_at")]
+        assert sorted(outcomes) == ["interrupted", "ok"]
