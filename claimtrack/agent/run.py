@@ -68,6 +68,7 @@ class RunSummary:
     offline: bool = False
     claims: list[ClaimReport] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    collected: list[str] = field(default_factory=list)  # replication jobs (Slurm) finished since the last run
 
     @property
     def failed(self) -> list[ClaimReport]:
@@ -80,7 +81,7 @@ class RunSummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id, "started_at": self.started_at, "finished_at": self.finished_at,
-            "llm": self.llm, "offline": self.offline,
+            "llm": self.llm, "offline": self.offline, "collected_replications": self.collected,
             "totals": {
                 "claims": len(self.claims), "failed": len(self.failed),
                 "papers_found": sum(c.papers_found for c in self.claims),
@@ -169,6 +170,8 @@ def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.d
             summary.usage = llm.usage
         outcome = "interrupted"
         try:
+            if options.replicate:
+                summary.collected = _collect(ws)
             for number, claim in enumerate(claims, 1):
                 def say(claim_id: str, step: str, number: int = number) -> None:
                     report_step(number, len(claims), claim_id, step)
@@ -276,6 +279,13 @@ def _discover(ws: Workspace, ledger: Ledger, claim: Claim, options: RunOptions, 
     report.new_papers = len(result.new_papers) if isinstance(result.new_papers, (list, tuple, set)) \
         else int(result.new_papers or 0)
     return [c.paper for c in ranked]
+
+
+def _collect(ws: Workspace) -> list[str]:
+    """Replication jobs submitted to Slurm by earlier runs: finished ones write their evidence now."""
+    from claimtrack.replication import collect
+
+    return [f"{o.job_id}: {o.error or 'collected'}" for o in collect(ws)]
 
 
 def _replication_due(claim: Claim, now: dt.datetime) -> bool:
