@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +21,18 @@ class Settings(BaseSettings):
     openalex_mailto: str | None = None  # OpenAlex's polite pool
     arxiv_delay_s: float = 3.0  # arXiv asks for 3 s between calls
     http_timeout_s: float = 30.0
+    # Discovery (claimtrack/discovery): retries, cache, paging, embeddings.
+    http_retries: int = 3  # extra tries after a timeout, connection error, 5xx or 429
+    http_backoff_s: float = 1.0  # first back-off; doubles each try
+    http_max_wait_s: float = 60.0  # cap on one wait, including a 429's Retry-After
+    http_cache_ttl_s: float = 86400.0  # how long a cached answer counts as fresh (0: no cache)
+    arxiv_page_size: int = 50
+    arxiv_max_results: int = 50  # per query
+    arxiv_retries: int = 1  # the arxiv client's own retry (empty pages); HTTP faults are retried below it
+    citations_max: int = 500  # citing papers per anchor
+    embed_int8: bool = True  # int8 dynamic quantization of MiniLM: ~2x faster, nDCG unchanged (see docs)
+    embed_max_tokens: int = 256
+    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack")
     chroma_host: str | None = Field(default=None, validation_alias=AliasChoices("CHROMA_HOST", "CLAIMTRACK_CHROMA_HOST"))
     chroma_port: int = Field(default=8000, validation_alias=AliasChoices("CHROMA_PORT", "CLAIMTRACK_CHROMA_PORT"))
 

@@ -1,0 +1,181 @@
+"""Papers that cite a claim's anchors: Semantic Scholar first, OpenAlex when it has nothing or fails.
+
+A citing paper is by construction newer than the anchor, so it is a candidate even when a source gives
+no publication date.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from claimtrack.config import Settings
+from claimtrack.discovery.http import Fetcher
+from claimtrack.errors import SourceError
+from claimtrack.ids import parse_arxiv_id
+from claimtrack.papers import Paper
+
+S2 = "semanticscholar"
+OPENALEX = "openalex"
+S2_FIELDS = "title,abstract,externalIds,publicationDate,year,authors"
+_ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
+
+
+@dataclass
+class CitingPapers:
+    """What one anchor's citation lookup found, which source answered, and what went wrong on the way."""
+
+    anchor: str
+    papers: list[Paper] = field(default_factory=list)
+    source: str | None = None
+    problems: list[SourceError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. "anchor not known to semanticscholar"
+
+
+def citing_papers(anchor: str, *, settings: Settings, s2: Fetcher, openalex: Fetcher) -> CitingPapers:
+    """Citing papers of one arXiv anchor, up to settings.citations_max."""
+    found = CitingPapers(anchor)
+    try:
+        found.papers = list(_s2_citations(anchor, settings, s2, found))
+        if found.papers:
+            found.source = S2
+            return found
+    except SourceError as exc:
+        found.problems.append(exc)
+    try:
+        found.papers = list(_openalex_citations(anchor, settings, openalex, found))
+        found.source = OPENALEX if found.papers else None
+    except SourceError as exc:
+        found.problems.append(exc)
+    return found
+
+
+def s2_headers(settings: Settings) -> dict[str, str]:
+    """The API key header, sent but never logged or cached (the cache key is the URL alone)."""
+    key = settings.s2_api_key
+    return {"x-api-key": key.get_secret_value()} if key is not None else {}
+
+
+def _s2_citations(anchor: str, settings: Settings, fetcher: Fetcher, found: CitingPapers) -> Iterator[Paper]:
+    url = f"{settings.s2_url.rstrip('/')}/paper/arXiv:{anchor}/citations"
+    offset, limit, taken = 0, min(100, settings.citations_max), 0
+    while taken < settings.citations_max:
+        answer = fetcher.get(url, {"fields": S2_FIELDS, "offset": offset, "limit": limit})
+        if answer.status == 404:
+            found.notes.append(f"{S2}: anchor arXiv:{anchor} not found")
+            return
+        if answer.status != 200:
+            raise SourceError(S2, f"HTTP {answer.status} for citations of arXiv:{anchor}")
+        page = _json_object(answer, S2, anchor)
+        for item in page.get("data") or []:
+            paper = s2_paper((item or {}).get("citingPaper") or {})
+            if paper is not None:
+                taken += 1
+                yield paper
+        nxt = page.get("next")
+        if not isinstance(nxt, int) or nxt <= offset:
+            return
+        offset = nxt
+
+
+def s2_paper(data: dict) -> Paper | None:
+    """A Semantic Scholar paper record as a Paper (arXiv id when it has one, else DOI, else S2 id)."""
+    title = (data.get("title") or "").strip()
+    if not title:
+        return None
+    ids = data.get("externalIds") or {}
+    doi = (ids.get("DOI") or "").lower() or None
+    arxiv_id = _arxiv_or_none(ids.get("ArXiv"))
+    if arxiv_id is None and doi and (m := _ARXIV_DOI.match(doi)):
+        arxiv_id = _arxiv_or_none(m.group(1))
+    ident = arxiv_id or (f"doi:{doi}" if doi else f"s2:{data.get('paperId')}")
+    published = data.get("publicationDate") or (str(data["year"]) if data.get("year") else None)
+    return Paper(
+        id=ident, doi=doi, title=title, abstract=(data.get("abstract") or "").strip(),
+        authors=[a.get("name", "") for a in data.get("authors") or [] if a.get("name")],
+        published=published,
+        url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (f"https://doi.org/{doi}" if doi else None),
+    )
+
+
+def _openalex_citations(anchor: str, settings: Settings, fetcher: Fetcher,
+                        found: CitingPapers) -> Iterator[Paper]:
+    base = settings.openalex_url.rstrip("/")
+    polite = {"mailto": settings.openalex_mailto} if settings.openalex_mailto else {}
+    answer = fetcher.get(f"{base}/works/doi:10.48550/arXiv.{anchor}", {"select": "id", **polite})
+    if answer.status == 404:
+        found.notes.append(f"{OPENALEX}: anchor arXiv:{anchor} not found")
+        return
+    if answer.status != 200:
+        raise SourceError(OPENALEX, f"HTTP {answer.status} resolving arXiv:{anchor}")
+    work_id = str(_json_object(answer, OPENALEX, anchor).get("id", "")).rsplit("/", 1)[-1]
+    if not work_id.startswith("W"):
+        raise SourceError(OPENALEX, f"no work id for arXiv:{anchor}")
+    cursor, taken = "*", 0
+    while cursor and taken < settings.citations_max:
+        answer = fetcher.get(f"{base}/works", {"filter": f"cites:{work_id}", "per-page": 100,
+                                               "cursor": cursor, **polite})
+        if answer.status != 200:
+            raise SourceError(OPENALEX, f"HTTP {answer.status} for works citing {work_id}")
+        page = _json_object(answer, OPENALEX, anchor)
+        results = page.get("results") or []
+        for work in results:
+            paper = openalex_paper(work)
+            if paper is not None:
+                taken += 1
+                yield paper
+        cursor = (page.get("meta") or {}).get("next_cursor") if results else None
+
+
+def openalex_paper(work: dict) -> Paper | None:
+    """An OpenAlex work as a Paper, its abstract rebuilt from the inverted index."""
+    title = (work.get("title") or work.get("display_name") or "").strip()
+    if not title:
+        return None
+    doi = (work.get("doi") or "").lower().removeprefix("https://doi.org/") or None
+    arxiv_id = None
+    if doi and (m := _ARXIV_DOI.match(doi)):
+        arxiv_id = _arxiv_or_none(m.group(1))
+    for location in work.get("locations") or []:
+        landing = (location or {}).get("landing_page_url") or ""
+        if arxiv_id is None and "arxiv.org/abs/" in landing:
+            arxiv_id = _arxiv_or_none(landing)
+    openalex_id = str(work.get("id", "")).rsplit("/", 1)[-1]
+    ident = arxiv_id or (f"doi:{doi}" if doi else f"openalex:{openalex_id}")
+    authors = [((a or {}).get("author") or {}).get("display_name") for a in work.get("authorships") or []]
+    return Paper(
+        id=ident, doi=doi, title=title, abstract=abstract_from_inverted_index(work.get("abstract_inverted_index")),
+        authors=[a for a in authors if a], published=work.get("publication_date"),
+        url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (f"https://doi.org/{doi}" if doi else None),
+    )
+
+
+def abstract_from_inverted_index(index: dict[str, list[int]] | None) -> str:
+    """OpenAlex stores abstracts as word -> positions; put each word back at its positions."""
+    if not index:
+        return ""
+    slots: dict[int, str] = {}
+    for word, positions in index.items():
+        for position in positions:
+            slots[position] = word
+    return " ".join(slots[i] for i in sorted(slots))
+
+
+def _arxiv_or_none(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return parse_arxiv_id(value)[0]
+    except ValueError:
+        return None
+
+
+def _json_object(answer, source: str, anchor: str) -> dict:  # type: ignore[no-untyped-def]
+    try:
+        data = answer.json()
+    except ValueError as exc:
+        raise SourceError(source, f"answer for arXiv:{anchor} is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SourceError(source, f"answer for arXiv:{anchor} is not a JSON object")
+    return data

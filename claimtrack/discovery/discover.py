@@ -1,0 +1,206 @@
+"""Discovery for one claim: fetch newer papers from every source, store and index them, rank, record.
+
+This is the interface the agent calls. Network faults never raise: each source's failure is returned as a
+SourceFailure and the ranking runs on whatever is stored (including earlier runs and imported snapshots).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from claimtrack.config import Settings
+from claimtrack.discovery import arxiv_source, citations
+from claimtrack.discovery.http import Fetcher
+from claimtrack.errors import SourceError
+from claimtrack.ledger import Ledger
+from claimtrack.models import Claim, partial_date_start
+from claimtrack.papers import Paper, ensure, get_paper, upsert_paper
+from claimtrack.workspace import Workspace
+
+SOURCES = (arxiv_source.SOURCE, citations.S2, citations.OPENALEX)
+CITATION_SOURCES = (citations.S2, citations.OPENALEX)
+
+
+@dataclass
+class SourceFailure:
+    source: str
+    message: str
+
+
+@dataclass
+class Candidate:
+    paper: Paper
+    score: float
+    rank: int
+    why: str
+    sources: list[str]
+
+
+@dataclass
+class DiscoveryResult:
+    claim_id: str
+    candidates: list[Candidate]
+    failures: list[SourceFailure]
+    new_papers: int
+    fetched: dict[str, int] = field(default_factory=dict)  # papers each source returned this time
+    notes: list[str] = field(default_factory=list)  # not failures: "anchor not known to openalex", ...
+
+
+def fetcher(source: str, ledger: Ledger, settings: Settings, **extra: object) -> Fetcher:
+    return Fetcher(source, ledger=ledger, timeout_s=settings.http_timeout_s, retries=settings.http_retries,
+                   backoff_s=settings.http_backoff_s, max_wait_s=settings.http_max_wait_s,
+                   ttl_s=settings.http_cache_ttl_s, **extra)  # type: ignore[arg-type]
+
+
+def claim_query(claim: Claim) -> str:
+    """What candidates are ranked against: the claim's question, statement and curated terms."""
+    return " ".join([claim.title, claim.statement, *claim.search.terms])
+
+
+def discover(ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings, extra_queries: Sequence[str] = (),
+             offline: bool = False, k: int = 20, run_id: str | None = None,
+             now: dt.datetime | None = None) -> DiscoveryResult:
+    """Fetch, store, index and rank newer papers for `claim`; the top k become its candidates."""
+    now = now or dt.datetime.now(dt.UTC)
+    ensure(ledger)
+    result = DiscoveryResult(claim.id, [], [], 0)
+    if offline:
+        result.failures = [SourceFailure(s, "offline: not queried; ranking what is already stored") for s in SOURCES]
+    else:
+        _fetch_arxiv(ledger, claim, settings, extra_queries, now, result)
+        _fetch_citations(ledger, claim, settings, now, result)
+    result.candidates = rank(ws, ledger, claim, settings=settings, k=k)
+    _record(ledger, claim, result.candidates, run_id, now)
+    return result
+
+
+def _store(ledger: Ledger, papers: list[tuple[Paper, str]], source: str, claim: Claim, now: dt.datetime,
+           result: DiscoveryResult) -> None:
+    """Upsert papers in one transaction, counting those the ledger did not hold before."""
+    with ledger.transaction():
+        for paper, detail in papers:
+            known = get_paper(ledger, paper.id) is not None or (
+                paper.doi is not None and ledger.conn.execute(
+                    "SELECT 1 FROM papers WHERE doi = ?", (paper.doi.lower(),)).fetchone() is not None)
+            upsert_paper(ledger, paper, source=source, detail=detail, claim_id=claim.id, now=now)
+            result.new_papers += 0 if known else 1
+
+
+def _fetch_arxiv(ledger: Ledger, claim: Claim, settings: Settings, extra_queries: Sequence[str],
+                 now: dt.datetime, result: DiscoveryResult) -> None:
+    source_fetcher = fetcher(arxiv_source.SOURCE, ledger, settings)
+    client = arxiv_source.make_client(settings, source_fetcher)
+    found: list[tuple[Paper, str]] = []
+    anchors = set(claim.anchor_ids)
+    try:
+        for query in arxiv_source.build_queries(claim, extra_queries, now=now):
+            try:
+                for paper in arxiv_source.search(client, query, settings.arxiv_max_results):
+                    if paper.id not in anchors:
+                        found.append((paper, query.label))
+            except SourceError as exc:
+                result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.message()))
+                if "not retried" in exc.message():
+                    break  # the host is down: the remaining queries would fail the same way
+            except ValidationError as exc:
+                result.failures.append(SourceFailure(arxiv_source.SOURCE, f"unusable entry ({query.label}): {exc}"))
+    finally:
+        source_fetcher.close()
+    result.fetched[arxiv_source.SOURCE] = len(found)
+    _store(ledger, found, arxiv_source.SOURCE, claim, now, result)
+
+
+def _fetch_citations(ledger: Ledger, claim: Claim, settings: Settings, now: dt.datetime,
+                     result: DiscoveryResult) -> None:
+    headers = citations.s2_headers(settings)
+    s2 = fetcher(citations.S2, ledger, settings, headers=headers)
+    openalex = fetcher(citations.OPENALEX, ledger, settings)
+    try:
+        for anchor in claim.anchor_ids:
+            try:
+                found = citations.citing_papers(anchor, settings=settings, s2=s2, openalex=openalex)
+            except ValidationError as exc:
+                result.failures.append(SourceFailure("citations", f"unusable record for arXiv:{anchor}: {exc}"))
+                continue
+            result.failures += [SourceFailure(p.source, p.message()) for p in found.problems]
+            result.notes += found.notes
+            if found.source:
+                result.fetched[found.source] = result.fetched.get(found.source, 0) + len(found.papers)
+                _store(ledger, [(p, f"cites {anchor}") for p in found.papers], found.source, claim, now, result)
+    finally:
+        s2.close()
+        openalex.close()
+
+
+def eligible_ids(ledger: Ledger, claim: Claim) -> list[str]:
+    """Stored papers that can bear on the claim: dated after it, or citing one of its anchors; not anchors."""
+    anchors = set(claim.anchor_ids)
+    if claim.claimed:
+        start = partial_date_start(claim.claimed).isoformat()
+        rows = ledger.conn.execute(
+            "SELECT id FROM papers WHERE published > ? OR id IN (SELECT paper_id FROM paper_sightings"
+            f" WHERE claim_id = ? AND source IN ({','.join('?' * len(CITATION_SOURCES))}))",
+            (start, claim.id, *CITATION_SOURCES)).fetchall()
+    else:
+        rows = ledger.conn.execute("SELECT id FROM papers").fetchall()
+    return sorted(r[0] for r in rows if r[0] not in anchors)
+
+
+def rank(ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings, k: int = 20) -> list[Candidate]:
+    """Hybrid-rank the eligible stored papers against the claim; embeds any not yet indexed."""
+    from claimtrack.discovery.index import PaperIndex
+
+    allowed = eligible_ids(ledger, claim)
+    if not allowed:
+        return []
+    index = PaperIndex(ws.state_dir, ledger, settings)
+    index.sync(allowed, progress=_progress)
+    candidates = []
+    for rank_no, hit in enumerate(index.search(claim_query(claim), k, allowed), start=1):
+        paper = get_paper(ledger, hit.id)
+        if paper is None:
+            continue
+        sightings = ledger.conn.execute(
+            "SELECT DISTINCT source, detail FROM paper_sightings WHERE paper_id = ? AND claim_id IN (?, '')"
+            " ORDER BY source, detail", (hit.id, claim.id)).fetchall()
+        sources = sorted({s["source"] for s in sightings})
+        candidates.append(Candidate(paper, round(hit.score, 6), rank_no, _why(hit, sightings), sources))
+    return candidates
+
+
+def _why(hit, sightings) -> str:  # type: ignore[no-untyped-def]
+    parts = []
+    if hit.terms:
+        parts.append("terms: " + ", ".join(hit.terms))
+    if hit.cosine is not None:
+        parts.append(f"dense {hit.cosine:.2f} (#{hit.dense_rank})")
+    cited = sorted({s["detail"] for s in sightings if s["detail"].startswith("cites ")})
+    parts += cited
+    queries = sorted({s["detail"] for s in sightings if s["source"] == arxiv_source.SOURCE})
+    if queries:
+        parts.append("arXiv " + queries[0] + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""))
+    return "; ".join(parts)
+
+
+def _record(ledger: Ledger, claim: Claim, candidates: list[Candidate], run_id: str | None,
+            now: dt.datetime) -> None:
+    """Upsert the candidates; a row's state (and first found_at) is kept, so judged rows stay judged."""
+    found_at = now.isoformat(timespec="seconds")
+    with ledger.transaction() as conn:
+        for c in candidates:
+            conn.execute(
+                "INSERT INTO candidates (claim_id, paper_id, score, rank, why, found_at, run_id, state)"
+                " VALUES (?,?,?,?,?,?,?,'unjudged') ON CONFLICT(claim_id, paper_id) DO UPDATE SET"
+                " score = excluded.score, rank = excluded.rank, why = excluded.why, run_id = excluded.run_id",
+                (claim.id, c.paper.id, c.score, c.rank, c.why, found_at, run_id),
+            )
+
+
+def _progress(done: int) -> None:
+    if done % 1024 == 0:
+        print(f"indexed {done} papers", file=sys.stderr)

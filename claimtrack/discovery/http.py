@@ -1,0 +1,222 @@
+"""One polite HTTP helper for every source: retries with exponential back-off, 429 Retry-After, a ledger cache.
+
+Cache policy: a successful (200) answer is kept in the ledger for `ttl_s` (default one day), keyed by the
+URL with its sorted query parameters (never by headers, so an API key is not part of any stored row).
+Why a TTL and not "cache forever": search results and citation lists grow, so a stale answer would hide
+new papers. One day suits claims reviewed every few months: a re-run the same day (after a judge failure,
+say) asks the network nothing, while the arXiv query windows start at a claim's last check, so a later run
+asks only for the weeks that are new (see arxiv_source.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+from claimtrack.errors import SourceError
+from claimtrack.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+CACHE_DDL = """
+CREATE TABLE IF NOT EXISTS http_cache (
+    key TEXT PRIMARY KEY,         -- sha256 of the URL with sorted query parameters
+    url TEXT NOT NULL,            -- for people reading the ledger; never holds a secret
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    content_type TEXT NOT NULL DEFAULT '',
+    fetched_at TEXT NOT NULL
+);
+"""
+
+USER_AGENT = "claimtrack/0.1 (literature tracker; https://github.com/claimtrack)"
+_RETRY_STATUS = {500, 502, 503, 504}
+# Hosts that refused connections in this process: later calls fail fast instead of waiting out the back-off
+# again for every claim of a run. Expires so a long-lived process recovers when the network returns.
+_DOWN_HOSTS: dict[str, tuple[float, str]] = {}
+DOWN_FOR_S = 300.0
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str = ""
+    from_cache: bool = False
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+def cache_key(url: str, params: Mapping[str, object] | None = None) -> str:
+    full = full_url(url, params)
+    return hashlib.sha256(full.encode()).hexdigest()
+
+
+def full_url(url: str, params: Mapping[str, object] | None = None) -> str:
+    if not params:
+        return url
+    query = urlencode(sorted((k, str(v)) for k, v in params.items()))
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+@dataclass
+class Fetcher:
+    """GETs for one source (named in every error), with spacing, retries and the ledger cache.
+
+    `validate(body)` returns an error text for a 200 answer that is unusable (a malformed feed): it is
+    reported, not cached. `min_interval_s` spaces calls to the same source (arXiv asks for 3 s).
+    """
+
+    source: str
+    ledger: Ledger | None = None
+    timeout_s: float = 30.0
+    retries: int = 3
+    backoff_s: float = 1.0
+    max_wait_s: float = 60.0
+    ttl_s: float = 86400.0
+    min_interval_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    sleep: Callable[[float], None] = time.sleep
+    network_calls: int = 0
+    cache_hits: int = 0
+    _last_call: float = 0.0
+    _client: object | None = None
+
+    def get(self, url: str, params: Mapping[str, object] | None = None, *,
+            validate: Callable[[bytes], str | None] | None = None) -> Response:
+        """The answer for url+params: from the cache when fresh, else from the network.
+
+        4xx answers (other than 429) are returned for the caller to interpret (404: not known there).
+        Raises SourceError when the source stays unreachable or keeps failing after the retries.
+        """
+        target = full_url(url, params)
+        key = hashlib.sha256(target.encode()).hexdigest()
+        cached = self._cached(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return cached
+        response = self._fetch(target)
+        if response.status == 200:
+            problem = validate(response.body) if validate else None
+            if problem:
+                raise SourceError(self.source, f"{problem} ({_short(target)})")
+            self._store(key, target, response)
+        return response
+
+    def _cached(self, key: str) -> Response | None:
+        if self.ledger is None or self.ttl_s <= 0:
+            return None
+        self.ledger.ensure("http_cache", CACHE_DDL)
+        row = self.ledger.conn.execute(
+            "SELECT status, body, content_type, fetched_at FROM http_cache WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        age = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(row["fetched_at"])).total_seconds()
+        if age > self.ttl_s:
+            return None
+        return Response(row["status"], bytes(row["body"]), row["content_type"], from_cache=True)
+
+    def _store(self, key: str, target: str, response: Response) -> None:
+        if self.ledger is None or self.ttl_s <= 0:
+            return
+        self.ledger.ensure("http_cache", CACHE_DDL)
+        with self.ledger.transaction() as conn:
+            conn.execute(
+                "INSERT INTO http_cache (key, url, status, body, content_type, fetched_at) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT(key) DO UPDATE SET status=excluded.status, body=excluded.body,"
+                " content_type=excluded.content_type, fetched_at=excluded.fetched_at",
+                (key, target, response.status, response.body, response.content_type,
+                 dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+            )
+
+    def _http(self):  # type: ignore[no-untyped-def]
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=True,
+                                        headers={"user-agent": USER_AGENT, **self.headers})
+        return self._client
+
+    def _fetch(self, target: str) -> Response:
+        import httpx
+
+        host = urlsplit(target).netloc
+        down = _DOWN_HOSTS.get(host)
+        if down and time.monotonic() - down[0] < DOWN_FOR_S:
+            raise SourceError(self.source, f"{host} unreachable earlier in this run ({down[1]}); not retried")
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(wait)
+            self._space()
+            try:
+                self.network_calls += 1
+                reply = self._http().get(target)
+            except httpx.TimeoutException as exc:
+                problem, wait = f"timed out after {self.timeout_s:g} s ({type(exc).__name__})", self._backoff(attempt)
+                continue
+            except httpx.TransportError as exc:
+                problem, wait = f"connection failed: {exc}", self._backoff(attempt)
+                continue
+            if reply.status_code == 429:
+                problem = "HTTP 429 (rate limited)"
+                wait = _retry_after(reply.headers.get("retry-after")) or self._backoff(attempt)
+                wait = min(wait, self.max_wait_s)
+                continue
+            if reply.status_code in _RETRY_STATUS:
+                problem, wait = f"HTTP {reply.status_code}", self._backoff(attempt)
+                continue
+            _DOWN_HOSTS.pop(host, None)
+            return Response(reply.status_code, reply.content, reply.headers.get("content-type", ""))
+        if problem.startswith("connection failed"):
+            _DOWN_HOSTS[host] = (time.monotonic(), problem)
+        raise SourceError(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
+
+    def _space(self) -> None:
+        if self.min_interval_s > 0 and self._last_call:
+            remaining = self.min_interval_s - (time.monotonic() - self._last_call)
+            if remaining > 0:
+                self.sleep(remaining)
+        self._last_call = time.monotonic()
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_s * (2 ** attempt), self.max_wait_s)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()  # type: ignore[attr-defined]
+            self._client = None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _short(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
+
+
+def forget_down_hosts() -> None:
+    """Clear the fail-fast memory (a new run, or tests that bring a server back)."""
+    _DOWN_HOSTS.clear()
