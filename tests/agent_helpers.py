@@ -194,6 +194,8 @@ class FakeLiterature:
                     self._send(200, "application/atom+xml", body.encode())
                 elif url.path.startswith("/s2"):
                     self._send(200, "application/json", json.dumps({"offset": 0, "data": []}).encode())
+                elif url.path.startswith("/openalex/works/"):  # resolving an anchor to its work id
+                    self._send(200, "application/json", json.dumps({"id": "https://openalex.org/W1"}).encode())
                 elif url.path.startswith("/openalex"):
                     body = {"meta": {"count": 0, "page": 1, "per_page": 25, "next_cursor": None}, "results": []}
                     self._send(200, "application/json", json.dumps(body).encode())

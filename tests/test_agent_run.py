@@ -123,7 +123,9 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     calls = len(llm.chat_requests)
     assert re.search(rf"LLM {calls} calls, {sum(50 if 'Propose' in r['messages'][0]['content'] else 100 for r in llm.chat_requests)} tokens in", out)
     # the planner's queries went to arXiv beside the curated terms
-    assert any("ablation" in p for p in literature.paths) and any("output" in p for p in literature.paths)
+    arxiv_queries = [p for p in literature.paths if p.startswith("/arxiv")]
+    assert any("understanding" in p for p in arxiv_queries)  # curated term of it-output-format-not-task
+    assert any("ablation" in p for p in arxiv_queries)  # the planner's query
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         outcome, summary = conn.execute("SELECT outcome, summary_json FROM runs").fetchone()
         assert outcome == "ok" and json.loads(summary)["totals"]["status_changes"] == 3
@@ -143,16 +145,32 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
         assert now["history"] == was["history"] and now["evidence"] == was["evidence"]
 
 
-def test_pinned_verdict_is_kept_when_no_newer_evidence(ws, literature, llm):
+NEWER = "Misleading instructions cost 20 points of accuracy for every model we tested above 1B parameters"
+
+
+def test_pinned_verdict_stays_until_newer_evidence(ws, literature, llm, monkeypatch):
+    monkeypatch.setenv("CLAIMTRACK_HTTP_CACHE_TTL_S", "0")  # so run 3 sees the paper added below
+    args = ("--workspace", str(ws), "run", "it-output-format-not-task", "--no-replicate")
+    assert invoke(*args).exit_code == 0
+    assert _claim(ws, "it-output-format-not-task")["status"] == "superseded"
     verdict = invoke("--workspace", str(ws), "verdict", "it-output-format-not-task", "--status", "holding",
-                     "--because", "I reran it", "--by", "ana")
+                     "--because", "the superseding paper tests another setting", "--by", "ana")
     assert verdict.exit_code == 0, verdict.stderr
-    result = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "--no-replicate")
-    assert result.exit_code == 0
-    # the paper judged in this run is newer than the verdict, so it unpins it
+    assert invoke(*args).exit_code == 0  # same (cached) evidence, older than the verdict: the pin stands
     claim = _claim(ws, "it-output-format-not-task")
-    assert [h["to"] for h in claim["history"]] == ["holding", "superseded"]
-    assert claim["history"][0]["pinned"] is True
+    assert claim["status"] == "holding" and claim["history"][-1]["pinned"] is True
+    time.sleep(1.1)  # evidence judged in a later second than the verdict
+    literature.entries.append(Entry("2511.00005v1", "Misleading instructions at scale",
+                                    f"{NEWER}. The format-only account fails for large models.", "2025-11-11"))
+    VERDICTS[("instruction", "Misleading instructions at scale")] = ("supersedes", NEWER, 0.9, None)
+    try:
+        assert invoke(*args).exit_code == 0
+    finally:
+        del VERDICTS[("instruction", "Misleading instructions at scale")]
+    claim = _claim(ws, "it-output-format-not-task")
+    assert [h["to"] for h in claim["history"]] == ["superseded", "holding", "superseded"]
+    newest = claim["history"][-1]
+    assert len(newest["evidence"]) == 1 and NEWER in newest["rationale"]  # only evidence newer than the pin
 
 
 def test_no_llm_run_stores_candidates_unjudged(ws, literature):

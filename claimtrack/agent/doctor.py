@@ -14,7 +14,6 @@ import urllib.request
 from dataclasses import dataclass
 
 from claimtrack.config import Settings
-from claimtrack.errors import ClaimtrackError
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
@@ -102,28 +101,29 @@ def check_gpu() -> Check:
 
 
 def check_index(ws: Workspace, settings: Settings) -> Check:
-    """Papers in the ledger and in the Chroma index that ranks them."""
+    """Papers in the ledger and embeddings in the Chroma index that ranks them."""
+    from claimtrack import papers
     from claimtrack.ledger import Ledger
 
     if not ws.ledger_path.exists():
         return Check("index", None, "no ledger yet (nothing discovered)")
     with Ledger.open(ws) as ledger:
-        from claimtrack import papers
-
         papers.ensure(ledger)
         count = ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
-    return Check("index", True, f"{count} papers in the ledger; {_chroma_count(ws, settings)}")
+        return Check("index", True, f"{count} papers in the ledger; {_chroma_count(ws, ledger, settings)}")
 
 
-def _chroma_count(ws: Workspace, settings: Settings) -> str:
+def _chroma_count(ws: Workspace, ledger: object, settings: Settings) -> str:
+    from claimtrack.discovery.index import PaperIndex
+
+    index = PaperIndex(ws.state_dir, ledger, settings)
+    if not settings.chroma_host and not index.path.is_dir():
+        return "no Chroma index yet"
+    where = f"server {settings.chroma_host}" if settings.chroma_host else "embedded"
     try:
-        from claimtrack.discovery import index as discovery_index
-    except ImportError:
-        return "no Chroma index module"
-    try:
-        return f"Chroma index: {discovery_index.index_size(ws, settings)} embeddings"
-    except (ClaimtrackError, OSError, ValueError) as exc:
-        return f"Chroma index unavailable: {exc}"
+        return f"Chroma ({where}): {index.collection.count()} embeddings"
+    except (OSError, ValueError, RuntimeError) as exc:  # an unreachable server or a damaged folder: say so
+        return f"Chroma ({where}) unavailable: {exc}"
 
 
 def check_last_run(ws: Workspace) -> Check:
