@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -193,8 +194,9 @@ def test_offline_run_goes_on(ws, llm):
     assert summary["offline"] is True and summary["totals"]["claims"] == 3
 
 
-def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm):
+def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm, monkeypatch):
     literature.fail_with = 503
+    monkeypatch.setenv("CLAIMTRACK_HTTP_BACKOFF_S", "0.01")  # retried, but quickly
     result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
@@ -266,3 +268,44 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
         with sqlite3.connect(ledger) as conn:
             outcomes = [r[0] for r in conn.execute("SELECT outcome FROM runs ORDER BY started_at")]
         assert sorted(outcomes) == ["interrupted", "ok"]
+
+
+def test_contested_claim_triggers_its_replication_in_the_same_run(ws, literature, llm, tmp_path):
+    """Literature contests a claim that has a probe: the run replicates it (tiny real models, real lm-eval)."""
+    from replication_helpers import build_tiny_model
+
+    base = build_tiny_model(tmp_path / "tiny-base", seed=0)
+    tuned = build_tiny_model(tmp_path / "tiny-tuned", seed=1)
+    shutil.copytree(ROOT / "evals", ws / "evals")
+    spec_path = ws / "evals" / "specs" / "instruction-ablation.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["models"] = [{"id": str(base), "role": "base"}, {"id": str(tuned), "role": "instruct"}]
+    spec["limit"] = 3
+    spec_path.write_text(yaml.safe_dump(spec))
+    # A replication from yesterday: the probe is not due by cadence, only a contest can trigger it.
+    path = ws / "claims" / "it-output-format-not-task.yaml"
+    data = yaml.safe_load(path.read_text())
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
+    data["evidence"] = [{"id": "rep-earlier", "kind": "replication", "source": "rep-earlier", "stance": "supports",
+                         "judged_by": "rule:instruction-ablation", "judged_at": yesterday}]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    ledger = Workspace.at(ws).ledger_path
+
+    off = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "softcot-frozen-backbone",
+                 "--no-replicate", "--json")
+    assert off.exit_code == 0 and all(c["replication"] is None for c in json.loads(off.stdout)["claims"])
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'replication_jobs'").fetchone() is None
+
+    on = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "softcot-frozen-backbone", "--json")
+    assert on.exit_code == 0, on.stdout + on.stderr
+    summary = json.loads(on.stdout)
+    reports = {c["claim_id"]: c for c in summary["claims"]}
+    job = reports["it-output-format-not-task"]["replication"]
+    assert job and job.startswith("rep-instruction-ablation-")
+    assert reports["softcot-frozen-backbone"]["replication"] is None  # supported only, and no probe anyway
+    with sqlite3.connect(ledger) as conn:
+        row = conn.execute("SELECT claim_id, run_id, state FROM replication_jobs WHERE id = ?", (job,)).fetchone()
+    assert row == ("it-output-format-not-task", summary["run_id"], "done")
+    evidence = {e["id"]: e for e in _claim(ws, "it-output-format-not-task")["evidence"]}
+    assert evidence[job]["kind"] == "replication" and evidence[job]["judged_by"] == "rule:instruction-ablation"

@@ -6,10 +6,12 @@ valid store and the next run re-asks nothing it already paid for.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -302,7 +304,8 @@ def _replicate(ws: Workspace, claim: Claim, options: RunOptions, contested: bool
     from claimtrack.replication import replicate
 
     try:
-        outcome = replicate(ws, claim.id, limit=options.replicate_limit, run_id=run_id)
+        with contextlib.redirect_stdout(sys.stderr):  # lm-eval prints to stdout; keep it for the summary/--json
+            outcome = replicate(ws, claim.id, limit=options.replicate_limit, run_id=run_id)
     except ClaimtrackError as exc:  # a broken spec or a failed job: this claim's failure, not the run's
         report.failures.append(f"replication: {exc.message()}")
         return []
