@@ -185,13 +185,20 @@ def test_no_llm_run_stores_candidates_unjudged(ws, literature):
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         unjudged = conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0]
     assert unjudged >= len(CLAIMS)
+    doctor = invoke("--workspace", str(ws), "doctor")
+    assert re.search(r"^ok\s+last run\s+run-\S+ started .*: ok \(3 claims, 0 failed", doctor.stdout, re.MULTILINE)
+    assert re.search(r"^ok\s+index\s+4 papers in the ledger; Chroma \(embedded\): 4 embeddings", doctor.stdout,
+                     re.MULTILINE)
 
 
 def test_offline_run_goes_on(ws, llm):
     result = invoke("--workspace", str(ws), "run", "--all", "--offline", "--no-replicate", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["offline"] is True and summary["totals"]["claims"] == 3
+    assert summary["offline"] is True and summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == 0
+    assert all("not queried" in c["notes"][0] for c in summary["claims"])
+    assert llm.chat_requests == []  # nothing was stored to judge, and no query planned that could not be sent
+    assert all("last_checked" not in _claim(ws, c) for c in CLAIMS)  # an offline check leaves claims due
 
 
 def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm, monkeypatch):
@@ -309,3 +316,26 @@ def test_contested_claim_triggers_its_replication_in_the_same_run(ws, literature
     assert row == ("it-output-format-not-task", summary["run_id"], "done")
     evidence = {e["id"]: e for e in _claim(ws, "it-output-format-not-task")["evidence"]}
     assert evidence[job]["kind"] == "replication" and evidence[job]["judged_by"] == "rule:instruction-ablation"
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literature):
+    asked: list[str] = []
+
+    def stall(request: dict) -> Scripted:
+        reply = respond(request)
+        if "Propose arXiv" not in request["messages"][0]["content"]:
+            asked.append("judge")
+            reply.delay_s = 60
+        return reply
+
+    with FakeOpenAI(responder=stall) as llm:
+        run = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "--all", "--no-replicate"],
+                               env=_subprocess_env(literature, llm, ws), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 90
+        while not asked and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.1)
+        run.send_signal(signal.SIGINT)
+        assert run.wait(30) != 0
+    Store(Workspace.at(ws)).load()
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        assert conn.execute("SELECT outcome FROM runs").fetchone()[0] == "interrupted"

@@ -197,7 +197,7 @@ def _close_dead_runs(ledger: Ledger) -> None:
 def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, claim: Claim, options: RunOptions,
                settings: Settings, run_id: str, now: dt.datetime, say: Callable[[str, str], None]) -> ClaimReport:
     report = ClaimReport(claim.id)
-    if llm is not None:
+    if llm is not None and not options.offline:  # offline, no query would be sent
         say(claim.id, "planning queries")
         try:
             from claimtrack.agent.planner import plan_queries
@@ -246,8 +246,8 @@ def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, cla
             _apply_change(current, change)
             report.change = {"from": change.from_.value, "to": change.to.value, "evidence": change.evidence,
                              "rationale": change.rationale, "scope": change.scope}
-        if not report.failures:
-            current.last_checked = now  # a claim that failed stays due, so the next --due run retries it
+        if not report.failures and not options.offline:
+            current.last_checked = now  # a failed or offline check leaves the claim due, so --due retries it
 
     store.update_claim(claim.id, apply)
     say(claim.id, "done")
@@ -270,12 +270,12 @@ def _discover(ws: Workspace, ledger: Ledger, claim: Claim, options: RunOptions, 
     except SourceError as exc:
         report.failures.append(f"discovery: {exc}")
         return []
-    for failure in result.failures:
-        text = f"{failure.source}: {failure.message}"
-        if options.offline:
-            report.notes.append(text)
-        else:
-            report.failures.append(text)
+    if options.offline:  # discovery lists each source it skipped; one line per claim says it
+        skipped = sorted({f.source for f in result.failures})
+        report.notes.append(f"offline: {', '.join(skipped)} not queried; ranked the papers already stored")
+    else:
+        report.failures += [f"{f.source}: {f.message}" for f in result.failures]
+    report.notes += list(getattr(result, "notes", []))
     ranked = sorted(result.candidates, key=lambda c: c.rank)
     report.papers_found = len(ranked)
     report.new_papers = len(result.new_papers) if isinstance(result.new_papers, (list, tuple, set)) \
