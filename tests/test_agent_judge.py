@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -210,3 +211,23 @@ def test_parse_reply_rules(paper):
     assert judge_mod.parse_reply(judgement("unrelated", "").content, paper).stance == "unrelated"
     with pytest.raises(judge_mod.Rejected, match="needs a verbatim quote"):
         judge_mod.parse_reply(judgement("supports", " ").content, paper)
+
+
+def test_planner_queries_are_cleaned_and_cached(monkeypatch, ws, ledger, claim):
+    from claimtrack.agent.planner import clean_queries, plan_queries
+
+    claim.search.terms = ["instruction tuning output format"]
+    reply = json.dumps({"queries": ["Instruction tuning output format", 'semantic "instruction" ablation',
+                                    "x", 7, "opposite: instructions matter for generalization"] + ["extra query"] * 9})
+    assert clean_queries(reply, claim.search.terms) == [
+        "semantic instruction ablation", "opposite instructions matter for generalization", "extra query"]
+    assert clean_queries("not json at all", []) == []
+    with FakeOpenAI() as server:
+        server.queue.append(Scripted(content=reply))
+        llm = _llm(monkeypatch, server, ledger)
+        first = plan_queries(ledger, llm, load_prompt(ws, "queries"), claim)
+        second = plan_queries(ledger, llm, load_prompt(ws, "queries"), claim)
+        assert len(server.chat_requests) == 1
+        assert "instruction tuning output format" in user_text(server.chat_requests[0])  # told what is curated
+    assert first == second == ["semantic instruction ablation", "opposite instructions matter for generalization",
+                               "extra query"]

@@ -81,10 +81,14 @@ def literature(monkeypatch):
         yield server
 
 
+SECRET = "sk-run-secret-0123456789abcdef"
+
+
 @pytest.fixture
 def llm(monkeypatch):
     with FakeOpenAI(responder=respond) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET)
         monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "test-model")
         yield server
 
@@ -93,8 +97,8 @@ def _claim(ws: Path, claim_id: str) -> dict:
     return yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
 
 
-def _judge_requests(server: FakeOpenAI) -> list[dict]:
-    return [r for r in server.chat_requests if "Propose arXiv" not in r["messages"][0]["content"]]
+def server_saw_key(server: FakeOpenAI) -> bool:
+    return all(h.get("authorization") == f"Bearer {SECRET}" for h in server.headers_seen) and bool(server.headers_seen)
 
 
 def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm):
@@ -131,6 +135,13 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
         outcome, summary = conn.execute("SELECT outcome, summary_json FROM runs").fetchone()
         assert outcome == "ok" and json.loads(summary)["totals"]["status_changes"] == 3
         assert conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0] == 0
+
+    # The key was sent to the endpoint and written nowhere.
+    assert server_saw_key(llm) and SECRET not in result.stdout + result.stderr
+    state = Workspace.at(ws).state_dir
+    for path in [*state.rglob("*"), *(ws / "claims").glob("*.yaml")]:
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
 
     # Second run: everything judged and planned is cached, nothing changes, no history is added.
     before = {c: (ws / "claims" / f"{c}.yaml").read_text() for c in CLAIMS}
@@ -339,3 +350,24 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literatu
     Store(Workspace.at(ws)).load()
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         assert conn.execute("SELECT outcome FROM runs").fetchone()[0] == "interrupted"
+
+
+def test_endpoint_failure_leaves_pairs_unjudged_for_the_next_run(ws, literature, monkeypatch):
+    monkeypatch.setenv("CLAIMTRACK_LLM_MAX_RETRIES", "0")
+    with FakeOpenAI(responder=lambda _request: Scripted(status=500)) as broken:
+        monkeypatch.setenv("OPENAI_BASE_URL", broken.base_url)
+        result = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)["claims"][0]
+    assert any("HTTP 500" in f for f in report["failures"]) and report["unjudged"] > 0
+    assert "last_checked" not in _claim(ws, "softcot-frozen-backbone")
+    with FakeOpenAI(responder=respond) as working:
+        monkeypatch.setenv("OPENAI_BASE_URL", working.base_url)
+        again = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate")
+    assert again.exit_code == 0 and _claim(ws, "softcot-frozen-backbone")["status"] == "holding"
+
+
+def test_every_agent_command_has_help():
+    for args in (["run"], ["schedule"], ["doctor"], ["bench", "judge"]):
+        result = invoke(*args, "--help")
+        assert result.exit_code == 0 and len(result.stdout.split("\n\n")[1].strip()) > 20
