@@ -35,3 +35,25 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     (folder / "tiny.json").write_text(json.dumps({"params": sum(p.numel() for p in model.parameters())}))
     return folder
+
+
+def tiny_pair(root: Path) -> tuple[Path, Path]:
+    """Two tiny models with different initial weights: a stand-in 'base' and 'tuned' pair."""
+    return build_tiny_model(root / "tiny-base", seed=0), build_tiny_model(root / "tiny-tuned", seed=1)
+
+
+def copy_project_evals(root: Path) -> Path:
+    """A workspace-owned copy of evals/ (specs and tasks), to edit without touching the checkout."""
+    import shutil
+
+    source = Path(__file__).resolve().parent.parent / "evals"
+    shutil.copytree(source, root / "evals", ignore=shutil.ignore_patterns("__pycache__"))
+    return root / "evals"
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return tiny_pair(tmp_path_factory.mktemp("tiny-models"))

@@ -165,9 +165,11 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     runs = [run_model(ws, spec.probe, c.ref, run, jobs.work_dir(ws, job_id) / f"model-{i}") for i, c in enumerate(chosen)]
     measured = rule.measure(spec, [r.tables for r in runs])
+    for r in runs:
+        r.extra |= rule.describe(r.tables)
     verdict = None
     if measured.effect is not None and measured.stderr is not None:
-        stance, reason = rule.decide(spec.rule, measured.effect, measured.stderr)
+        stance, reason = rule.decide(spec.rule, measured.effect, measured.stderr, measured.n_items)
         verdict = {"stance": stance.value, "reason": reason}
     result = {
         "job_id": job_id,

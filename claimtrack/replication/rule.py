@@ -49,15 +49,27 @@ def measure(spec: Spec, tables: Sequence[metrics.Table], iters: int = 1000) -> M
     return Measurement(values, errors, effect, stderr, len(ids))
 
 
-def decide(rule: Rule, effect: float, stderr: float) -> tuple[Stance, str]:
+def describe(table: metrics.Table) -> dict[str, float]:
+    """Accuracy, Brier score and ECE under each condition: context beside the spec's one metric."""
+    out: dict[str, float] = {}
+    for condition, rows in table.items():
+        outcomes = list(rows.values())
+        for name, value in (("acc", metrics.accuracy(outcomes)), ("brier", metrics.brier(outcomes)), ("ece", metrics.ece(outcomes))):
+            out[f"{name}_{condition}"] = value
+    return out
+
+
+def decide(rule: Rule, effect: float, stderr: float, n_items: int) -> tuple[Stance, str]:
     """The stance the rule gives, and why, in one sentence with the interval lo, hi = effect -/+ z * stderr.
 
     greater (less: the same on -effect): supports if lo > 0 and effect >= margin; relaxes if lo > 0 but
     effect < margin (real, smaller than claimed); contradicts if hi < margin (the claimed size is excluded);
     otherwise inconclusive. equivalent: supports if the interval lies within +/-margin; contradicts if it
     lies wholly outside; otherwise inconclusive. Inconclusive is recorded as `unrelated`, so an
-    underpowered run never moves a claim's status.
+    underpowered run never moves a claim's status; so is any run on fewer than `min_items` paired items.
     """
+    if n_items < rule.min_items:
+        return Stance.UNRELATED, f"inconclusive: {n_items} paired items, fewer than the rule's minimum of {rule.min_items}"
     if math.isnan(effect) or math.isnan(stderr):
         return Stance.UNRELATED, "inconclusive: the effect could not be estimated on these items (a group was empty)"
     lo, hi = effect - rule.z * stderr, effect + rule.z * stderr

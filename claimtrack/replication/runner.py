@@ -5,7 +5,9 @@ Everything heavy (lm_eval, torch, transformers) is imported inside the functions
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,21 +71,23 @@ def evaluate(model: ModelRef, include_dir: Path, task_names: list[str], run: Set
         model_args["revision"] = model.revision
     manager = TaskManager(include_path=str(include_dir), include_defaults=False)
     try:
-        results = simple_evaluate(
-            model="hf",
-            model_args=model_args,
-            tasks=task_names,
-            task_manager=manager,
-            limit=limit,
-            device=run.device,
-            batch_size=run.batch_size,
-            log_samples=True,
-            random_seed=run.seed,
-            numpy_random_seed=run.seed,
-            torch_random_seed=run.seed,
-            fewshot_random_seed=run.seed,
-            bootstrap_iters=1000,
-        )
+        # lm-eval prints progress notes to stdout; keep stdout for claimtrack's own output (--json).
+        with contextlib.redirect_stdout(sys.stderr):
+            results = simple_evaluate(
+                model="hf",
+                model_args=model_args,
+                tasks=task_names,
+                task_manager=manager,
+                limit=limit,
+                device=run.device,
+                batch_size=run.batch_size,
+                log_samples=True,
+                random_seed=run.seed,
+                numpy_random_seed=run.seed,
+                torch_random_seed=run.seed,
+                fewshot_random_seed=run.seed,
+                bootstrap_iters=1000,
+            )
     except Exception as exc:  # noqa: BLE001 - lm-eval and transformers raise anything; the job records it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ReplicationFailed(f"lm-eval on {model.label} failed: {type(exc).__name__}: {first}"[:400]) from exc

@@ -41,8 +41,8 @@ def executor(ws: Workspace, device: str, settings: Settings | None = None) -> An
     settings = settings or load_settings()
     try:
         ex = submitit.AutoExecutor(folder=str(jobs_folder(ws)), cluster=settings.slurm_cluster)
-    except ValueError as exc:
-        raise ReplicationFailed(f"submitit: {exc}") from exc
+    except (ValueError, RuntimeError) as exc:  # unknown cluster name, or no srun on this machine
+        raise ReplicationFailed(f"submitit ({settings.slurm_cluster}): {exc}") from exc
     ex.update_parameters(**parameters(settings, device))
     return ex
 

@@ -60,6 +60,7 @@ class Rule(_Model):
     direction: Direction
     margin: float = Field(ge=0.0)
     z: float = Field(default=1.96, gt=0.0)
+    min_items: int = Field(default=30, ge=1)  # fewer paired items than this: inconclusive, whatever the numbers
     meaning: str  # one sentence: what a positive effect means for the claim
 
 
