@@ -44,10 +44,11 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import agent, bench, claims, replicate
+    from claimtrack.cli import agent, bench, claims, papers, replicate
 
     claims.register(app)
     replicate.register(app)
+    papers.register(app)
     agent.register(app)
     bench.register(app)
 

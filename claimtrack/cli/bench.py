@@ -1,14 +1,16 @@
-"""`claimtrack bench ...`: benchmarks measured on public datasets, never in timed tests."""
+"""`claimtrack bench ...`: benchmarks, one command per measured part (each lives with its area's CLI)."""
 
 from __future__ import annotations
 
 import typer
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on public datasets (retrieval, judge).")
+from claimtrack.cli.agent import bench_judge
+from claimtrack.cli.retrieval import retrieval
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: retrieval quality and speed, judging.")
+bench_app.command("retrieval")(retrieval)
+bench_app.command("judge")(bench_judge)
 
 
 def register(app: typer.Typer) -> None:
-    from claimtrack.cli.agent import bench_judge
-
-    bench_app.command(name="judge")(bench_judge)
     app.add_typer(bench_app, name="bench")

@@ -39,7 +39,9 @@ class _Encoder:
         import torch
         from tokenizers import Tokenizer
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a load bar on every start says nothing useful
         path = model_dir()
         self.torch = torch
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))

@@ -1,0 +1,138 @@
+"""arXiv search with the real `arxiv` client against a loopback server speaking arXiv's Atom API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from claimtrack.config import Settings
+from claimtrack.discovery import arxiv_source
+from claimtrack.discovery.http import Fetcher, forget_down_hosts
+from claimtrack.errors import SourceError
+from claimtrack.ledger import Ledger
+from claimtrack.models import Anchor, Claim, SearchHints
+from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed, fixture
+
+NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hosts() -> None:
+    forget_down_hosts()
+
+
+def _claim(**kw: object) -> Claim:
+    base = dict(id="it-output-format-not-task", title="Does instruction tuning teach the output format?",
+                statement="Instruction tuning transfers the output format, not task understanding.",
+                claimed="2023-05", search=SearchHints(terms=["instruction tuning output format"], categories=["cs.CL"]),
+                anchors=[Anchor(arxiv="2305.11383", title="Do Models Really Learn to Follow Instructions?")])
+    return Claim(**{**base, **kw})
+
+
+def _client(api: FakeApi, ledger: Ledger | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    settings = Settings(arxiv_url=api.url + "/api/query", arxiv_delay_s=0.0, arxiv_page_size=2, **kw)
+    fetcher = Fetcher("arxiv", ledger=ledger, backoff_s=0.01)
+    return arxiv_source.make_client(settings, fetcher), fetcher
+
+
+def test_queries_come_from_terms_anchors_and_extras_within_the_window() -> None:
+    claim = _claim(last_checked=dt.datetime(2025, 6, 2, 8, 15, tzinfo=dt.UTC))
+    queries = arxiv_source.build_queries(claim, ["format learning versus semantics"], now=NOW)
+    assert [q.label.split(":")[0] for q in queries] == ["term", "anchor", "extra"]
+    text = queries[0].text()
+    assert text.startswith("all:instruction AND all:tuning AND all:output AND all:format")
+    assert "(cat:cs.CL)" in text
+    # after the last check (later than the claim's date), up to the end of today
+    assert "submittedDate:[202506020815 TO 202603012359]" in text
+
+
+def test_window_starts_at_the_claim_date_when_never_checked() -> None:
+    since, until = arxiv_source.window(_claim(), NOW)
+    assert since == dt.datetime(2023, 5, 1, tzinfo=dt.UTC)
+    assert until.date() == NOW.date()
+
+
+def test_recorded_feed_parses_into_papers() -> None:
+    with FakeApi() as api:
+        api.routes["/api/query"] = lambda q, h: Reply(200, fixture("arxiv", "q_testing_s0_m10.xml"), "application/atom+xml")
+        client, _ = _client(api)
+        client.page_size = 10
+        papers = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("testing",)), 10))
+    assert len(papers) == 10
+    first = papers[0]
+    assert (first.id, first.version) == ("2202.12139", "v1")
+    assert first.title.startswith("Testing Deep Learning Models")
+    assert first.published == "2022-02-24" and first.doi == "10.1109/ICSTW55395.2022.00035"
+    assert first.authors[:2] == ["Mohit Kumar Ahuja", "Arnaud Gotlieb"] and "cs.SE" in first.categories
+
+
+def test_paging_follows_total_results() -> None:
+    entries = [atom_entry(f"2401.0000{i}v1", f"Paper {i}", f"Abstract {i}", "2024-01-0" + str(i + 1)) for i in range(3)]
+
+    def pages(query: dict[str, str], headers: dict[str, str]) -> Reply:
+        start = int(query["start"])
+        return Reply(200, atom_feed(entries[start:start + 2], total=3, start=start), "application/atom+xml")
+
+    with FakeApi() as api:
+        api.routes["/api/query"] = pages
+        client, _ = _client(api)
+        papers = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("paper",)), 10))
+    assert [p.id for p in papers] == ["2401.00000", "2401.00001", "2401.00002"]
+    assert [r.query["start"] for r in api.hits("/api/query")] == ["0", "2"]
+
+
+def test_empty_first_page_means_no_results() -> None:
+    with FakeApi() as api:
+        api.routes["/api/query"] = lambda q, h: Reply(200, fixture("arxiv", "id_0000.0000_s0_m100.xml"))
+        client, _ = _client(api)
+        assert list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("nothing",)), 10)) == []
+
+
+def test_empty_page_in_the_middle_is_reported() -> None:
+    first = atom_feed([atom_entry("2401.00001v1", "One", "A", "2024-01-01"), atom_entry("2401.00002v1", "Two", "B", "2024-01-02")], total=5)
+    with FakeApi() as api:
+        api.routes["/api/query"] = lambda q, h: Reply(200, first if q["start"] == "0" else atom_feed([], total=5, start=2))
+        client, _ = _client(api)
+        got = []
+        with pytest.raises(SourceError, match="arxiv: empty page"):
+            for paper in arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("x",)), 10):
+                got.append(paper.id)
+    assert got == ["2401.00001", "2401.00002"]
+
+
+def test_malformed_feed_is_an_error_not_an_empty_result(tmp_path: Path) -> None:
+    cut = fixture("arxiv", "q_testing_s0_m10.xml")[:3000]
+    ledger = Ledger(tmp_path / "l.sqlite")
+    with FakeApi() as api:
+        api.routes["/api/query"] = lambda q, h: Reply(200, cut, "application/atom+xml")
+        client, _ = _client(api, ledger)
+        with pytest.raises(SourceError, match="malformed Atom feed"):
+            list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("x",)), 10))
+    assert ledger.conn.execute("SELECT COUNT(*) FROM http_cache").fetchone()[0] == 0
+
+
+def test_arxiv_error_answer_is_reported_with_its_status() -> None:
+    with FakeApi() as api:
+        api.routes["/api/query"] = lambda q, h: Reply(400, fixture("arxiv", "id_abc_s0_m100.xml"))
+        client, _ = _client(api)
+        with pytest.raises(SourceError, match="HTTP 400"):
+            list(arxiv_source.search(client, arxiv_source.ArxivQuery("bad", ("abc",)), 10))
+
+
+def test_503_then_success_and_429_then_success() -> None:
+    feed = atom_feed([atom_entry("2402.00001v3", "Format, not tasks", "Output format matters.", "2024-02-01")])
+    with FakeApi() as api:
+        api.routes["/api/query"] = [Reply(503), Reply(429, headers={"Retry-After": "0"}), Reply(200, feed)]
+        client, fetcher = _client(api)
+        papers = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("format",)), 10))
+    assert [(p.id, p.version) for p in papers] == [("2402.00001", "v3")]
+    assert fetcher.network_calls == 3
+
+
+def test_the_clients_spacing_comes_from_settings() -> None:
+    with FakeApi() as api:
+        client, _ = _client(api)
+    assert client.delay_seconds == 0.0 and client.query_url_format == api.url + "/api/query?{}"
+    assert Settings().arxiv_delay_s == 3.0

@@ -1,0 +1,155 @@
+"""discover(): every source through loopback servers, stored once, indexed, ranked, recorded; faults reported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from claimtrack.config import Settings
+from claimtrack.discovery.discover import discover
+from claimtrack.discovery.http import forget_down_hosts
+from claimtrack.discovery.snapshot import import_snapshot
+from claimtrack.ledger import Ledger
+from claimtrack.store import Store
+from claimtrack.workspace import Workspace
+from conftest import invoke
+from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed
+
+CLAIM = "it-output-format-not-task"  # claimed 2023-05, anchor 2305.11383
+NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+S2_PATH = "/graph/v1/paper/arXiv:2305.11383/citations"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hosts() -> None:
+    forget_down_hosts()
+
+
+FEED = atom_feed([
+    atom_entry("2402.11111v2", "Instruction tuning teaches output format more than task understanding",
+               "We revisit whether instruction tuning teaches task understanding. Models tuned on corrupted "
+               "instructions match the output format and reach similar exact-match scores.", "2024-02-10",
+               doi="10.1000/format.2024"),
+    atom_entry("2403.22222v1", "Galaxy rotation curves without dark matter",
+               "We fit rotation curves of spiral galaxies.", "2024-03-01", ("astro-ph.GA",)),
+    atom_entry("2305.11383v2", "Do Models Really Learn to Follow Instructions?", "The anchor itself.", "2023-05-19"),
+])
+
+
+def _s2_page() -> str:
+    return json.dumps({"offset": 0, "data": [
+        # the same paper as the arXiv feed's first entry, known to S2 only by its DOI: must not duplicate
+        {"citingPaper": {"paperId": "a1", "title": "Instruction tuning teaches output format more than task understanding",
+                         "abstract": "", "externalIds": {"DOI": "10.1000/FORMAT.2024"}, "publicationDate": "2024-02-10"}},
+        # the same as an arXiv id the ledger will know
+        {"citingPaper": {"paperId": "a2", "title": "Semantic content of instructions barely matters for instruction tuning",
+                         "abstract": "Irrelevant or misleading instructions yield nearly the same performance after tuning.",
+                         "externalIds": {"ArXiv": "2406.33333"}, "publicationDate": None}},
+    ]})
+
+
+def _settings(api: FakeApi) -> Settings:
+    return Settings(arxiv_url=api.url + "/api/query", s2_url=api.url + "/graph/v1", openalex_url=api.url,
+                    arxiv_delay_s=0.0, http_backoff_s=0.01, http_retries=1)
+
+
+def _serve(api: FakeApi) -> None:
+    api.routes["/api/query"] = lambda q, h: Reply(200, FEED, "application/atom+xml")
+    api.routes[S2_PATH] = lambda q, h: Reply(200, _s2_page())
+
+
+def _open(root: Path):  # type: ignore[no-untyped-def]
+    ws = Workspace.at(root)
+    return ws, Ledger.open(ws), Store(ws).load().claim(CLAIM)
+
+
+def test_discover_stores_once_ranks_and_records_candidates(repo_workspace: Path) -> None:
+    ws, ledger, claim = _open(repo_workspace)
+    with FakeApi() as api:
+        _serve(api)
+        result = discover(ws, ledger, claim, settings=_settings(api), k=5, run_id="run-1", now=NOW)
+    assert result.failures == []
+    assert result.fetched == {"arxiv": 4, "semanticscholar": 2}  # two queries x two non-anchor entries
+    ids = [c.paper.id for c in result.candidates]
+    assert ids[0] == "2402.11111"
+    assert set(ids) == {"2402.11111", "2406.33333", "2403.22222"}  # never the anchor
+    assert ids.index("2406.33333") < ids.index("2403.22222")  # the on-topic citing paper above astronomy
+    top = result.candidates[0]
+    assert top.sources == ["arxiv", "semanticscholar"] and "cites 2305.11383" in top.why and "format" in top.why
+    assert result.new_papers == 3
+    assert ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 3  # DOI and arXiv id deduplicated
+    rows = ledger.conn.execute("SELECT paper_id, rank, state, run_id FROM candidates WHERE claim_id = ? ORDER BY rank",
+                               (CLAIM,)).fetchall()
+    assert [(r["paper_id"], r["rank"], r["state"], r["run_id"]) for r in rows][0] == ("2402.11111", 1, "unjudged", "run-1")
+
+
+def test_second_run_uses_the_cache_and_keeps_judged_rows(repo_workspace: Path) -> None:
+    ws, ledger, claim = _open(repo_workspace)
+    with FakeApi() as api:
+        _serve(api)
+        discover(ws, ledger, claim, settings=_settings(api), now=NOW)
+        asked = len(api.requests)
+        ledger.conn.execute("UPDATE candidates SET state = 'judged' WHERE paper_id = '2402.11111'")
+        again = discover(ws, ledger, claim, settings=_settings(api), run_id="run-2", now=NOW)
+    assert len(api.requests) == asked  # every answer came from the ledger cache
+    assert again.new_papers == 0 and again.candidates[0].paper.id == "2402.11111"
+    state = ledger.conn.execute("SELECT state, run_id FROM candidates WHERE paper_id = '2402.11111'").fetchone()
+    assert tuple(state) == ("judged", "run-2")
+
+
+def test_no_network_is_reported_per_source_and_stored_papers_still_rank(repo_workspace: Path) -> None:
+    ws, ledger, claim = _open(repo_workspace)
+    snapshot = repo_workspace / "snap.jsonl"
+    snapshot.write_text(json.dumps({
+        "id": "2404.55555", "title": "Output format, not instructions, drives instruction tuning gains",
+        "abstract": "Instruction tuning mostly teaches the output space.", "categories": "cs.CL",
+        "versions": [{"version": "v1", "created": "Mon, 1 Apr 2024 10:00:00 GMT"}], "update_date": "2024-04-01"}) + "\n")
+    import_snapshot(ledger, snapshot)
+    settings = Settings(arxiv_delay_s=0.0, http_backoff_s=0.01, http_retries=0)  # the real hosts: DNS is refused
+    result = discover(ws, ledger, claim, settings=settings, now=NOW)
+    assert {f.source for f in result.failures} == {"arxiv", "semanticscholar", "openalex"}
+    assert all("connection failed" in f.message or "unreachable" in f.message for f in result.failures)
+    assert [c.paper.id for c in result.candidates] == ["2404.55555"]
+    assert result.candidates[0].sources == ["snapshot"]
+
+
+def test_offline_asks_nobody_and_says_so(repo_workspace: Path) -> None:
+    ws, ledger, claim = _open(repo_workspace)
+    with FakeApi() as api:
+        _serve(api)
+        discover(ws, ledger, claim, settings=_settings(api), now=NOW)
+        before = len(api.requests)
+        result = discover(ws, ledger, claim, settings=_settings(api), offline=True, now=NOW)
+        assert len(api.requests) == before
+    assert [f.source for f in result.failures] == ["arxiv", "semanticscholar", "openalex"]
+    assert all(f.message.startswith("offline") for f in result.failures)
+    assert len(result.candidates) == 3
+
+
+def test_cli_discover_prints_candidates_and_one_line_per_failure(repo_workspace: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeApi() as api:
+        api.routes["/api/query"] = lambda q, h: Reply(200, FEED, "application/atom+xml")
+        api.routes[S2_PATH] = [Reply(503)]
+        api.routes["/works/doi:10.48550/arXiv.2305.11383"] = [Reply(503)]
+        for name, value in {"CLAIMTRACK_ARXIV_URL": api.url + "/api/query", "CLAIMTRACK_S2_URL": api.url + "/graph/v1",
+                            "CLAIMTRACK_OPENALEX_URL": api.url, "CLAIMTRACK_ARXIV_DELAY_S": "0",
+                            "CLAIMTRACK_HTTP_BACKOFF_S": "0.01", "CLAIMTRACK_HTTP_RETRIES": "1"}.items():
+            monkeypatch.setenv(name, value)
+        result = invoke("-w", str(repo_workspace), "discover", CLAIM)
+        as_json = invoke("-w", str(repo_workspace), "discover", CLAIM, "--json", "--k", "1")
+    assert result.exit_code == 0
+    assert "2402.11111" in result.stdout and "2024-02-10" in result.stdout and "arxiv" in result.stdout
+    failures = [line for line in result.stderr.splitlines() if "HTTP 503" in line]
+    assert [line.split(":")[0] for line in failures] == ["semanticscholar", "openalex"]
+    data = json.loads(as_json.stdout)
+    assert data["claim_id"] == CLAIM and len(data["candidates"]) == 1
+    assert data["candidates"][0]["paper"]["id"] == "2402.11111"
+
+
+def test_cli_discover_unknown_claim_is_one_line(repo_workspace: Path) -> None:
+    result = invoke("-w", str(repo_workspace), "discover", "it-output-format-not-tsk", "--offline")
+    assert result.exit_code == 2 and result.stderr.startswith("error: unknown claim id")

@@ -1,0 +1,108 @@
+"""The polite HTTP helper: back-off on 5xx, Retry-After on 429, the ledger cache, failing fast when down."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from claimtrack.discovery.http import Fetcher, forget_down_hosts
+from claimtrack.errors import SourceError
+from claimtrack.ledger import Ledger
+from discovery_helpers import FakeApi, Reply
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hosts() -> None:
+    forget_down_hosts()
+
+
+def _fetcher(ledger: Ledger | None = None, **kw: object) -> tuple[Fetcher, list[float]]:
+    waits: list[float] = []
+    fetcher = Fetcher("test", ledger=ledger, backoff_s=0.5, sleep=waits.append, **kw)  # type: ignore[arg-type]
+    return fetcher, waits
+
+
+def test_503_is_retried_with_exponential_backoff(tmp_path: Path) -> None:
+    with FakeApi() as api:
+        api.routes["/x"] = [Reply(503), Reply(503), Reply(200, '{"ok": 1}')]
+        fetcher, waits = _fetcher()
+        answer = fetcher.get(api.url + "/x")
+    assert answer.json() == {"ok": 1}
+    assert waits == [0.5, 1.0]
+    assert len(api.hits("/x")) == 3
+
+
+def test_429_waits_as_long_as_retry_after_says() -> None:
+    with FakeApi() as api:
+        api.routes["/x"] = [Reply(429, headers={"Retry-After": "7"}), Reply(200, "{}")]
+        fetcher, waits = _fetcher()
+        assert fetcher.get(api.url + "/x").status == 200
+    assert waits == [7.0]
+
+
+def test_persistent_5xx_becomes_a_source_error_naming_the_source() -> None:
+    with FakeApi() as api:
+        api.routes["/x"] = [Reply(502)]
+        fetcher, waits = _fetcher(retries=2)
+        with pytest.raises(SourceError, match=r"test: HTTP 502 after 3 tries"):
+            fetcher.get(api.url + "/x")
+    assert len(waits) == 2
+
+
+def test_second_call_is_served_from_the_ledger_and_the_key_is_not_stored(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    with FakeApi() as api:
+        api.routes["/x"] = lambda q, h: Reply(200, '{"n": 1}')
+        fetcher, _ = _fetcher(ledger, headers={"x-api-key": "SECRET-KEY"})
+        first = fetcher.get(api.url + "/x", {"b": 2, "a": 1})
+        second = fetcher.get(api.url + "/x", {"a": 1, "b": 2})  # same parameters, other order
+    assert len(api.hits("/x")) == 1
+    assert api.hits("/x")[0].headers["x-api-key"] == "SECRET-KEY"
+    assert (first.from_cache, second.from_cache) == (False, True)
+    assert fetcher.network_calls == 1 and fetcher.cache_hits == 1
+    dump = "\n".join(ledger.conn.iterdump())
+    assert "SECRET-KEY" not in dump
+
+
+def test_expired_cache_entries_are_fetched_again(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    with FakeApi() as api:
+        api.routes["/x"] = lambda q, h: Reply(200, "{}")
+        fetcher, _ = _fetcher(ledger, ttl_s=3600)
+        fetcher.get(api.url + "/x")
+        ledger.conn.execute("UPDATE http_cache SET fetched_at = '2000-01-01T00:00:00+00:00'")
+        fetcher.get(api.url + "/x")
+    assert len(api.hits("/x")) == 2
+
+
+def test_errors_and_invalid_bodies_are_not_cached(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    with FakeApi() as api:
+        api.routes["/x"] = lambda q, h: Reply(200, "garbage")
+        fetcher, _ = _fetcher(ledger)
+        for _ in range(2):
+            with pytest.raises(SourceError, match="bad body"):
+                fetcher.get(api.url + "/x", validate=lambda body: "bad body")
+    assert len(api.hits("/x")) == 2
+    assert ledger.conn.execute("SELECT COUNT(*) FROM http_cache").fetchone()[0] == 0
+
+
+def test_unreachable_host_fails_once_then_fast() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fetcher, waits = _fetcher(retries=1)
+    with pytest.raises(SourceError, match="connection failed"):
+        fetcher.get(f"http://127.0.0.1:{port}/x")
+    calls = fetcher.network_calls
+    with pytest.raises(SourceError, match="unreachable earlier in this run"):
+        fetcher.get(f"http://127.0.0.1:{port}/y")
+    assert fetcher.network_calls == calls  # no second round of retries
+
+
+def test_dns_failure_is_a_source_error() -> None:
+    fetcher, _ = _fetcher(retries=0)
+    with pytest.raises(SourceError, match="test: connection failed"):
+        fetcher.get("https://api.semanticscholar.org/graph/v1/paper/arXiv:2305.11383")

@@ -1,0 +1,114 @@
+"""Ranking: BM25 and reciprocal rank fusion on a hand-made corpus; real Chroma reopened in a new process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from claimtrack.config import Settings
+from claimtrack.discovery.bm25 import BM25, tokenize
+from claimtrack.discovery.index import chroma_client, dense_top, fuse, fuse_rrf, open_collection, sync
+from claimtrack.ledger import Ledger
+from claimtrack.papers import Paper, upsert_paper
+from claimtrack.workspace import Workspace
+from conftest import invoke
+
+DOCS = {
+    "fmt": "Instruction tuning teaches the output format: models tuned on corrupted instructions keep their scores.",
+    "cot": "Fine-tuning makes chain-of-thought reasoning performative; the stated steps no longer drive answers.",
+    "nli": "NLI fine-tuning amplifies a word-frequency bias in hypothesis-only predictions.",
+    "astro": "Rotation curves of spiral galaxies measured with radio telescopes.",
+    "fmt2": "Output format learning dominates: the format of outputs, not instruction semantics, is what transfers.",
+}
+
+
+def test_tokens_drop_stopwords_and_fold_plurals() -> None:
+    assert tokenize("The models were tuning formats") == ["model", "tun", "format"]
+
+
+def test_bm25_prefers_documents_matching_more_and_rarer_terms() -> None:
+    index = BM25(list(DOCS), list(DOCS.values()))
+    ranked = [index.ids[row] for row, _ in index.top("output format instruction tuning", 5)]
+    assert ranked[:2] == ["fmt", "fmt2"] or ranked[:2] == ["fmt2", "fmt"]
+    assert "astro" not in ranked  # no shared term: score 0 is not a match
+    assert index.matched_terms("output format instruction tuning", index.ids.index("fmt"))[0] in {"format", "output", "instruction", "tuning"}
+
+
+def test_bm25_respects_an_allowed_subset() -> None:
+    index = BM25(list(DOCS), list(DOCS.values()))
+    allowed = [index.ids.index("cot"), index.ids.index("fmt2")]
+    import numpy as np
+
+    ranked = [index.ids[row] for row, _ in index.top("output format", 5, np.array(allowed))]
+    assert ranked == ["fmt2"]
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    lexical = [("a", 9.0), ("b", 5.0), ("c", 1.0)]
+    dense = [("c", 0.9), ("b", 0.8), ("d", 0.7)]
+    fused = fuse_rrf(lexical, dense, rrf_k=60)
+    # c (3rd + 1st: 1/63 + 1/61) edges out b (2nd twice: 2/62); both beat a document found by one ranking
+    assert [h.id for h in fused] == ["c", "b", "a", "d"]
+    b = fused[1]
+    assert (b.bm25_rank, b.dense_rank) == (2, 2) and abs(b.score - 2 / 62) < 1e-12
+
+
+def test_score_fusion_mixes_normalised_scores() -> None:
+    lexical = [("a", 12.0), ("b", 7.0), ("c", 2.0)]
+    dense = [("c", 0.80), ("b", 0.75), ("d", 0.30)]
+    fused = {h.id: h for h in fuse(lexical, dense, alpha=0.4)}
+    # a: 0.4*1 + 0; b: 0.4*0.5 + 0.6*0.9; c: 0 + 0.6*1; d: dense minimum -> 0
+    assert [h.id for h in fuse(lexical, dense, alpha=0.4)] == ["b", "c", "a", "d"]
+    assert abs(fused["b"].score - 0.74) < 1e-9 and fused["d"].score == 0.0
+    assert (fused["b"].bm25_rank, fused["b"].dense_rank, fused["b"].cosine) == (2, 2, 0.75)
+    assert [h.id for h in fuse(lexical, dense, alpha=1.0)][:3] == ["a", "b", "c"]  # pure BM25 order
+    assert fuse([("x", 3.0)], [])[0].score == 0.4  # a single match counts as the best of its list
+
+
+def test_hybrid_search_over_stored_papers(empty_workspace: Path) -> None:
+    ws = Workspace.at(empty_workspace)
+    ledger = Ledger.open(ws)
+    for doc_id, text in DOCS.items():
+        upsert_paper(ledger, Paper(id=f"test:{doc_id}", title=text.split(":")[0], abstract=text), source="test")
+    result = invoke("-w", str(empty_workspace), "papers", "search", "does instruction tuning teach output format?",
+                    "--k", "3", "--json")
+    assert result.exit_code == 0
+    hits = json.loads(result.stdout)
+    assert {h["id"] for h in hits[:2]} == {"test:fmt", "test:fmt2"}
+    assert hits[0]["cosine"] is not None and hits[0]["terms"]
+    text = invoke("-w", str(empty_workspace), "papers", "search", "galaxies", "--k", "1")
+    assert "test:astro" in text.stdout
+
+
+def test_search_with_no_papers_says_what_to_do(empty_workspace: Path) -> None:
+    result = invoke("-w", str(empty_workspace), "papers", "search", "anything")
+    assert result.exit_code == 1 and "papers import" in result.stderr
+
+
+REOPEN = """
+import json, sys
+import chromadb
+import claimtrack.discovery.embedding  # registers the embedding function, nothing else
+client = chromadb.PersistentClient(path=sys.argv[1])
+collection = client.get_collection("papers")  # no embedding function passed: the registry supplies it
+found = collection.query(query_texts=["chain of thought after fine-tuning"], n_results=1)
+print(json.dumps({"top": found["ids"][0][0], "ef": type(collection.configuration["embedding_function"]).__name__}))
+"""
+
+
+def test_collection_reopens_in_a_new_process_with_a_portable_config(tmp_path: Path) -> None:
+    settings = Settings()
+    collection = open_collection(chroma_client(tmp_path / "chroma", settings), settings)
+    docs = [(doc_id, text, {"published": 20240101}) for doc_id, text in DOCS.items()]
+    assert sync(collection, docs) == 5
+    assert sync(collection, docs) == 0  # nothing embedded twice
+    assert sync(collection, [("cot", DOCS["cot"] + " Revised.", {"published": 20240101})]) == 1  # changed text
+    assert dense_top(collection, "galaxy rotation", 1)[0][0] == "astro"
+    stored = collection.configuration_json["embedding_function"]
+    assert stored["name"] == "claimtrack-minilm-l6-v2"
+    assert stored["config"] == {"quantize": True, "max_tokens": 256, "batch_size": 32}  # no path stored
+    out = subprocess.run([sys.executable, "-c", REOPEN, str(tmp_path / "chroma")], capture_output=True, text=True,
+                         timeout=180, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"top": "cot", "ef": "MiniLMEmbedding"}
