@@ -171,7 +171,7 @@ class FakeLiterature:
     citation endpoints answer with no citing papers. `fail_with` makes every answer that HTTP status."""
 
     def __init__(self, entries: list[Entry]):
-        self.entries = entries
+        self.entries = list(entries)  # tests may add papers; the module-level list stays as it is
         self.paths: list[str] = []
         self.fail_with: int | None = None
         outer = self
