@@ -224,11 +224,16 @@ def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literatu
     Store(Workspace.at(ws)).load()  # and the store is valid
 
 
-def test_bad_input_exits_2(ws):
+def test_bad_input_exits_2(ws, monkeypatch):
     unknown = invoke("--workspace", str(ws), "run", "no-such-claim")
     assert unknown.exit_code == 2 and "unknown claim id 'no-such-claim'" in unknown.stderr
     nothing = invoke("--workspace", str(ws), "run")
     assert nothing.exit_code == 2 and "--due or --all" in nothing.stderr
+    (ws / "agents").mkdir()
+    (ws / "agents" / "judge.txt").write_text("a prompt without its user part\n")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    bad_prompt = invoke("--workspace", str(ws), "run", "--all")
+    assert bad_prompt.exit_code == 2 and "judge.txt" in bad_prompt.stderr and "=== USER ===" in bad_prompt.stderr
     assert not (ws / ".claimtrack" / "ledger.sqlite").exists()  # nothing was started
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from claimtrack.agent.decide import CONTESTING, decide, is_credible
 from claimtrack.agent.judge import judge_pair, to_evidence
 from claimtrack.agent.llm import LLM, LLMError, Usage, make_llm
-from claimtrack.agent.prompts import load_prompt
+from claimtrack.agent.planner import plan_queries
+from claimtrack.agent.prompts import Prompt, load_prompt
 from claimtrack.config import Settings
 from claimtrack.errors import Busy, ClaimtrackError, InvalidInput, SourceError
 from claimtrack.fileio import atomic_write, file_lock
@@ -156,6 +157,8 @@ def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.d
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     store = Store(ws)
     claims = select_claims(store, options, now)  # bad input fails before anything is locked or written
+    judging = options.judge and settings.llm_configured
+    prompts = {name: load_prompt(ws, name) for name in ("judge", "queries")} if judging else {}
     report_step = progress or (lambda _i, _n, _claim, _step: None)
     with RunLock(ws, settings.run_lock_wait_s) as lock, Ledger.open(ws) as ledger:
         run_id = new_run_id(now)
@@ -166,7 +169,7 @@ def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.d
             conn.execute("INSERT INTO runs (id, started_at, command) VALUES (?,?,?)",
                          (run_id, summary.started_at, options.command))
         llm = make_llm(settings, ledger=ledger, run_id=run_id, max_retries=settings.llm_max_retries) \
-            if options.judge else None
+            if judging else None
         summary.llm = llm.model if llm else None
         if llm is not None:
             summary.usage = llm.usage
@@ -178,7 +181,8 @@ def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.d
                 def say(claim_id: str, step: str, number: int = number) -> None:
                     report_step(number, len(claims), claim_id, step)
 
-                summary.claims.append(_one_claim(ws, ledger, store, llm, claim, options, settings, run_id, now, say))
+                summary.claims.append(_one_claim(ws, ledger, store, llm, prompts, claim, options, settings, run_id,
+                                                 now, say))
             outcome = "failed" if summary.failed else "ok"
         finally:
             summary.finished_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
@@ -194,15 +198,14 @@ def _close_dead_runs(ledger: Ledger) -> None:
         conn.execute("UPDATE runs SET outcome = 'interrupted' WHERE outcome IS NULL")
 
 
-def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, claim: Claim, options: RunOptions,
-               settings: Settings, run_id: str, now: dt.datetime, say: Callable[[str, str], None]) -> ClaimReport:
+def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, prompts: dict[str, Prompt],
+               claim: Claim, options: RunOptions, settings: Settings, run_id: str, now: dt.datetime,
+               say: Callable[[str, str], None]) -> ClaimReport:
     report = ClaimReport(claim.id)
     if llm is not None and not options.offline:  # offline, no query would be sent
         say(claim.id, "planning queries")
         try:
-            from claimtrack.agent.planner import plan_queries
-
-            report.extra_queries = plan_queries(ledger, llm, load_prompt(ws, "queries"), claim, run_id=run_id)
+            report.extra_queries = plan_queries(ledger, llm, prompts["queries"], claim, run_id=run_id)
         except LLMError as exc:
             report.failures.append(f"query planning: {exc}")
     say(claim.id, "discovering")
@@ -212,11 +215,11 @@ def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, cla
     if llm is None:
         report.unjudged = len(candidates[:k])
     else:
-        prompt = load_prompt(ws, "judge")
+        prompt = prompts["judge"]
         for index, paper in enumerate(candidates[:k]):
             say(claim.id, f"judging {index + 1}/{min(k, len(candidates))}")
             try:
-                outcome = judge_pair(ledger, llm, prompt, claim, paper, run_id=run_id, now=now)
+                outcome = judge_pair(ledger, llm, prompt, claim, paper, run_id=run_id)
             except LLMError as exc:
                 report.failures.append(f"judge: {exc}")
                 report.unjudged = len(candidates[:k]) - index
