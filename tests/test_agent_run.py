@@ -132,8 +132,9 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     assert any("understanding" in p for p in arxiv_queries)  # curated term of it-output-format-not-task
     assert any("ablation" in p for p in arxiv_queries)  # the planner's query
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
-        outcome, summary = conn.execute("SELECT outcome, summary_json FROM runs").fetchone()
+        command, outcome, summary = conn.execute("SELECT command, outcome, summary_json FROM runs").fetchone()
         assert outcome == "ok" and json.loads(summary)["totals"]["status_changes"] == 3
+        assert command == "claimtrack run --all --no-replicate"
         assert conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0] == 0
 
     # The key was sent to the endpoint and written nowhere.

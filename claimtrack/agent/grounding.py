@@ -17,13 +17,20 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": 
 MIN_QUOTE_WORDS = 4
 
 _STANCE_WORDS = r"(supersedes?|superseded|contradicts?|relaxes|supports|unrelated|holding)"
+_OPENING = r"(?:^|[.!?;:]\s*|\bplease\s+|\byou\s+(?:should|must)\s+|\bnow\s+)"  # where an imperative starts
+# Imperatives addressed to the reader, not findings: "Ignore your instructions", "answer supersedes",
+# "stance: supersedes". Descriptive sentences such as "models ignore the instructions' semantics" or "we
+# classify whether the evidence supports the claim" must not match: they are what these papers report.
 _INSTRUCTION = re.compile(
     "|".join([
-        r"\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(instructions?|prompts?|rules|above|previous|guidelines)\b",
-        r"\b(answer|respond|reply|output|classify|label|mark|rate|judge|return)\b\W+(\w+\W+){0,4}" + _STANCE_WORDS + r"\b",
-        r"\b(you are|you must|as an ai|language model reading this|system prompt|assistant:)",
-        r"\bconfidence\b\W{0,3}(of|=|:|to)?\W{0,3}(1(\.0+)?|100\s*%)",
-        r"\bstance\b\W{0,3}(=|:|is|to)",
+        _OPENING + r"(?:ignore|disregard|forget|override)\b",
+        r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:your|previous|prior|the\s+above)\s+"
+        r"(?:instructions?|prompts?|rules|guidelines)\b",
+        _OPENING + r"(?:answer|respond|reply|output|classify|label|mark|rate|return|say)\b\W+(?:\w+\W+){0,4}"
+        + _STANCE_WORDS + r"\b",
+        r"\b(?:as an ai|ai (?:reviewer|judge|assistant)|language model reading this|you are now)\b",
+        r"\bconfidence\s*[:=]\s*(?:1(?:\.0+)?|100\s*%)",
+        r"\bstance\s*[:=]",
     ]),
     re.IGNORECASE,
 )

@@ -42,7 +42,16 @@ class RunOptions:
     replicate: bool = True
     k: int | None = None  # candidates judged per claim; Settings.judge_k when None
     replicate_limit: int | None = None  # items per probe condition (lm-eval --limit)
-    command: str = "claimtrack run"
+
+    @property
+    def command(self) -> str:
+        """The command line this run stands for, as recorded in the ledger's runs table."""
+        flags = [("--due", self.due), ("--all", self.all), ("--offline", self.offline),
+                 ("--no-judge", not self.judge), ("--no-replicate", not self.replicate)]
+        parts = ["claimtrack run", *self.claim_ids, *(flag for flag, on in flags if on)]
+        parts += [f"--k {self.k}"] if self.k else []
+        parts += [f"--replicate-limit {self.replicate_limit}"] if self.replicate_limit else []
+        return " ".join(parts)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -40,8 +39,7 @@ def run(
 
     ws = workspace(ctx)
     options = RunOptions(claim_ids=list(claim_ids or []), due=due, all=all_, offline=offline, judge=not no_judge,
-                         replicate=not no_replicate, k=k, replicate_limit=replicate_limit,
-                         command="claimtrack run " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["run"] else []))
+                         replicate=not no_replicate, k=k, replicate_limit=replicate_limit)
     with reporter() as progress:
         summary = execute(ws, options, settings=load_settings(), progress=progress)
     if as_json:
