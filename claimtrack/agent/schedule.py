@@ -125,7 +125,7 @@ jobs:
       - name: Re-check due claims (exit 1 = some claims failed, the rest saved)
         run: claimtrack run --due || [ $? -eq 1 ]
       - name: Status report
-        run: mkdir -p "{where}/reports" && claimtrack report status > "{where}/reports/status.md"
+        run: mkdir -p "{where}/reports" && claimtrack report status --out "{where}/reports/status.md"
       - name: Commit changed claims and the report
         run: |
           git config user.name "claimtrack"
