@@ -126,7 +126,10 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     assert "it-output-format-not-task: untested -> superseded" in out
     assert "[scope: models of 7B parameters and below]" in out
     calls = len(llm.chat_requests)
-    assert re.search(rf"LLM {calls} calls, {sum(50 if 'Propose' in r['messages'][0]['content'] else 100 for r in llm.chat_requests)} tokens in", out)
+    plans = sum("Propose arXiv" in r["messages"][0]["content"] for r in llm.chat_requests)
+    assert plans == 3  # one query plan per claim: 50 tokens in, 10 out; each judgement 100 in, 20 out
+    tokens_in, tokens_out = 50 * plans + 100 * (calls - plans), 10 * plans + 20 * (calls - plans)
+    assert f"LLM {calls} calls, {tokens_in} tokens in, {tokens_out} out" in out
     # the planner's queries went to arXiv beside the curated terms
     arxiv_queries = [p for p in literature.paths if p.startswith("/arxiv")]
     assert any("understanding" in p for p in arxiv_queries)  # curated term of it-output-format-not-task
