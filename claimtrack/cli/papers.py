@@ -66,7 +66,7 @@ def search(
             typer.echo("no papers stored yet: run `claimtrack papers import FILE` or `claimtrack discover CLAIM_ID`",
                        err=True)
             raise typer.Exit(1)
-        index.sync()
+        index.sync(progress=lambda n: typer.echo(f"indexed {n} papers", err=True) if n % 1024 == 0 else None)
         hits = index.search(text, k)
         rows = []
         for rank, hit in enumerate(hits, start=1):

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from claimtrack.config import Settings
 from claimtrack.discovery import arxiv_source, citations
-from claimtrack.discovery.http import Fetcher
+from claimtrack.discovery.http import Fetcher, Unreachable
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, partial_date_start
@@ -103,10 +103,11 @@ def _fetch_arxiv(ledger: Ledger, claim: Claim, settings: Settings, extra_queries
                 for paper in arxiv_source.search(client, query, settings.arxiv_max_results):
                     if paper.id not in anchors:
                         found.append((paper, query.label))
+            except Unreachable as exc:
+                result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.message()))
+                break  # the remaining queries would fail the same way
             except SourceError as exc:
                 result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.message()))
-                if "not retried" in exc.message():
-                    break  # the host is down: the remaining queries would fail the same way
             except ValidationError as exc:
                 result.failures.append(SourceFailure(arxiv_source.SOURCE, f"unusable entry ({query.label}): {exc}"))
     finally:

@@ -44,6 +44,10 @@ _DOWN_HOSTS: dict[str, tuple[float, str]] = {}
 DOWN_FOR_S = 300.0
 
 
+class Unreachable(SourceError):
+    """The source's host cannot be reached (DNS, refused, no network): asking it again this run is pointless."""
+
+
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -151,7 +155,7 @@ class Fetcher:
         host = urlsplit(target).netloc
         down = _DOWN_HOSTS.get(host)
         if down and time.monotonic() - down[0] < DOWN_FOR_S:
-            raise SourceError(self.source, f"{host} unreachable earlier in this run ({down[1]}); not retried")
+            raise Unreachable(self.source, f"{host} unreachable earlier in this run ({down[1]}); not retried")
         problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
@@ -178,6 +182,7 @@ class Fetcher:
             return Response(reply.status_code, reply.content, reply.headers.get("content-type", ""))
         if problem.startswith("connection failed"):
             _DOWN_HOSTS[host] = (time.monotonic(), problem)
+            raise Unreachable(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
         raise SourceError(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
 
     def _space(self) -> None:
