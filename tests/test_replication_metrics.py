@@ -68,6 +68,9 @@ def test_invariance_rate_by_hand() -> None:
         "filler": {"i1": o(2, 0, (0, 0, 1)), "i2": o(1, 0, (0, 1, 0))},  # same, same
     }
     assert metrics.invariance_rate(["cut-0", "filler"])(table, ["i1", "i2"]) == pytest.approx(3 / 4)
+    # an item whose model wrote no reasoning tests nothing and is left out
+    table["cut-100"] = {"i1": o(2, 0, (0, 0, 1), reasoning_words=0), "i2": o(1, 0, (0, 1, 0), reasoning_words=5)}
+    assert metrics.invariance_rate(["cut-0", "filler"])(table, ["i1", "i2"]) == pytest.approx(1 / 2)
 
 
 def test_bootstrap_stderr_matches_the_binomial_formula() -> None:

@@ -49,6 +49,7 @@ def test_validate_accepts_the_repository(repo_workspace: Path) -> None:
         (lambda t: t.replace("probe: calibration", "probe: calibrate"), "evals/specs/calibration.yaml: probe: 'calibrate' is not a probe"),
         (lambda t: t.replace("margin: 0.02", "margin: -1"), "evals/specs/calibration.yaml: rule.margin: Input should be greater than or equal to 0"),
         (lambda t: t.replace("id: calibration", "id: calibrated"), "evals/specs/calibration.yaml: id: 'calibrated' does not match the file name"),
+        (lambda t: t.replace("conditions: [mc]", "conditions: [multiple-choice]"), "evals/specs/calibration.yaml: conditions.0: 'multiple-choice' is not a condition of probe calibration (mc)"),
     ],
 )
 def test_bad_spec_is_one_line_with_file_and_field(repo_workspace: Path, edit, expected: str) -> None:  # type: ignore[no-untyped-def]
@@ -85,3 +86,12 @@ def test_spec_for_a_claim_without_one_is_none(repo_workspace: Path) -> None:
     library = Store(ws).load()
     unlinked = next(c for c in library.claims.values() if c.id not in LINKS)
     assert spec_for(ws, unlinked) is None
+
+
+def test_a_fresh_workspace_with_copied_specs_validates(tmp_path: Path) -> None:
+    """`claimtrack init` copies every spec into a workspace with no claims: inactive specs are not errors."""
+    root = tmp_path / "fresh"
+    assert invoke("init", str(root)).exit_code == 0
+    assert (root / "evals" / "specs" / "calibration.yaml").is_file()
+    result = invoke("--workspace", str(root), "validate")
+    assert result.exit_code == 0, result.stdout + result.stderr

@@ -66,12 +66,15 @@ def test_content_hash_changes_with_the_data(tmp_path: Path) -> None:
 
 
 def test_cot_stage_two_cuts_and_filler() -> None:
-    sample = {"doc": {"id": "q1", "question": "Q?", "choices": ["1", "2"], "answer": 0}, "filtered_resps": [" a b c d"]}
+    sample = {"doc": {"id": "q1", "question": "Q?", "choices": ["1", "2"], "answer": 0}, "filtered_resps": [" 1. a b\n2. c\n"]}
     rows = {r["condition"]: r["reasoning"] for r in stage_two_rows([sample])}
     assert rows == {
-        "cut-0": "", "cut-25": " a", "cut-50": " a b", "cut-75": " a b c", "cut-100": " a b c d",
-        "filler": " ... ...",  # same length as "a b c d"
+        "cut-0": "", "cut-25": "1.", "cut-50": "1. a b", "cut-75": "1. a b\n2.", "cut-100": "1. a b\n2. c",
+        "filler": "... ... ...",  # as long as "1. a b\n2. c" (11 characters)
     }
+    empty = {"doc": sample["doc"], "filtered_resps": ["  "]}
+    assert {r["reasoning"] for r in stage_two_rows([empty])} == {""}
+    assert {r["reasoning_words"] for r in stage_two_rows([empty])} == {0}
 
 
 @pytest.mark.parametrize("probe", PROBES)

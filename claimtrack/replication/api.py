@@ -21,7 +21,8 @@ from claimtrack.models import Claim, Evidence, EvidenceKind, Stance
 from claimtrack.replication import jobs, rule
 from claimtrack.replication.metrics import Outcome
 from claimtrack.replication.models import Chosen, ModelRef, choose_models, needs_remote_code
-from claimtrack.replication.runner import ReplicationFailed, Settings, run_model
+from claimtrack.replication.errors import ReplicationFailed
+from claimtrack.replication.runner import Settings, run_model
 from claimtrack.replication.specs import Spec, spec_for
 from claimtrack.replication.tasks import content_hash
 from claimtrack.store import Store

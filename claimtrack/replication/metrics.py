@@ -97,13 +97,17 @@ def frequency_gap(condition: str, tag: str = "freq_agrees") -> Statistic:
 
 
 def invariance_rate(perturbed: Sequence[str], full: str = FULL_REASONING) -> Statistic:
-    """Share of (item, perturbed condition) answers equal to the answer given with the full reasoning."""
+    """Share of (item, perturbed condition) answers equal to the answer given with the full reasoning.
+
+    Items where the model wrote no reasoning (tag reasoning_words == 0) are left out: every cut of an
+    empty text is the same text, so they would count as invariant without testing anything.
+    """
 
     def stat(table: Table, ids: Sequence[str]) -> float:
         same = total = 0
         for item in ids:
             reference = table[full].get(item)
-            if reference is None:
+            if reference is None or reference.tags.get("reasoning_words") == 0:
                 continue
             for condition in perturbed:
                 other = table[condition].get(item)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claimtrack.errors import InvalidInput
+from claimtrack.fileio import file_lock
+from claimtrack.replication.errors import ReplicationFailed
 
 GEMMA_ID = "gemma3-270m-base-q4km"  # our name for the offline copy; not a hub id
 _CONVERTED_MARK = "claimtrack-converted.json"
@@ -34,7 +36,7 @@ class ModelRef:
 
 
 def parse_model(spec: str, default_revision: str | None = None) -> ModelRef:
-    """`ID[@REVISION]` or a folder path; a folder is identified by its config's hash, not its path."""
+    """`ID[@REVISION]` or a model folder (jobs fingerprint a folder by its files, not its path)."""
     text = spec.strip()
     if not text:
         raise InvalidInput("--model", "model", "empty model spec")
@@ -70,7 +72,14 @@ def ensure_gemma(state_dir: Path) -> tuple[Path, dict]:
     mark = folder / _CONVERTED_MARK
     if mark.exists():
         return folder, json.loads(mark.read_text(encoding="utf-8"))
-    return folder, convert_gemma(folder)
+    # Two processes must not convert into the same folder at once; the second waits and reuses the copy.
+    with file_lock(folder.with_name(folder.name + ".lock"), wait=900, holder="another process converting Gemma"):
+        if mark.exists():
+            return folder, json.loads(mark.read_text(encoding="utf-8"))
+        try:
+            return folder, convert_gemma(folder)
+        except (ImportError, OSError, ValueError, RuntimeError) as exc:
+            raise ReplicationFailed(f"could not convert the offline Gemma model: {type(exc).__name__}: {exc}"[:400]) from exc
 
 
 def convert_gemma(folder: Path) -> dict:
@@ -82,7 +91,7 @@ def convert_gemma(folder: Path) -> dict:
     started = time.perf_counter()
     work = folder.with_name(folder.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
-    gguf = assemble(work / MODEL_NAME)
+    gguf = assemble(work / MODEL_NAME, overwrite=True)  # a crashed earlier attempt may have left a partial file
     loaded = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(work), gguf_file=gguf.name)
     gguf_load_s = time.perf_counter() - started

@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimtrack.errors import ClaimtrackError
 from claimtrack.replication import metrics
+from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.models import ModelRef
 from claimtrack.replication.tasks import GENERATED, TaskFile, data_hash, probe_tasks, resolve
 from claimtrack.workspace import Workspace
 
 COT_FILLER = "... "
-
-
-class ReplicationFailed(ClaimtrackError):
-    """The model could not be loaded, the device is missing, or lm-eval failed: the job is recorded as failed."""
-
-    exit_code = 1
 
 
 @dataclass
@@ -172,24 +167,29 @@ def _run_two_stage(tasks: list[TaskFile], model: ModelRef, run: Settings, work: 
     out = ModelRun(model=model, meta=_meta(second) | {"data_sha256": data_hash(used), "stage2_sha256": data_hash(more)})
     out.results = {"reason": _task_metrics(first, reason.name), "answer": _task_metrics(second, answer.name)}
     out.tables = outcomes(second["samples"][answer.name], split_on="condition")
-    out.items = len(rows)
-    words = [len(r["reasoning"].split()) for r in rows if r["condition"] == metrics.FULL_REASONING]
-    out.extra = {"mean_reasoning_words": sum(words) / len(words) if words else 0.0}
+    out.items = len(first["samples"][reason.name])  # problems, each answered under 6 conditions
+    words = [r["reasoning_words"] for r in rows if r["condition"] == metrics.FULL_REASONING]
+    out.extra = {
+        "mean_reasoning_words": sum(words) / len(words) if words else 0.0,
+        "empty_reasoning_share": sum(w == 0 for w in words) / len(words) if words else 0.0,
+    }
     return out
 
 
 CUTS = (0, 25, 50, 75, 100)
+STAGE_TWO_CONDITIONS = (*(f"cut-{pct}" for pct in CUTS), "filler")
 
 
 def stage_two_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each item: its reasoning cut to each fraction (by words), and same-length filler."""
+    """For each item: its reasoning cut after 0/25/50/75/100 % of its words (layout kept), and filler of
+    the same length. `reasoning_words` lets the metric leave out items whose model wrote nothing."""
     rows = []
     for sample in samples:
         doc = sample["doc"]
-        text = sample["filtered_resps"][0] if sample["filtered_resps"] else ""
-        words = str(text).split()
-        full = " ".join(words)
-        variants = {f"cut-{pct}": " ".join(words[: round(len(words) * pct / 100)]) for pct in CUTS}
+        full = str(sample["filtered_resps"][0] if sample["filtered_resps"] else "").strip()
+        ends = [m.end() for m in re.finditer(r"\S+", full)]
+        keep = {pct: int(len(ends) * pct / 100 + 0.5) for pct in CUTS}  # words kept, halves rounded up
+        variants = {f"cut-{pct}": full[: ends[n - 1]] if n else "" for pct, n in keep.items()}
         variants["filler"] = (COT_FILLER * (len(full) // len(COT_FILLER) + 1))[: len(full)]
         for condition, reasoning in variants.items():
             rows.append({
@@ -199,6 +199,7 @@ def stage_two_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "question": doc["question"],
                 "choices": doc["choices"],
                 "answer": doc["answer"],
-                "reasoning": f" {reasoning}" if reasoning else "",
+                "reasoning": reasoning,
+                "reasoning_words": len(ends),
             })
     return rows

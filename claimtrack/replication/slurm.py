@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from claimtrack.config import Settings, load_settings
-from claimtrack.replication.runner import ReplicationFailed
+from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.workspace import Workspace
 
 

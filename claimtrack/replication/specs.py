@@ -125,13 +125,18 @@ def validate_specs(ws: Workspace, library: Library) -> list[Problem]:
     A spec whose claim is not in this workspace is inactive, not wrong: `claimtrack init` copies every
     spec into a workspace that starts with no claims.
     """
-    from claimtrack.replication.tasks import probe_dir
+    from claimtrack.replication.tasks import probe_conditions, probe_dir
 
     specs, problems = read_specs(ws)
     for spec in specs.values():
         display = _display(ws, specs_dir(ws) / f"{spec.id}.yaml")
         if not probe_dir(ws, spec.probe).is_dir():
             problems.append(Problem(display, "probe", f"no task folder evals/tasks/{spec.probe}"))
+            continue
+        known = probe_conditions(ws, spec.probe)
+        for index, condition in enumerate(spec.conditions):
+            if condition not in known:
+                problems.append(Problem(display, f"conditions.{index}", f"'{condition}' is not a condition of probe {spec.probe} ({', '.join(known)})"))
     for claim in library.claims.values():
         if claim.replication and claim.replication not in specs:
             problems.append(Problem(f"claims/{claim.id}.yaml", "replication", f"no spec evals/specs/{claim.replication}.yaml"))

@@ -81,6 +81,16 @@ def probe_tasks(ws: Workspace, probe: str) -> list[TaskFile]:
     return tasks
 
 
+def probe_conditions(ws: Workspace, probe: str) -> list[str]:
+    """The condition names a spec may use: each task's `metadata.condition`, or the two-stage probe's cuts."""
+    from claimtrack.replication.runner import STAGE_TWO_CONDITIONS
+
+    tasks = probe_tasks(ws, probe)
+    if any(t.stage for t in tasks):
+        return list(STAGE_TWO_CONDITIONS)
+    return [t.condition for t in tasks if t.condition]
+
+
 def content_hash(ws: Workspace, probe: str) -> str:
     """sha256 over every file the probe reads (task YAML, bases, data, generator): the cache's view of it."""
     folder = probe_dir(ws, probe)
