@@ -380,3 +380,23 @@ def test_every_agent_command_has_help():
     for args in (["run"], ["schedule"], ["doctor"], ["bench", "judge"]):
         result = invoke(*args, "--help")
         assert result.exit_code == 0 and len(result.stdout.split("\n\n")[1].strip()) > 20
+
+
+def test_ungrounded_judgement_is_a_judge_error_not_evidence(ws, literature, monkeypatch):
+    def invent(request: dict) -> Scripted:
+        if "Propose arXiv" in request["messages"][0]["content"]:
+            return Scripted(content='{"queries": []}')
+        return judgement("supersedes", "This paper proves the claim wrong beyond doubt.", 0.99)
+
+    with FakeOpenAI(responder=invent) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        result = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate", "--k", "2")
+        judge_calls = len(server.chat_requests) - 1
+    assert result.exit_code == 0 and judge_calls == 4  # two pairs, each asked twice (one retry)
+    assert "2 judge errors" in result.stdout and "status changes: 0" in result.stdout
+    assert "does not occur verbatim" in result.stdout
+    claim = _claim(ws, "softcot-frozen-backbone")
+    assert claim["evidence"] == [] and claim["status"] == "untested"
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        states = [r[0] for r in conn.execute("SELECT state FROM candidates ORDER BY rank LIMIT 2")]
+    assert states == ["judge-error", "judge-error"]

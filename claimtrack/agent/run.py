@@ -239,6 +239,8 @@ def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, pro
                 report.judged += 1
             if outcome.outcome == "judge-error":
                 report.judge_errors += 1
+                if not outcome.cached:  # said once, in the run that recorded it
+                    report.notes.append(f"judge-error on {paper.id}: {outcome.error}")
             evidence = to_evidence(outcome, run_id)
             if evidence is not None:
                 new_evidence.append(evidence)
