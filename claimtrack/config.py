@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 60.0
+    llm_max_retries: int = 2  # the openai client retries 429/5xx/timeouts with back-off
+    judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
+    judge_k: int = Field(default=8, gt=0)  # candidates judged per claim and run
+    run_lock_wait_s: float = 5.0  # a second `claimtrack run` waits this long, then refuses
+
+    @field_validator("openai_api_key", "openai_base_url", "s2_api_key", "chroma_host", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # CI systems export unset variables as "" (GitHub's `${{ vars.X }}`); that means "not configured".
+        return None if isinstance(value, str) and not value.strip() else value
 
     # Replication jobs behind Slurm (submitit); "local" runs them through submitit's local executor.
     slurm_cluster: str = "slurm"

@@ -55,12 +55,14 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import bench, claims, papers, replicate, report
+    from claimtrack.cli import agent, bench, claims, papers, replicate, report
 
     claims.register(app)
     papers.register(app)
+    agent.register(app)
     replicate.register(app)
     report.register(app)
+    bench.register(app)
     bench.register(app)
 
 

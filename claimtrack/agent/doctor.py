@@ -1,0 +1,149 @@
+"""`claimtrack doctor`: what this workspace can do right now, in a few lines. Each check is short (network
+timeouts of a few seconds) and reports, never raises: a doctor that crashes on the fault it should name
+is no use. The API key is never printed; only whether one is set.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from claimtrack.config import Settings
+from claimtrack.store import Store
+from claimtrack.workspace import Workspace
+
+NET_TIMEOUT_S = 4.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: informational (absent but optional)
+    detail: str
+
+    def line(self) -> str:
+        mark = {True: "ok  ", False: "FAIL", None: "--  "}[self.ok]
+        return f"{mark}  {self.name:<10} {self.detail}"
+
+
+def check_store(ws: Workspace) -> Check:
+    library = Store(ws).read()
+    if library.problems:
+        return Check("store", False, f"{len(library.problems)} problem(s), first: {library.problems[0]}")
+    return Check("store", True, f"{len(library.claims)} claims, {len(library.lines)} lines, valid ({ws.root})")
+
+
+def check_llm(settings: Settings) -> Check:
+    if not settings.llm_configured:
+        return Check("llm", None, "not configured (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server); "
+                                  "runs will leave candidates unjudged")
+    import openai
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "no-key-needed"
+    where = settings.openai_base_url or "api.openai.com"
+    key_note = "key set" if settings.openai_api_key else "no key"
+    client = openai.OpenAI(api_key=key, base_url=settings.openai_base_url, timeout=NET_TIMEOUT_S, max_retries=0)
+    started = time.monotonic()
+    try:
+        models = [m.id for m in client.models.list()]
+    except openai.APIStatusError as exc:
+        return Check("llm", False, f"{settings.llm_model} at {where} ({key_note}): HTTP {exc.status_code}")
+    except openai.APIError as exc:
+        return Check("llm", False, f"{settings.llm_model} at {where} ({key_note}): {exc.__class__.__name__}")
+    took = time.monotonic() - started
+    listed = "listed" if settings.llm_model in models else f"NOT among the {len(models)} models served"
+    return Check("llm", settings.llm_model in models or not models,
+                 f"{settings.llm_model} at {where} ({key_note}): answering in {took:.1f}s, model {listed}")
+
+
+def _reach(name: str, url: str) -> Check:
+    """Any HTTP answer, even an error status, means the host is reachable."""
+    started = time.monotonic()
+    request = urllib.request.Request(url, headers={"User-Agent": "claimtrack-doctor"})
+    try:
+        with urllib.request.urlopen(request, timeout=NET_TIMEOUT_S) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check(name, False, f"unreachable: {reason}")
+    return Check(name, True, f"reachable (HTTP {status}, {time.monotonic() - started:.1f}s)")
+
+
+def check_sources(settings: Settings) -> list[Check]:
+    return [
+        _reach("arxiv", f"{settings.arxiv_url}?search_query=all:test&max_results=1"),
+        _reach("s2", f"{settings.s2_url.rstrip('/')}/paper/arXiv:1706.03762?fields=title"),
+        _reach("openalex", f"{settings.openalex_url.rstrip('/')}/works?per-page=1"),
+    ]
+
+
+def check_lm_eval() -> Check:
+    if importlib.util.find_spec("lm_eval") is None:
+        return Check("lm-eval", False, "not installed: replication cannot run")
+    return Check("lm-eval", True, f"{importlib.metadata.version('lm_eval')} installed")
+
+
+def check_gpu() -> Check:
+    if importlib.util.find_spec("torch") is None:
+        return Check("gpu", None, "torch not installed")
+    import torch
+
+    if torch.cuda.is_available():
+        return Check("gpu", True, f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}")
+    return Check("gpu", None, "none; replication runs on CPU (small models and --limit)")
+
+
+def check_index(ws: Workspace, settings: Settings) -> Check:
+    """Papers in the ledger and embeddings in the Chroma index that ranks them."""
+    from claimtrack import papers
+    from claimtrack.ledger import Ledger
+
+    if not ws.ledger_path.exists():
+        return Check("index", None, "no ledger yet (nothing discovered)")
+    with Ledger.open(ws) as ledger:
+        papers.ensure(ledger)
+        count = ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+        return Check("index", True, f"{count} papers in the ledger; {_chroma_count(ws, ledger, settings)}")
+
+
+def _chroma_count(ws: Workspace, ledger: object, settings: Settings) -> str:
+    from claimtrack.discovery.index import PaperIndex
+
+    index = PaperIndex(ws.state_dir, ledger, settings)
+    if not settings.chroma_host and not index.path.is_dir():
+        return "no Chroma index yet"
+    where = f"server {settings.chroma_host}" if settings.chroma_host else "embedded"
+    try:
+        return f"Chroma ({where}): {index.collection.count()} embeddings"
+    except (OSError, ValueError, RuntimeError) as exc:  # an unreachable server or a damaged folder: say so
+        return f"Chroma ({where}) unavailable: {exc}"
+
+
+def check_last_run(ws: Workspace) -> Check:
+    from claimtrack.ledger import Ledger
+
+    if not ws.ledger_path.exists():
+        return Check("last run", None, "never")
+    with Ledger.open(ws) as ledger:
+        row = ledger.conn.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+    if row is None:
+        return Check("last run", None, "never")
+    totals = json.loads(row["summary_json"]).get("totals", {}) if row["summary_json"] else {}
+    outcome = row["outcome"] or "running or killed"
+    detail = f"{row['id']} started {row['started_at']}: {outcome}"
+    if totals:
+        detail += (f" ({totals.get('claims', 0)} claims, {totals.get('failed', 0)} failed, "
+                   f"{totals.get('status_changes', 0)} status changes)")
+    return Check("last run", row["outcome"] == "ok" if row["outcome"] else False, detail)
+
+
+def diagnose(ws: Workspace, settings: Settings) -> list[Check]:
+    return [check_store(ws), check_llm(settings), *check_sources(settings), check_lm_eval(), check_gpu(),
+            check_index(ws, settings), check_last_run(ws)]

@@ -1,0 +1,330 @@
+"""One re-validation run: for each chosen claim, discover -> rank -> judge the top k -> replicate where due or
+contested -> decide -> write. Claims are written one at a time (Store.update_claim: lock, re-read, atomic
+write), and each judgement is committed to the ledger as it is made, so a run killed at any point leaves a
+valid store and the next run re-asks nothing it already paid for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from claimtrack.agent.decide import CONTESTING, decide, is_credible
+from claimtrack.agent.judge import judge_pair, to_evidence
+from claimtrack.agent.llm import LLM, LLMError, Usage, make_llm
+from claimtrack.agent.planner import plan_queries
+from claimtrack.agent.prompts import Prompt, load_prompt
+from claimtrack.config import Settings
+from claimtrack.errors import Busy, ClaimtrackError, InvalidInput, SourceError
+from claimtrack.fileio import atomic_write, file_lock
+from claimtrack.ledger import Ledger
+from claimtrack.models import Claim, Evidence, EvidenceKind, StatusChange
+from claimtrack.store import Store
+from claimtrack.workspace import Workspace
+
+Progress = Callable[[int, int, str, str], None]  # (claim number from 1, claims in the run, claim id, step)
+
+
+@dataclass
+class RunOptions:
+    claim_ids: list[str] = field(default_factory=list)
+    due: bool = False
+    all: bool = False
+    offline: bool = False
+    judge: bool = True
+    replicate: bool = True
+    k: int | None = None  # candidates judged per claim; Settings.judge_k when None
+    replicate_limit: int | None = None  # items per probe condition (lm-eval --limit)
+
+    @property
+    def command(self) -> str:
+        """The command line this run stands for, as recorded in the ledger's runs table."""
+        flags = [("--due", self.due), ("--all", self.all), ("--offline", self.offline),
+                 ("--no-judge", not self.judge), ("--no-replicate", not self.replicate)]
+        parts = ["claimtrack run", *self.claim_ids, *(flag for flag, on in flags if on)]
+        parts += [f"--k {self.k}"] if self.k else []
+        parts += [f"--replicate-limit {self.replicate_limit}"] if self.replicate_limit else []
+        return " ".join(parts)
+
+
+@dataclass
+class ClaimReport:
+    claim_id: str
+    papers_found: int = 0
+    new_papers: int = 0
+    extra_queries: list[str] = field(default_factory=list)
+    judged: int = 0  # fresh judgements made in this run
+    cached: int = 0  # judgements taken from the ledger cache
+    judge_errors: int = 0
+    unjudged: int = 0  # candidates left for a later run (no LLM, --no-judge, or an endpoint failure)
+    evidence_added: list[str] = field(default_factory=list)
+    replication: str | None = None  # job id, when one ran or was collected
+    change: dict[str, Any] | None = None  # from, to, evidence, rationale
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started_at: str
+    finished_at: str | None = None
+    llm: str | None = None  # model name; None when no endpoint is configured or judging is off
+    offline: bool = False
+    claims: list[ClaimReport] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    collected: list[str] = field(default_factory=list)  # replication jobs (Slurm) finished since the last run
+
+    @property
+    def failed(self) -> list[ClaimReport]:
+        return [c for c in self.claims if c.failures]
+
+    @property
+    def changes(self) -> list[ClaimReport]:
+        return [c for c in self.claims if c.change]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "started_at": self.started_at, "finished_at": self.finished_at,
+            "llm": self.llm, "offline": self.offline, "collected_replications": self.collected,
+            "totals": {
+                "claims": len(self.claims), "failed": len(self.failed),
+                "papers_found": sum(c.papers_found for c in self.claims),
+                "new_papers": sum(c.new_papers for c in self.claims),
+                "pairs_judged": sum(c.judged for c in self.claims),
+                "pairs_cached": sum(c.cached for c in self.claims),
+                "judge_errors": sum(c.judge_errors for c in self.claims),
+                "unjudged": sum(c.unjudged for c in self.claims),
+                "status_changes": len(self.changes),
+                **{f"llm_{k}": v for k, v in self.usage.as_dict().items()},
+            },
+            "claims": [asdict(c) for c in self.claims],
+        }
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return f"run-{now.strftime('%Y%m%dt%H%M%Sz').lower()}-{secrets.token_hex(3)}"
+
+
+def select_claims(store: Store, options: RunOptions, now: dt.datetime) -> list[Claim]:
+    """The claims named, or the due ones, or all; unknown ids are bad input (exit 2)."""
+    library = store.load()
+    if not (options.claim_ids or options.due or options.all):
+        raise InvalidInput("claimtrack run", "CLAIM_ID", "name claims, or pass --due or --all")
+    if options.all:
+        chosen = list(library.claims.values())
+    else:
+        chosen = [library.claim(cid) for cid in dict.fromkeys(options.claim_ids)]  # NotFound names the id
+        if options.due:
+            named = {c.id for c in chosen}
+            chosen += [c for c in library.claims.values() if c.is_due(now) and c.id not in named]
+    return chosen
+
+
+class RunLock:
+    """One run per workspace: a flock in the state folder, plus a note saying who holds it."""
+
+    def __init__(self, ws: Workspace, wait: float):
+        self.path = ws.ensure_state() / "run.lock"
+        self.info = ws.state_dir / "run.json"
+        self.wait = wait
+        self._cm: Any = None
+
+    def __enter__(self) -> RunLock:
+        self._cm = file_lock(self.path, wait=self.wait, holder="another claimtrack run")
+        try:
+            self._cm.__enter__()
+        except Busy:
+            raise Busy(f"another claimtrack run is in progress ({self._holder()}); try again when it ends") from None
+        return self
+
+    def note(self, run_id: str, started_at: str, command: str) -> None:
+        atomic_write(self.info, json.dumps({"pid": os.getpid(), "run_id": run_id, "started_at": started_at,
+                                            "command": command}))
+
+    def _holder(self) -> str:
+        try:
+            info = json.loads(self.info.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return "holder unknown"
+        return f"pid {info.get('pid')}, {info.get('run_id')}, started {info.get('started_at')}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._cm.__exit__(*exc)
+
+
+def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.datetime | None = None,
+            progress: Progress | None = None) -> RunSummary:
+    """Run the agent over the chosen claims and return the summary (also stored in the ledger's runs table)."""
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    store = Store(ws)
+    claims = select_claims(store, options, now)  # bad input fails before anything is locked or written
+    judging = options.judge and settings.llm_configured
+    prompts = {name: load_prompt(ws, name) for name in ("judge", "queries")} if judging else {}
+    report_step = progress or (lambda _i, _n, _claim, _step: None)
+    with RunLock(ws, settings.run_lock_wait_s) as lock, Ledger.open(ws) as ledger:
+        run_id = new_run_id(now)
+        summary = RunSummary(run_id=run_id, started_at=now.isoformat(), offline=options.offline)
+        lock.note(run_id, summary.started_at, options.command)
+        _close_dead_runs(ledger)
+        with ledger.transaction() as conn:
+            conn.execute("INSERT INTO runs (id, started_at, command) VALUES (?,?,?)",
+                         (run_id, summary.started_at, options.command))
+        llm = make_llm(settings, ledger=ledger, run_id=run_id, max_retries=settings.llm_max_retries) \
+            if judging else None
+        summary.llm = llm.model if llm else None
+        if llm is not None:
+            summary.usage = llm.usage
+        outcome = "interrupted"
+        try:
+            if options.replicate:
+                summary.collected = _collect(ws)
+            for number, claim in enumerate(claims, 1):
+                def say(claim_id: str, step: str, number: int = number) -> None:
+                    report_step(number, len(claims), claim_id, step)
+
+                summary.claims.append(_one_claim(ws, ledger, store, llm, prompts, claim, options, settings, run_id,
+                                                 now, say))
+            outcome = "failed" if summary.failed else "ok"
+        finally:
+            summary.finished_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+            with ledger.transaction() as conn:
+                conn.execute("UPDATE runs SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?",
+                             (summary.finished_at, outcome, json.dumps(summary.as_dict()), run_id))
+    return summary
+
+
+def _close_dead_runs(ledger: Ledger) -> None:
+    """Runs left without an outcome died (kill -9, power loss): we hold the run lock, so none is alive."""
+    with ledger.transaction() as conn:
+        conn.execute("UPDATE runs SET outcome = 'interrupted' WHERE outcome IS NULL")
+
+
+def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, prompts: dict[str, Prompt],
+               claim: Claim, options: RunOptions, settings: Settings, run_id: str, now: dt.datetime,
+               say: Callable[[str, str], None]) -> ClaimReport:
+    report = ClaimReport(claim.id)
+    if llm is not None and not options.offline:  # offline, no query would be sent
+        say(claim.id, "planning queries")
+        try:
+            report.extra_queries = plan_queries(ledger, llm, prompts["queries"], claim, run_id=run_id)
+        except LLMError as exc:
+            report.failures.append(f"query planning: {exc}")
+    say(claim.id, "discovering")
+    candidates = _discover(ws, ledger, claim, options, settings, run_id, now, report)
+    k = options.k or settings.judge_k
+    new_evidence: list[Evidence] = []
+    if llm is None:
+        report.unjudged = len(candidates[:k])
+    else:
+        prompt = prompts["judge"]
+        for index, paper in enumerate(candidates[:k]):
+            say(claim.id, f"judging {index + 1}/{min(k, len(candidates))}")
+            try:
+                outcome = judge_pair(ledger, llm, prompt, claim, paper, run_id=run_id)
+            except LLMError as exc:
+                report.failures.append(f"judge: {exc}")
+                report.unjudged = len(candidates[:k]) - index
+                break  # the endpoint is failing; the rest stay unjudged for the next run
+            if outcome.cached:
+                report.cached += 1
+            elif outcome.outcome == "judged":
+                report.judged += 1
+            if outcome.outcome == "judge-error":
+                report.judge_errors += 1
+                if not outcome.cached:  # said once, in the run that recorded it
+                    report.notes.append(f"judge-error on {paper.id}: {outcome.error}")
+            evidence = to_evidence(outcome, run_id)
+            if evidence is not None:
+                new_evidence.append(evidence)
+    contested = any(is_credible(e, settings.judge_threshold) and e.stance in CONTESTING for e in new_evidence)
+    replication_evidence = _replicate(ws, claim, options, contested, run_id, now, report, say)
+    say(claim.id, "deciding")
+
+    def apply(current: Claim) -> None:
+        known = {e.id for e in current.evidence}
+        for item in [*new_evidence, *replication_evidence]:
+            if item.id not in known:
+                current.evidence.append(item)
+                known.add(item.id)
+                report.evidence_added.append(item.id)
+        change = decide(current, threshold=settings.judge_threshold, run_id=run_id, now=now)
+        if change is not None:
+            _apply_change(current, change)
+            report.change = {"from": change.from_.value, "to": change.to.value, "evidence": change.evidence,
+                             "rationale": change.rationale, "scope": change.scope}
+        if not report.failures and not options.offline:
+            current.last_checked = now  # a failed or offline check leaves the claim due, so --due retries it
+
+    store.update_claim(claim.id, apply)
+    say(claim.id, "done")
+    return report
+
+
+def _apply_change(claim: Claim, change: StatusChange) -> None:
+    claim.history.append(change)
+    claim.status = change.to
+
+
+def _discover(ws: Workspace, ledger: Ledger, claim: Claim, options: RunOptions, settings: Settings, run_id: str,
+              now: dt.datetime, report: ClaimReport) -> list[Any]:
+    """Candidates ranked best first (papers.Paper); each source's failure is noted, the run goes on."""
+    from claimtrack.discovery.discover import discover
+
+    try:
+        result = discover(ws, ledger, claim, settings=settings, extra_queries=tuple(report.extra_queries),
+                          offline=options.offline, k=max(20, options.k or settings.judge_k), run_id=run_id, now=now)
+    except SourceError as exc:
+        report.failures.append(f"discovery: {exc}")
+        return []
+    if options.offline:  # discovery lists each source it skipped; one line per claim says it
+        skipped = sorted({f.source for f in result.failures})
+        report.notes.append(f"offline: {', '.join(skipped)} not queried; ranked the papers already stored")
+    else:
+        report.failures += [f"{f.source}: {f.message}" for f in result.failures]
+    report.notes += list(getattr(result, "notes", []))
+    ranked = sorted(result.candidates, key=lambda c: c.rank)
+    report.papers_found = len(ranked)
+    report.new_papers = len(result.new_papers) if isinstance(result.new_papers, (list, tuple, set)) \
+        else int(result.new_papers or 0)
+    return [c.paper for c in ranked]
+
+
+def _collect(ws: Workspace) -> list[str]:
+    """Replication jobs submitted to Slurm by earlier runs: finished ones write their evidence now."""
+    from claimtrack.replication import collect
+
+    return [f"{o.job_id}: {o.error or 'collected'}" for o in collect(ws)]
+
+
+def _replication_due(claim: Claim, now: dt.datetime) -> bool:
+    """No replication evidence yet, or the newest is older than the claim's review cadence."""
+    done = [e.judged_at for e in claim.evidence if e.kind == EvidenceKind.REPLICATION]
+    return not done or now - max(done) >= dt.timedelta(days=claim.review_every_days)
+
+
+def _replicate(ws: Workspace, claim: Claim, options: RunOptions, contested: bool, run_id: str, now: dt.datetime,
+               report: ClaimReport, say: Callable[[str, str], None]) -> list[Evidence]:
+    if not (options.replicate and claim.replication) or not (contested or _replication_due(claim, now)):
+        return []
+    say(claim.id, "replicating" + (" (contested by new literature)" if contested else ""))
+    from claimtrack.replication import replicate
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # lm-eval prints to stdout; keep it for the summary/--json
+            outcome = replicate(ws, claim.id, limit=options.replicate_limit, run_id=run_id)
+    except ClaimtrackError as exc:  # a broken spec or a failed job: this claim's failure, not the run's
+        report.failures.append(f"replication: {exc.message()}")
+        return []
+    report.replication = outcome.job_id
+    if outcome.error:
+        report.failures.append(f"replication: {outcome.error}")
+        return []
+    return [outcome.evidence] if outcome.evidence is not None else []

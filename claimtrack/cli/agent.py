@@ -1,0 +1,117 @@
+"""Commands of the re-test agent: run, schedule, doctor, and the judge benchmark (registered under `bench`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from claimtrack.cli.common import print_json, workspace
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="run")(run)
+    app.command(name="schedule")(schedule)
+    app.command(name="doctor")(doctor)
+
+
+def run(
+    ctx: typer.Context,
+    claim_ids: Annotated[list[str] | None, typer.Argument(metavar="[CLAIM_ID]...", help="Claims to re-check.")] = None,
+    due: Annotated[bool, typer.Option("--due", help="Add every claim whose review cadence has passed.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Re-check every claim.")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="No network for discovery: ledger and snapshot only.")] = False,
+    no_judge: Annotated[bool, typer.Option("--no-judge", help="Discover and rank only; leave candidates unjudged.")] = False,
+    no_replicate: Annotated[bool, typer.Option("--no-replicate", help="Never run replication probes.")] = False,
+    k: Annotated[int | None, typer.Option("--k", min=1, help="Candidates judged per claim (default $CLAIMTRACK_JUDGE_K or 8).")] = None,
+    replicate_limit: Annotated[int | None, typer.Option("--replicate-limit", min=1, help="Items per probe condition when a replication runs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+) -> None:
+    """Re-check claims: discover newer papers, judge the top k, replicate where due or contested, decide, write.
+
+    Exit 0 when every claim was checked, 1 when some failed (the rest are saved), 2 for bad input,
+    3 when another run holds the workspace.
+    """
+    from claimtrack.agent.run import RunOptions, execute
+    from claimtrack.cli.progress import reporter, summary_text
+    from claimtrack.config import load_settings
+
+    ws = workspace(ctx)
+    options = RunOptions(claim_ids=list(claim_ids or []), due=due, all=all_, offline=offline, judge=not no_judge,
+                         replicate=not no_replicate, k=k, replicate_limit=replicate_limit)
+    with reporter() as progress:
+        summary = execute(ws, options, settings=load_settings(), progress=progress)
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        typer.echo(summary_text(summary, judging=not no_judge))
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def schedule(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(metavar="cron|systemd|github", help="Which scheduler to print for.")],
+) -> None:
+    """Print a weekly `claimtrack run --due` schedule: a crontab line, a systemd service + timer, or a
+    GitHub Actions workflow that also commits the changed claims and the status report."""
+    from claimtrack.agent.schedule import render
+
+    typer.echo(render(kind, workspace(ctx)), nl=False)
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Say what this workspace can do now: store, LLM endpoint, sources, lm-eval, GPU, index, last run."""
+    from claimtrack.agent.doctor import diagnose
+    from claimtrack.config import load_settings
+
+    checks = diagnose(workspace(ctx), load_settings())
+    for check in checks:
+        typer.echo(check.line())
+    if checks[0].ok is False:  # an invalid store is the one thing nothing else works without
+        raise typer.Exit(1)
+
+
+def bench_judge(
+    ctx: typer.Context,
+    scifact: Annotated[Path, typer.Option("--scifact", help="SciFact folder (claims_<split>.jsonl, corpus.jsonl).")],
+    split: Annotated[str, typer.Option("--split", help="Which claims file: train, dev or test.")] = "train",
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Judge only the first N (claim, doc) pairs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Benchmark the judge on SciFact: label accuracy, macro-F1, confusion matrix, LLM calls and tokens."""
+    import tempfile
+
+    from claimtrack.agent.bench_judge import LABELS, load_pairs, run_bench
+    from claimtrack.agent.llm import make_llm
+    from claimtrack.agent.prompts import load_prompt
+    from claimtrack.cli.common import table
+    from claimtrack.config import load_settings
+    from claimtrack.errors import InvalidInput, WorkspaceNotFound
+    from claimtrack.ledger import Ledger
+    from claimtrack.workspace import Workspace
+
+    settings = load_settings()
+    if not settings.llm_configured:
+        raise InvalidInput("environment", "OPENAI_API_KEY/OPENAI_BASE_URL", "no LLM endpoint configured")
+    pairs, corpus = load_pairs(scifact, split, limit)
+    with tempfile.TemporaryDirectory(prefix="claimtrack-bench-") as scratch:
+        try:
+            ws = workspace(ctx)  # its ledger caches judgements, so a re-run costs nothing
+        except WorkspaceNotFound:
+            ws = Workspace(root=Path(scratch), state_dir=Path(scratch) / "state")
+        with Ledger.open(ws) as ledger:
+            llm = make_llm(settings, ledger=ledger, run_id="bench-scifact", max_retries=settings.llm_max_retries)
+            result = run_bench(ledger, llm, load_prompt(ws, "judge"), pairs, corpus).as_dict(llm)
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"SciFact {split}: {result['pairs']} pairs judged by {result['model']}"
+               f" ({result['judge_errors']} judge errors, {result['endpoint_failures']} endpoint failures,"
+               f" {result['cached']} cached)")
+    typer.echo(f"accuracy {result['accuracy']:.3f}   macro-F1 {result['macro_f1']:.3f}"
+               f"   (anchors, abstract-level label F1: VeriSci 51.0 dev, MultiVerS 72.5 test)")
+    rows = [[f"gold {g}", *map(str, counts)] for g, counts in zip(LABELS, result["confusion"], strict=True)]
+    typer.echo(table(rows, ["", *(f"pred {p}" for p in LABELS)]))
+    typer.echo(f"LLM: {result['calls']} calls, {result['tokens_in']} tokens in, {result['tokens_out']} out")

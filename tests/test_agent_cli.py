@@ -1,0 +1,120 @@
+"""schedule, doctor and bench judge through the CLI (loopback servers only)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from agent_helpers import FakeOpenAI, Scripted, judgement, user_text
+from conftest import FIXTURES, invoke
+
+SECRET = "sk-test-never-print-me-0123456789"
+
+
+def test_schedule_outputs_are_ready_and_hold_no_secrets(repo_workspace: Path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    root = str(repo_workspace.resolve())
+    cron = invoke("--workspace", root, "schedule", "cron")
+    assert cron.exit_code == 0
+    line = [ln for ln in cron.stdout.splitlines() if not ln.startswith("#")]
+    assert len(line) == 1
+    fields = line[0].split()
+    assert fields[:5] == ["17", "4", "*", "*", "1"]  # minute hour dom month dow: weekly
+    assert f"--workspace {root} run --due" in line[0] and f"cd {root} " in line[0]
+    systemd = invoke("--workspace", root, "schedule", "systemd")
+    assert "[Timer]" in systemd.stdout and "OnCalendar=Mon" in systemd.stdout
+    assert f"WorkingDirectory={root}" in systemd.stdout and "EnvironmentFile=" in systemd.stdout
+    github = invoke("--workspace", root, "schedule", "github")
+    workflow = yaml.safe_load(github.stdout)
+    steps = workflow["jobs"]["recheck"]["steps"]
+    commands = " ".join(s.get("run", "") for s in steps)
+    assert "claimtrack run --due" in commands and "claimtrack report status" in commands
+    assert "git commit" in commands and "git push" in commands
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
+    assert triggers["schedule"][0]["cron"] == "17 4 * * 1"
+    assert workflow["jobs"]["recheck"]["env"]["OPENAI_API_KEY"] == "${{ secrets.OPENAI_API_KEY }}"
+    for out in (cron, systemd, github):
+        assert SECRET not in out.stdout
+    bad = invoke("--workspace", root, "schedule", "at")
+    assert bad.exit_code == 2 and "cron, systemd, github" in bad.stderr
+
+
+def test_doctor_reports_endpoint_and_sources_without_the_key(repo_workspace: Path, monkeypatch):
+    with FakeOpenAI(model_names=("judge-model",)) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "judge-model")
+        base = server.base_url.removesuffix("/v1")
+        monkeypatch.setenv("CLAIMTRACK_ARXIV_URL", f"{base}/api/query")
+        monkeypatch.setenv("CLAIMTRACK_S2_URL", "http://127.0.0.1:9/graph/v1")  # nothing listens on port 9
+        monkeypatch.setenv("CLAIMTRACK_OPENALEX_URL", base)
+        result = invoke("--workspace", str(repo_workspace), "doctor")
+        assert server.headers_seen[0]["authorization"] == f"Bearer {SECRET}"  # the key was used...
+    assert SECRET not in result.stdout + result.stderr  # ...and never printed
+    assert result.exit_code == 0
+    lines = {ln.split()[1]: ln for ln in result.stdout.splitlines()}
+    assert lines["store"].startswith("ok") and "31 claims" in lines["store"]
+    assert lines["llm"].startswith("ok") and "judge-model" in lines["llm"] and "key set" in lines["llm"]
+    assert lines["arxiv"].startswith("ok") and lines["openalex"].startswith("ok")
+    assert lines["s2"].startswith("FAIL") and "unreachable" in lines["s2"]
+    assert lines["lm-eval"].startswith("ok")
+    assert "never" in lines["last"]
+
+
+def test_doctor_without_endpoint_or_network(repo_workspace: Path):
+    result = invoke("--workspace", str(repo_workspace), "doctor")
+    assert result.exit_code == 0
+    assert re.search(r"^--\s+llm\s+not configured", result.stdout, re.MULTILINE)
+    assert re.search(r"^FAIL\s+arxiv\s+unreachable", result.stdout, re.MULTILINE)
+
+
+def test_doctor_flags_an_invalid_store(repo_workspace: Path):
+    (repo_workspace / "claims" / "broken.yaml").write_text("id: broken\nstatus: maybe\n")
+    result = invoke("--workspace", str(repo_workspace), "doctor")
+    assert result.exit_code == 1 and result.stdout.startswith("FAIL  store")
+
+
+SCIFACT_STANCE = {9: "supports", 12: "supports", 2: "contradicts", 28: "supports", 0: "unrelated", 4: "unrelated"}
+
+
+def _scifact_responder(claims: dict[str, int]):
+    def respond(request: dict) -> Scripted:
+        text = user_text(request)
+        statement = re.search(r"^Statement: (.*)$", text, re.MULTILINE).group(1)
+        abstract = re.search(r"^Abstract: (.*)$", text, re.MULTILINE).group(1)
+        stance = SCIFACT_STANCE[claims[statement]]
+        quote = "" if stance == "unrelated" else abstract.split(". ")[0]
+        return judgement(stance, quote, 0.8)
+    return respond
+
+
+def test_bench_judge_on_the_scifact_fixture(repo_workspace: Path, monkeypatch):
+    folder = FIXTURES / "scifact"
+    claims = {json.loads(ln)["claim"]: json.loads(ln)["id"] for ln in (folder / "claims_train.jsonl").open()}
+    with FakeOpenAI(responder=_scifact_responder(claims)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        args = ("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(folder), "--json")
+        first = json.loads(invoke(*args).stdout)
+        assert len(server.chat_requests) == 6
+        second = json.loads(invoke(*args).stdout)
+        assert len(server.chat_requests) == 6  # cached in the workspace ledger
+    # gold S S C C N N, predicted S S C S N N
+    assert first["pairs"] == 6 and first["calls"] == 6 and first["tokens_in"] == 600
+    assert abs(first["accuracy"] - 5 / 6) < 1e-9
+    assert abs(first["macro_f1"] - (0.8 + 2 / 3 + 1.0) / 3) < 1e-9
+    assert first["confusion"] == [[2, 0, 0], [1, 1, 0], [0, 0, 2]]
+    assert second["calls"] == 0 and second["cached"] == 6 and second["accuracy"] == first["accuracy"]
+    text = invoke("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(folder), "--limit", "2")
+    assert "accuracy 1.000" in text.stdout and "2 pairs" in text.stdout
+
+
+def test_bench_judge_bad_input(tmp_path: Path, repo_workspace: Path, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    result = invoke("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(tmp_path))
+    assert result.exit_code == 2 and "claims_train.jsonl" in result.stderr
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    result = invoke("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(FIXTURES / "scifact"))
+    assert result.exit_code == 2 and "no LLM endpoint" in result.stderr

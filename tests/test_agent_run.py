@@ -1,0 +1,402 @@
+"""`claimtrack run` end to end: real discovery (arxiv client, ranking) against a loopback literature server,
+the real openai/langchain-openai clients against a loopback LLM, real SQLite, real YAML store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent_helpers import Entry, FakeLiterature, FakeOpenAI, Scripted, judgement, user_text
+from conftest import ROOT, invoke
+from claimtrack.store import Store
+from claimtrack.workspace import Workspace
+
+CLAIMS = ("it-output-format-not-task", "finetuning-makes-cot-performative", "softcot-frozen-backbone")
+SUPERSEDING = "models trained with correct instructions outperform those trained with misleading instructions by 15 points"
+RELAXING = "fine-tuning reduces chain-of-thought faithfulness only for models below 7B parameters"
+SUPPORTING = "A frozen backbone with an auxiliary soft-thought model retains pretrained knowledge on all benchmarks"
+PAPERS = [
+    Entry("2507.00001v1", "Instruction tuning teaches more than the output format",
+          f"We revisit whether instruction tuning only teaches the output format. Across 40 tasks and models up to "
+          f"70B, {SUPERSEDING}. Earlier results with small label spaces do not hold at scale.", "2025-07-01"),
+    Entry("2508.00002v2", "Fine-tuning and chain-of-thought faithfulness revisited",
+          f"Early termination and filler tests on 12 models show that {RELAXING}; larger models keep functional "
+          "reasoning after fine-tuning.", "2025-08-03"),
+    Entry("2509.00003v1", "Soft thoughts without forgetting",
+          f"{SUPPORTING}. Continuous reasoning with soft chain-of-thought needs no fine-tuning of the main LLM.",
+          "2025-09-09"),
+    Entry("2510.00004v1", "Protein folding with diffusion models",
+          "We fold proteins with a diffusion model and report state of the art structure accuracy.", "2025-10-10"),
+]
+# (claim id fragment, paper title) -> the judgement the scripted LLM gives; every other pair is unrelated.
+VERDICTS = {
+    ("instruction", "Instruction tuning teaches more than the output format"): ("supersedes", SUPERSEDING, 0.9, None),
+    ("faithfulness tests", "Fine-tuning and chain-of-thought faithfulness revisited"):
+        ("relaxes", RELAXING, 0.8, "models of 7B parameters and below"),
+    ("SoftCoT", "Soft thoughts without forgetting"): ("supports", SUPPORTING, 0.85, None),
+}
+
+
+def respond(request: dict) -> Scripted:
+    """The scripted LLM: query plans for the planner prompt, fixed verdicts for the judge prompt."""
+    system = request["messages"][0]["content"]
+    text = user_text(request)
+    if "Propose arXiv search queries" in system:
+        return Scripted(content=json.dumps({"queries": ["instruction following ablation", "reasoning faithfulness"]}),
+                        tokens_in=50, tokens_out=10)
+    statement = re.search(r"^Statement: (.*)$", text, re.MULTILINE).group(1)
+    title = re.search(r"^Title: (.*)$", text, re.MULTILINE).group(1)
+    for (fragment, wanted), (stance, quote, confidence, scope) in VERDICTS.items():
+        if fragment in statement and title == wanted:
+            return judgement(stance, quote, confidence, scope_note=scope)
+    return judgement("unrelated", "", 0.9)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / "claims").mkdir(parents=True)
+    for claim_id in CLAIMS:
+        shutil.copy(ROOT / "claims" / f"{claim_id}.yaml", root / "claims")
+    return root
+
+
+@pytest.fixture
+def literature(monkeypatch):
+    with FakeLiterature(PAPERS) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+SECRET = "sk-run-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def llm(monkeypatch):
+    with FakeOpenAI(responder=respond) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+        monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "test-model")
+        yield server
+
+
+def _claim(ws: Path, claim_id: str) -> dict:
+    return yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
+
+
+def server_saw_key(server: FakeOpenAI) -> bool:
+    return all(h.get("authorization") == f"Bearer {SECRET}" for h in server.headers_seen) and bool(server.headers_seen)
+
+
+def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm):
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    superseded = _claim(ws, "it-output-format-not-task")
+    assert superseded["status"] == "superseded"
+    change = superseded["history"][-1]
+    assert change["from"] == "untested" and change["to"] == "superseded" and change["by"].startswith("run-")
+    evidence = {e["id"]: e for e in superseded["evidence"]}
+    assert change["evidence"] and set(change["evidence"]) <= set(evidence)
+    item = evidence[change["evidence"][0]]
+    assert item["source"] == "arXiv:2507.00001" and item["kind"] == "paper" and item["stance"] == "supersedes"
+    assert item["quote"] == SUPERSEDING and item["confidence"] == 0.9 and item["published"] == "2025-07-01"
+    assert re.fullmatch(r"test-model@[0-9a-f]{12}", item["judged_by"]) and item["run"] == change["by"]
+    assert SUPERSEDING in change["rationale"]
+    assert all(e["stance"] != "unrelated" for e in superseded["evidence"])  # unrelated stays in the ledger
+    relaxed = _claim(ws, "finetuning-makes-cot-performative")
+    assert relaxed["status"] == "relaxed" and relaxed["history"][-1]["scope"] == "models of 7B parameters and below"
+    holding = _claim(ws, "softcot-frozen-backbone")
+    assert holding["status"] == "holding"
+    assert all(_claim(ws, c)["last_checked"] for c in CLAIMS)
+    out = result.stdout
+    assert "3 claims checked, 0 failed" in out and "status changes: 3" in out
+    assert "it-output-format-not-task: untested -> superseded" in out
+    assert "[scope: models of 7B parameters and below]" in out
+    calls = len(llm.chat_requests)
+    plans = sum("Propose arXiv" in r["messages"][0]["content"] for r in llm.chat_requests)
+    assert plans == 3  # one query plan per claim: 50 tokens in, 10 out; each judgement 100 in, 20 out
+    tokens_in, tokens_out = 50 * plans + 100 * (calls - plans), 10 * plans + 20 * (calls - plans)
+    assert f"LLM {calls} calls, {tokens_in} tokens in, {tokens_out} out" in out
+    # the planner's queries went to arXiv beside the curated terms
+    arxiv_queries = [p for p in literature.paths if p.startswith("/arxiv")]
+    assert any("understanding" in p for p in arxiv_queries)  # curated term of it-output-format-not-task
+    assert any("ablation" in p for p in arxiv_queries)  # the planner's query
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        command, outcome, summary = conn.execute("SELECT command, outcome, summary_json FROM runs").fetchone()
+        assert outcome == "ok" and json.loads(summary)["totals"]["status_changes"] == 3
+        assert command == "claimtrack run --all --no-replicate"
+        assert conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0] == 0
+
+    # The key was sent to the endpoint and written nowhere.
+    assert server_saw_key(llm) and SECRET not in result.stdout + result.stderr
+    state = Workspace.at(ws).state_dir
+    for path in [*state.rglob("*"), *(ws / "claims").glob("*.yaml")]:
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+    # Second run: everything judged and planned is cached, nothing changes, no history is added.
+    before = {c: (ws / "claims" / f"{c}.yaml").read_text() for c in CLAIMS}
+    again = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
+    assert again.exit_code == 0
+    assert len(llm.chat_requests) == calls
+    totals = json.loads(again.stdout)["totals"]
+    assert totals["llm_calls"] == 0 and totals["pairs_judged"] == 0 and totals["pairs_cached"] > 0
+    assert totals["status_changes"] == 0
+    for claim_id in CLAIMS:
+        now = yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
+        was = yaml.safe_load(before[claim_id])
+        assert now["history"] == was["history"] and now["evidence"] == was["evidence"]
+
+
+NEWER = "Misleading instructions cost 20 points of accuracy for every model we tested above 1B parameters"
+
+
+def test_pinned_verdict_stays_until_newer_evidence(ws, literature, llm, monkeypatch):
+    monkeypatch.setenv("CLAIMTRACK_HTTP_CACHE_TTL_S", "0")  # so run 3 sees the paper added below
+    args = ("--workspace", str(ws), "run", "it-output-format-not-task", "--no-replicate")
+    assert invoke(*args).exit_code == 0
+    assert _claim(ws, "it-output-format-not-task")["status"] == "superseded"
+    verdict = invoke("--workspace", str(ws), "verdict", "it-output-format-not-task", "--status", "holding",
+                     "--because", "the superseding paper tests another setting", "--by", "ana")
+    assert verdict.exit_code == 0, verdict.stderr
+    assert invoke(*args).exit_code == 0  # same (cached) evidence, older than the verdict: the pin stands
+    claim = _claim(ws, "it-output-format-not-task")
+    assert claim["status"] == "holding" and claim["history"][-1]["pinned"] is True
+    time.sleep(1.1)  # evidence judged in a later second than the verdict
+    literature.entries.append(Entry("2511.00005v1", "Misleading instructions at scale",
+                                    f"{NEWER}. The format-only account fails for large models.", "2025-11-11"))
+    VERDICTS[("instruction", "Misleading instructions at scale")] = ("supersedes", NEWER, 0.9, None)
+    try:
+        assert invoke(*args).exit_code == 0
+    finally:
+        del VERDICTS[("instruction", "Misleading instructions at scale")]
+    claim = _claim(ws, "it-output-format-not-task")
+    assert [h["to"] for h in claim["history"]] == ["superseded", "holding", "superseded"]
+    newest = claim["history"][-1]
+    assert len(newest["evidence"]) == 1 and NEWER in newest["rationale"]  # only evidence newer than the pin
+
+
+def test_no_llm_run_stores_candidates_unjudged(ws, literature):
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate")
+    assert result.exit_code == 0, result.stderr
+    assert "no LLM configured" in result.stdout and "status changes: 0" in result.stdout
+    assert sum("no LLM configured" in line for line in result.stdout.splitlines()) == 1
+    for claim_id in CLAIMS:
+        claim = _claim(ws, claim_id)
+        assert claim["status"] == "untested" and claim["history"] == [] and claim["last_checked"]
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        unjudged = conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0]
+    assert unjudged >= len(CLAIMS)
+    doctor = invoke("--workspace", str(ws), "doctor")
+    assert re.search(r"^ok\s+last run\s+run-\S+ started .*: ok \(3 claims, 0 failed", doctor.stdout, re.MULTILINE)
+    assert re.search(r"^ok\s+index\s+4 papers in the ledger; Chroma \(embedded\): 4 embeddings", doctor.stdout,
+                     re.MULTILINE)
+
+
+def test_offline_run_goes_on(ws, llm):
+    result = invoke("--workspace", str(ws), "run", "--all", "--offline", "--no-replicate", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["offline"] is True and summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == 0
+    assert all("not queried" in c["notes"][0] for c in summary["claims"])
+    assert llm.chat_requests == []  # nothing was stored to judge, and no query planned that could not be sent
+    assert all("last_checked" not in _claim(ws, c) for c in CLAIMS)  # an offline check leaves claims due
+
+
+def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm, monkeypatch):
+    literature.fail_with = 503
+    monkeypatch.setenv("CLAIMTRACK_HTTP_BACKOFF_S", "0.01")  # retried, but quickly
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == 3
+    assert all(c["failures"] for c in summary["claims"])
+    assert all("last_checked" not in _claim(ws, c) for c in CLAIMS)  # still due next time
+    Store(Workspace.at(ws)).load()  # and the store is valid
+
+
+def test_bad_input_exits_2(ws, monkeypatch):
+    unknown = invoke("--workspace", str(ws), "run", "no-such-claim")
+    assert unknown.exit_code == 2 and "unknown claim id 'no-such-claim'" in unknown.stderr
+    nothing = invoke("--workspace", str(ws), "run")
+    assert nothing.exit_code == 2 and "--due or --all" in nothing.stderr
+    (ws / "agents").mkdir()
+    (ws / "agents" / "judge.txt").write_text("a prompt without its user part\n")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    bad_prompt = invoke("--workspace", str(ws), "run", "--all")
+    assert bad_prompt.exit_code == 2 and "judge.txt" in bad_prompt.stderr and "=== USER ===" in bad_prompt.stderr
+    assert not (ws / ".claimtrack" / "ledger.sqlite").exists()  # nothing was started
+
+
+def _subprocess_env(literature: FakeLiterature, llm: FakeOpenAI, ws: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CLAIMTRACK"))}
+    env.update(literature.env())
+    env.update({"OPENAI_BASE_URL": llm.base_url, "CLAIMTRACK_LLM_MODEL": "test-model", "CLAIMTRACK_HOME": str(ws)})
+    return env
+
+
+def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literature, monkeypatch):
+    stall = {"on": True}
+
+    def slow_after_first(request: dict) -> Scripted:
+        reply = respond(request)
+        if stall["on"] and "Propose arXiv" not in request["messages"][0]["content"] and len(judged) >= 1:
+            reply.delay_s = 60  # the run hangs on its second judgement until it is killed
+        if "Propose arXiv" not in request["messages"][0]["content"]:
+            judged.append(re.search(r"^Title: (.*)$", user_text(request), re.MULTILINE).group(1))
+        return reply
+
+    judged: list[str] = []
+    with FakeOpenAI(responder=slow_after_first) as llm:
+        env = _subprocess_env(literature, llm, ws)
+        first = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task",
+                                  "--no-replicate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 90
+            while len(judged) < 2 and time.monotonic() < deadline and first.poll() is None:
+                time.sleep(0.1)
+            assert len(judged) == 2, first.stderr.read().decode() if first.poll() is not None else "no progress"
+            # A second run while the first holds the lock: a clear refusal naming the first.
+            monkeypatch.setenv("CLAIMTRACK_RUN_LOCK_WAIT_S", "0.2")
+            for key, value in env.items():
+                monkeypatch.setenv(key, value)
+            refused = invoke("run", "--all", "--no-replicate")
+            assert refused.exit_code == 3
+            assert f"pid {first.pid}" in refused.stderr and "started" in refused.stderr
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        Store(Workspace.at(ws)).load()  # the store is valid after kill -9
+        ledger = Workspace.at(ws).ledger_path
+        with sqlite3.connect(ledger) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 1
+            assert conn.execute("SELECT outcome FROM runs").fetchone()[0] is None
+        stall["on"] = False
+        first_pair = judged[0]
+        resumed = subprocess.run([sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task",
+                                  "--no-replicate", "--json"], env=env, capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        assert judged.count(first_pair) == 1  # the pair judged before the kill was not asked again
+        summary = json.loads(resumed.stdout)
+        assert summary["totals"]["pairs_cached"] == 1
+        with sqlite3.connect(ledger) as conn:
+            outcomes = [r[0] for r in conn.execute("SELECT outcome FROM runs ORDER BY started_at")]
+        assert sorted(outcomes) == ["interrupted", "ok"]
+
+
+def test_contested_claim_triggers_its_replication_in_the_same_run(ws, literature, llm, tmp_path):
+    """Literature contests a claim that has a probe: the run replicates it (tiny real models, real lm-eval)."""
+    from replication_helpers import build_tiny_model
+
+    base = build_tiny_model(tmp_path / "tiny-base", seed=0)
+    tuned = build_tiny_model(tmp_path / "tiny-tuned", seed=1)
+    shutil.copytree(ROOT / "evals", ws / "evals")
+    spec_path = ws / "evals" / "specs" / "instruction-ablation.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["models"] = [{"id": str(base), "role": "base"}, {"id": str(tuned), "role": "instruct"}]
+    spec["limit"] = 3
+    spec_path.write_text(yaml.safe_dump(spec))
+    # A replication from yesterday: the probe is not due by cadence, only a contest can trigger it.
+    path = ws / "claims" / "it-output-format-not-task.yaml"
+    data = yaml.safe_load(path.read_text())
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
+    data["evidence"] = [{"id": "rep-earlier", "kind": "replication", "source": "rep-earlier", "stance": "supports",
+                         "judged_by": "rule:instruction-ablation", "judged_at": yesterday}]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    ledger = Workspace.at(ws).ledger_path
+
+    off = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "softcot-frozen-backbone",
+                 "--no-replicate", "--json")
+    assert off.exit_code == 0 and all(c["replication"] is None for c in json.loads(off.stdout)["claims"])
+    with sqlite3.connect(ledger) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'replication_jobs'").fetchone() is None
+
+    on = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "softcot-frozen-backbone", "--json")
+    assert on.exit_code == 0, on.stdout + on.stderr
+    summary = json.loads(on.stdout)
+    reports = {c["claim_id"]: c for c in summary["claims"]}
+    job = reports["it-output-format-not-task"]["replication"]
+    assert job and job.startswith("rep-instruction-ablation-")
+    assert reports["softcot-frozen-backbone"]["replication"] is None  # supported only, and no probe anyway
+    with sqlite3.connect(ledger) as conn:
+        row = conn.execute("SELECT claim_id, run_id, state FROM replication_jobs WHERE id = ?", (job,)).fetchone()
+    assert row == ("it-output-format-not-task", summary["run_id"], "done")
+    evidence = {e["id"]: e for e in _claim(ws, "it-output-format-not-task")["evidence"]}
+    assert evidence[job]["kind"] == "replication" and evidence[job]["judged_by"] == "rule:instruction-ablation"
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literature):
+    asked: list[str] = []
+
+    def stall(request: dict) -> Scripted:
+        reply = respond(request)
+        if "Propose arXiv" not in request["messages"][0]["content"]:
+            asked.append("judge")
+            reply.delay_s = 60
+        return reply
+
+    with FakeOpenAI(responder=stall) as llm:
+        run = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "--all", "--no-replicate"],
+                               env=_subprocess_env(literature, llm, ws), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 90
+        while not asked and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.1)
+        run.send_signal(signal.SIGINT)
+        assert run.wait(30) != 0
+    Store(Workspace.at(ws)).load()
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        assert conn.execute("SELECT outcome FROM runs").fetchone()[0] == "interrupted"
+
+
+def test_endpoint_failure_leaves_pairs_unjudged_for_the_next_run(ws, literature, monkeypatch):
+    monkeypatch.setenv("CLAIMTRACK_LLM_MAX_RETRIES", "0")
+    with FakeOpenAI(responder=lambda _request: Scripted(status=500)) as broken:
+        monkeypatch.setenv("OPENAI_BASE_URL", broken.base_url)
+        result = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)["claims"][0]
+    assert any("HTTP 500" in f for f in report["failures"]) and report["unjudged"] > 0
+    assert "last_checked" not in _claim(ws, "softcot-frozen-backbone")
+    with FakeOpenAI(responder=respond) as working:
+        monkeypatch.setenv("OPENAI_BASE_URL", working.base_url)
+        again = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate")
+    assert again.exit_code == 0 and _claim(ws, "softcot-frozen-backbone")["status"] == "holding"
+
+
+def test_every_agent_command_has_help():
+    for args in (["run"], ["schedule"], ["doctor"], ["bench", "judge"]):
+        result = invoke(*args, "--help")
+        assert result.exit_code == 0 and len(result.stdout.split("\n\n")[1].strip()) > 20
+
+
+def test_ungrounded_judgement_is_a_judge_error_not_evidence(ws, literature, monkeypatch):
+    def invent(request: dict) -> Scripted:
+        if "Propose arXiv" in request["messages"][0]["content"]:
+            return Scripted(content='{"queries": []}')
+        return judgement("supersedes", "This paper proves the claim wrong beyond doubt.", 0.99)
+
+    with FakeOpenAI(responder=invent) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        result = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate", "--k", "2")
+        judge_calls = len(server.chat_requests) - 1
+    assert result.exit_code == 0 and judge_calls == 4  # two pairs, each asked twice (one retry)
+    assert "2 judge errors" in result.stdout and "status changes: 0" in result.stdout
+    assert "does not occur verbatim" in result.stdout
+    claim = _claim(ws, "softcot-frozen-backbone")
+    assert claim["evidence"] == [] and claim["status"] == "untested"
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        states = [r[0] for r in conn.execute("SELECT state FROM candidates ORDER BY rank LIMIT 2")]
+    assert states == ["judge-error", "judge-error"]
