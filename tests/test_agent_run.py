@@ -40,12 +40,12 @@ PAPERS = [
     Entry("2510.00004v1", "Protein folding with diffusion models",
           "We fold proteins with a diffusion model and report state of the art structure accuracy.", "2025-10-10"),
 ]
-# (claim id fragment, paper title) -> the judgement the scripted LLM gives; every other pair is unrelated.
+# (fragment of the claim's question, paper title) -> the judgement the scripted LLM gives; every other pair is unrelated.
 VERDICTS = {
-    ("instruction", "Instruction tuning teaches more than the output format"): ("supersedes", SUPERSEDING, 0.9, None),
-    ("faithfulness tests", "Fine-tuning and chain-of-thought faithfulness revisited"):
+    ("instruction tuning", "Instruction tuning teaches more than the output format"): ("supersedes", SUPERSEDING, 0.9, None),
+    ("disconnect reasoning steps", "Fine-tuning and chain-of-thought faithfulness revisited"):
         ("relaxes", RELAXING, 0.8, "models of 7B parameters and below"),
-    ("SoftCoT", "Soft thoughts without forgetting"): ("supports", SUPPORTING, 0.85, None),
+    ("continuous reasoning", "Soft thoughts without forgetting"): ("supports", SUPPORTING, 0.85, None),
 }
 
 
@@ -56,10 +56,10 @@ def respond(request: dict) -> Scripted:
     if "Propose arXiv search queries" in system:
         return Scripted(content=json.dumps({"queries": ["instruction following ablation", "reasoning faithfulness"]}),
                         tokens_in=50, tokens_out=10)
-    statement = re.search(r"^Statement: (.*)$", text, re.MULTILINE).group(1)
+    question = re.search(r"^Question: (.*)$", text, re.MULTILINE).group(1)
     title = re.search(r"^Title: (.*)$", text, re.MULTILINE).group(1)
     for (fragment, wanted), (stance, quote, confidence, scope) in VERDICTS.items():
-        if fragment in statement and title == wanted:
+        if fragment in question and title == wanted:
             return judgement(stance, quote, confidence, scope_note=scope)
     return judgement("unrelated", "", 0.9)
 
@@ -132,7 +132,8 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     assert f"LLM {calls} calls, {tokens_in} tokens in, {tokens_out} out" in out
     # the planner's queries went to arXiv beside the curated terms
     arxiv_queries = [p for p in literature.paths if p.startswith("/arxiv")]
-    assert any("understanding" in p for p in arxiv_queries)  # curated term of it-output-format-not-task
+    curated = _claim(ws, "it-output-format-not-task")["search"]["terms"][0].split()[-1]
+    assert any(curated in p for p in arxiv_queries)  # a curated term of it-output-format-not-task
     assert any("ablation" in p for p in arxiv_queries)  # the planner's query
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         command, outcome, summary = conn.execute("SELECT command, outcome, summary_json FROM runs").fetchone()
@@ -274,7 +275,7 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
             for key, value in env.items():
                 monkeypatch.setenv(key, value)
             refused = invoke("run", "--all", "--no-replicate")
-            assert refused.exit_code == 3
+            assert refused.exit_code == 75
             assert f"pid {first.pid}" in refused.stderr and "started" in refused.stderr
         finally:
             first.send_signal(signal.SIGKILL)

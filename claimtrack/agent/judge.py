@@ -140,7 +140,7 @@ def _capped(judgement: Judgement, paper: Paper) -> Judgement:
 def _user_message(prompt: Prompt, claim: Claim, paper: Paper) -> str:
     fence = f"<<<PAPER-{secrets.token_hex(6)}>>>"  # unguessable, so the paper cannot close the fence itself
     return prompt.user(
-        statement=claim.statement, scope=claim.scope or "(as stated)", claimed=claim.claimed or "unknown",
+        question=claim.title, statement=claim.statement, scope=claim.scope or "(as stated)", claimed=claim.claimed or "unknown",
         fence=fence, title=paper.title, published=paper.published or "unknown",
         abstract=paper.abstract or "(no abstract)",
     )
