@@ -70,5 +70,5 @@ class SourceError(ClaimtrackError):
     exit_code = 1
 
     def __init__(self, source: str, message: str):
-        self.source = source
+        self.source, self.detail = source, message
         super().__init__(f"{source}: {message}")

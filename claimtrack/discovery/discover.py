@@ -104,10 +104,10 @@ def _fetch_arxiv(ledger: Ledger, claim: Claim, settings: Settings, extra_queries
                     if paper.id not in anchors:
                         found.append((paper, query.label))
             except Unreachable as exc:
-                result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.message()))
+                result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.detail))
                 break  # the remaining queries would fail the same way
             except SourceError as exc:
-                result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.message()))
+                result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.detail))
             except ValidationError as exc:
                 result.failures.append(SourceFailure(arxiv_source.SOURCE, f"unusable entry ({query.label}): {exc}"))
     finally:
@@ -128,7 +128,7 @@ def _fetch_citations(ledger: Ledger, claim: Claim, settings: Settings, now: dt.d
             except ValidationError as exc:
                 result.failures.append(SourceFailure("citations", f"unusable record for arXiv:{anchor}: {exc}"))
                 continue
-            result.failures += [SourceFailure(p.source, p.message()) for p in found.problems]
+            result.failures += [SourceFailure(p.source, p.detail) for p in found.problems]
             result.notes += found.notes
             if found.source:
                 result.fetched[found.source] = result.fetched.get(found.source, 0) + len(found.papers)
