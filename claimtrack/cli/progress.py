@@ -42,7 +42,8 @@ def reporter() -> Iterator[Progress]:
 def summary_text(summary: RunSummary, *, judging: bool) -> str:
     """The end-of-run summary a person reads: totals, then every status change and every failure."""
     totals = summary.as_dict()["totals"]
-    out = [f"run {summary.run_id}: {totals['claims']} claims checked, {totals['failed']} failed"]
+    claims = totals["claims"]
+    out = [f"run {summary.run_id}: {claims} claim{'' if claims == 1 else 's'} checked, {totals['failed']} failed"]
     out.append(f"papers: {totals['papers_found']} candidates ({totals['new_papers']} new to the ledger)")
     if summary.llm is None:
         reason = "judging turned off (--no-judge)" if not judging else \
