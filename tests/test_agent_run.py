@@ -217,6 +217,19 @@ def test_offline_run_goes_on(ws, llm):
     assert all("last_checked" not in _claim(ws, c) for c in CLAIMS)  # an offline check leaves claims due
 
 
+def test_replication_without_the_specs_models_is_skipped_not_run_on_one_model(ws):
+    # The spec's default models are neither cached nor reachable (the test guard refuses the hub), so the run
+    # would have only the offline single model: no verdict is possible, so it must not spend CPU on it.
+    result = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "--offline", "--json")
+    assert result.exit_code == 0, result.stderr
+    notes = json.loads(result.stdout)["claims"][0]["notes"]
+    assert any(n.startswith("replication skipped: the spec's models are neither reachable nor cached") for n in notes)
+    ledger = sqlite3.connect(ws / ".claimtrack" / "ledger.sqlite")
+    tables = {r[0] for r in ledger.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "replication_jobs" not in tables or ledger.execute("SELECT COUNT(*) FROM replication_jobs").fetchone() == (0,)
+    assert not (ws / ".claimtrack" / "models").exists()  # Gemma was not even converted
+
+
 def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm, monkeypatch):
     literature.fail_with = 503
     monkeypatch.setenv("CLAIMTRACK_HTTP_BACKOFF_S", "0.01")  # retried, but quickly

@@ -319,9 +319,12 @@ def _replicate(ws: Workspace, claim: Claim, options: RunOptions, contested: bool
 
     try:
         with contextlib.redirect_stdout(sys.stderr):  # lm-eval prints to stdout; keep it for the summary/--json
-            outcome = replicate(ws, claim.id, limit=options.replicate_limit, run_id=run_id)
+            outcome = replicate(ws, claim.id, limit=options.replicate_limit, run_id=run_id, comparison_only=True)
     except ClaimtrackError as exc:  # a broken spec or a failed job: this claim's failure, not the run's
         report.failures.append(f"replication: {exc.message()}")
+        return []
+    if outcome.state == "skipped":
+        report.notes.append(f"replication skipped: {outcome.note} (`claimtrack replicate {claim.id}` probes the offline model alone)")
         return []
     report.replication = outcome.job_id
     if outcome.error:

@@ -41,7 +41,7 @@ class ReplicationOutcome:
     evidence: Evidence | None
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    state: str = "done"  # done | failed | submitted
+    state: str = "done"  # done | failed | submitted | skipped
     note: str | None = None  # e.g. why no evidence was written
 
 
@@ -56,8 +56,13 @@ def replicate(
     executor: str = "local",
     trust_remote_code: bool = False,
     run_id: str | None = None,
+    comparison_only: bool = False,
 ) -> ReplicationOutcome:
-    """Run (or reuse) the claim's replication job; write one evidence item when two models were compared."""
+    """Run (or reuse) the claim's replication job; write one evidence item when two models were compared.
+
+    `comparison_only` (the agent's runs) skips the job when only the offline single model is at hand: a
+    single model yields no verdict, so it would cost CPU hours and change nothing.
+    """
     if executor not in EXECUTORS:
         raise InvalidInput("--executor", "executor", f"'{executor}' is not one of {', '.join(EXECUTORS)}")
     if limit is not None and limit <= 0:
@@ -69,7 +74,11 @@ def replicate(
     spec = spec_for(ws, claim)
     if spec is None:
         raise InvalidInput(f"claims/{claim_id}.yaml", "replication", "no replication spec links this claim (evals/specs/)")
-    chosen = choose_models([(m.id, m.revision, m.role) for m in spec.models], list(models or []), ws.ensure_state())
+    chosen = choose_models([(m.id, m.revision, m.role) for m in spec.models], list(models or []), ws.ensure_state(),
+                           offline_fallback=not comparison_only)
+    if not chosen:
+        return ReplicationOutcome("", cached=False, evidence=None, state="skipped",
+                                  note="the spec's models are neither reachable nor cached; nothing to compare")
     for pick in chosen:
         if needs_remote_code(pick.ref) and not trust_remote_code:
             raise InvalidInput(

@@ -132,10 +132,12 @@ def cached_locally(ref: ModelRef) -> bool:
     return isinstance(found, str)
 
 
-def choose_models(spec_models: list[tuple[str, str | None, str]], names: list[str] | None, state_dir: Path) -> list[Chosen]:
+def choose_models(spec_models: list[tuple[str, str | None, str]], names: list[str] | None, state_dir: Path,
+                  *, offline_fallback: bool = True) -> list[Chosen]:
     """The user's models (in spec order: base first), else the spec's, else offline Gemma 3 270M alone.
 
-    spec_models: (id, revision, role) from the spec.
+    spec_models: (id, revision, role) from the spec. Without `offline_fallback`, an empty list stands for
+    "the spec's models cannot be had here": a caller that needs a comparison has nothing to run.
     """
     if names:
         refs = [parse_model(n) for n in names]
@@ -144,6 +146,8 @@ def choose_models(spec_models: list[tuple[str, str | None, str]], names: list[st
     defaults = [Chosen(parse_model(i, rev) if Path(i).expanduser().exists() else ModelRef(i, i, rev), role) for i, rev, role in spec_models]
     if hub_reachable() or all(cached_locally(c.ref) for c in defaults):
         return defaults
+    if not offline_fallback:
+        return []
     folder, _ = ensure_gemma(state_dir)
     return [Chosen(ModelRef(name=GEMMA_ID, pretrained=str(folder), revision=None, local=True), "gemma-3-270m-base")]
 
