@@ -276,13 +276,14 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
     judged: list[str] = []
     with FakeOpenAI(responder=slow_after_first) as llm:
         env = _subprocess_env(literature, llm, ws)
+        log = ws.parent / "first-run.log"  # a file, not a pipe: an unread pipe could fill and stall the child
         first = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task",
-                                  "--no-replicate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                  "--no-replicate"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
         try:
             deadline = time.monotonic() + 90
             while len(judged) < 2 and time.monotonic() < deadline and first.poll() is None:
                 time.sleep(0.1)
-            assert len(judged) == 2, first.stderr.read().decode() if first.poll() is not None else "no progress"
+            assert len(judged) == 2, log.read_text() if first.poll() is not None else "no progress"
             # A second run while the first holds the lock: a clear refusal naming the first.
             monkeypatch.setenv("CLAIMTRACK_RUN_LOCK_WAIT_S", "0.2")
             for key, value in env.items():
@@ -363,13 +364,19 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literatu
         return reply
 
     with FakeOpenAI(responder=stall) as llm:
+        log = ws.parent / "run.log"  # a file, not a pipe: an unread pipe could fill and stall the child
         run = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "--all", "--no-replicate"],
-                               env=_subprocess_env(literature, llm, ws), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               env=_subprocess_env(literature, llm, ws), stdout=subprocess.DEVNULL, stderr=log.open("w"))
         deadline = time.monotonic() + 90
         while not asked and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.1)
+        assert asked, log.read_text()
         run.send_signal(signal.SIGINT)
-        assert run.wait(30) != 0
+        try:
+            assert run.wait(60) != 0
+        except subprocess.TimeoutExpired:
+            run.kill()
+            pytest.fail(f"the run did not stop on Ctrl-C; its stderr:\n{log.read_text()[-3000:]}")
     Store(Workspace.at(ws)).load()
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         assert conn.execute("SELECT outcome FROM runs").fetchone()[0] == "interrupted"
