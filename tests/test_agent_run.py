@@ -370,10 +370,10 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literatu
         deadline = time.monotonic() + 90
         while not asked and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.1)
-        assert asked, log.read_text()
+        assert asked, log.read_text()  # the child is inside a judge call, which the server stalls
         run.send_signal(signal.SIGINT)
         try:
-            assert run.wait(60) != 0
+            assert run.wait(30) == 130
         except subprocess.TimeoutExpired:
             run.kill()
             pytest.fail(f"the run did not stop on Ctrl-C; its stderr:\n{log.read_text()[-3000:]}")
