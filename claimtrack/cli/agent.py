@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +31,7 @@ def run(
     """Re-check claims: discover newer papers, judge the top k, replicate where due or contested, decide, write.
 
     Exit 0 when every claim was checked, 1 when some failed (the rest are saved), 2 for bad input,
-    75 when another run holds the workspace.
+    3 when another run holds the workspace.
     """
     from claimtrack.agent.run import RunOptions, execute
     from claimtrack.cli.progress import reporter, summary_text
@@ -42,16 +40,8 @@ def run(
     ws = workspace(ctx)
     options = RunOptions(claim_ids=list(claim_ids or []), due=due, all=all_, offline=offline, judge=not no_judge,
                          replicate=not no_replicate, k=k, replicate_limit=replicate_limit)
-    try:
-        with reporter() as progress:
-            summary = execute(ws, options, settings=load_settings(), progress=progress)
-    except KeyboardInterrupt:
-        # The run is already recorded as interrupted and every write so far is committed. Leave at once:
-        # an LLM request still open in a client's worker thread would otherwise hold the exit until it ends.
-        typer.echo("interrupted: the run is recorded as interrupted; everything written so far is kept", err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+    with reporter() as progress:
+        summary = execute(ws, options, settings=load_settings(), progress=progress)
     if as_json:
         print_json(summary.as_dict())
     else:
