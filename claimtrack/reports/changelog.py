@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from claimtrack.reports.common import format_numbers, one_line
+from claimtrack.reports.common import one_line
+from claimtrack.reports.status import evidence_dict
 from claimtrack.store import Library
 
 
@@ -24,9 +25,7 @@ def log_entries(library: Library, claim_id: str | None = None, since: dt.datetim
                 if item is None:
                     evidence.append({"id": ident, "missing": True})
                 else:
-                    data = item.model_dump(mode="json")
-                    data["numbers_text"] = format_numbers(item.numbers)
-                    evidence.append(data)
+                    evidence.append(evidence_dict(item))
             entries.append({
                 "claim": claim.id,
                 "title": claim.title,
@@ -57,8 +56,7 @@ def render_log(entries: list[dict[str, Any]]) -> str:
             if item.get("missing"):
                 out.append(f"    evidence {item['id']}: no longer in the claim's evidence")
                 continue
-            when = item["published"] or f"recorded {item['judged_at'][:10]}"
-            line = f"    evidence {item['id']}: {item['stance']} {item['source']} ({when})"
+            line = f"    evidence {item['id']}: {item['stance']} {item['source']} ({item['date_text']})"
             if item["title"]:
                 line += f" {one_line(item['title'])}"
             out.append(line)

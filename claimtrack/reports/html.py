@@ -226,7 +226,6 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
 
 def _evidence(e: dict[str, Any]) -> str:
     colour = STANCE_COLOURS.get(e["stance"], "#444")
-    when = e["published"] or f"recorded {e['judged_at'][:10]}"
     title = f' <span class="etitle">{esc(e["title"])}</span>' if e["title"] else ""
     quote = f"<blockquote>{esc(e['quote'])}</blockquote>" if e["quote"] else ""
     numbers = f'<div class="numbers">{esc(e["numbers_text"])}</div>' if e["numbers_text"] else ""
@@ -235,7 +234,7 @@ def _evidence(e: dict[str, Any]) -> str:
     conf = f", confidence {e['confidence']:.2f}" if e["confidence"] is not None else ""
     return (
         f'<div class="evidence" style="border-left-color:{colour}"><div><b style="color:{colour}">{esc(e["stance"])}</b>'
-        f' {esc(e["source"])} ({esc(when)}, {esc(e["kind"])}{conf}){title}</div>{quote}{numbers}{scope}{why}'
+        f' {esc(e["source"])} ({esc(e["date_text"])}, {esc(e["kind"])}{conf}){title}</div>{quote}{numbers}{scope}{why}'
         f'<div class="by">judged by {esc(e["judged_by"])} on {esc(e["judged_at"][:10])}</div></div>'
     )
 

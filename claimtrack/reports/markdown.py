@@ -76,8 +76,7 @@ def _claim(c: dict[str, Any]) -> list[str]:
     if c["evidence"]:
         out.append("- Evidence:")
         for e in c["evidence"]:
-            when = e["published"] or f"recorded {e['judged_at'][:10]}"
-            text = f"  - {e['stance']}: {md_text(e['source'])} ({when}, {e['kind']}, judged by {md_text(e['judged_by'])})"
+            text = f"  - {e['stance']}: {md_text(e['source'])} ({e['date_text']}, {e['kind']}, judged by {md_text(e['judged_by'])})"
             if e["title"]:
                 text += f" {md_text(e['title'])}"
             out.append(text)

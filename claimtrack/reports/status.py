@@ -12,7 +12,7 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
   from the store are listed in `missing`), `by_status`.
 - `unlined`: ids of claims that sit in no line.
 - `claims`: {id: `id`, `title`, `statement`, `status`, `claimed`, `anchors` [{arxiv, title, date}],
-  `last_checked`, `last_change` (a change as above, or null), `evidence` [Evidence fields + `numbers_text`],
+  `last_checked`, `last_change` (a change as above, or null), `evidence` [Evidence fields + `numbers_text`, `date_text`],
   `stance_counts` {stance: n}, `pending` [{paper_id, title, published, score, rank, why, found_at}],
   `history` (changes, oldest first)}.
 
@@ -27,6 +27,7 @@ from typing import Any
 from claimtrack.models import Claim, Evidence, StatusChange
 from claimtrack.reports.common import (
     DEFAULT_WINDOW_DAYS,
+    evidence_date,
     STATUS_ORDER,
     format_numbers,
     last_change,
@@ -104,9 +105,11 @@ def _change(change: StatusChange, claim: Claim, library: Library) -> dict[str, A
     }
 
 
-def _evidence(item: Evidence) -> dict[str, Any]:
+def evidence_dict(item: Evidence) -> dict[str, Any]:
+    """An evidence item for the renderers: its fields, plus its numbers and its date as text."""
     data = item.model_dump(mode="json")
     data["numbers_text"] = format_numbers(item.numbers)
+    data["date_text"] = evidence_date(item)
     return data
 
 
@@ -121,7 +124,7 @@ def _claim(claim: Claim, library: Library, pending: list[dict[str, Any]]) -> dic
         "anchors": [{"arxiv": a.arxiv, "title": a.title, "date": a.date} for a in claim.anchors],
         "last_checked": claim.last_checked.isoformat() if claim.last_checked else None,
         "last_change": _change(change, claim, library) if change else None,
-        "evidence": [_evidence(e) for e in claim.evidence],
+        "evidence": [evidence_dict(e) for e in claim.evidence],
         "stance_counts": stance_counts(claim),
         "pending": [
             {k: row[k] for k in ("paper_id", "title", "published", "score", "rank", "why", "found_at")}
