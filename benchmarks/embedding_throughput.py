@@ -53,8 +53,11 @@ def main() -> None:
         "claimtrack fp32 (length-sorted)": lambda: encoder(False, 256).encode(texts, 32),
         "claimtrack int8 (default)": lambda: encoder(True, 256).encode(texts, 32),
     }
-    for warm in (lambda: plain.encode(texts[:8]), lambda: encoder(False, 256).encode(texts[:8], 8),
-                 lambda: encoder(True, 256).encode(texts[:8], 8)):
+    for warm in (
+        lambda: plain.encode(texts[:8]),
+        lambda: encoder(False, 256).encode(texts[:8], 8),
+        lambda: encoder(True, 256).encode(texts[:8], 8),
+    ):
         warm()  # load the models before timing
     speeds: dict[str, list[float]] = {name: [] for name in variants}
     vectors: dict[str, np.ndarray] = {}
@@ -72,9 +75,11 @@ def main() -> None:
         cos = (vectors[name] * vectors[base_name]).sum(axis=1)
         speed = statistics.median(speeds[name])
         print(f"{name:34} {speed:8.1f} {speed / base:5.2f}x {cos.mean():9.4f} {cos.min():8.4f}")
-    print(f"import sentence_transformers: {import_seconds('import sentence_transformers'):.1f} s; "
-          f"import torch + transformers.AutoModel: "
-          f"{import_seconds('import torch; from transformers import AutoModel'):.1f} s")
+    print(
+        f"import sentence_transformers: {import_seconds('import sentence_transformers'):.1f} s; "
+        f"import torch + transformers.AutoModel: "
+        f"{import_seconds('import torch; from transformers import AutoModel'):.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from claimtrack.replication.models import GEMMA_ID, ModelRef, ensure_gemma  # noqa: E402
-from claimtrack.replication.runner import Settings, run_model  # noqa: E402
-from claimtrack.workspace import PROJECT_ROOT, Workspace  # noqa: E402
+from claimtrack.replication.models import GEMMA_ID, ModelRef, ensure_gemma
+from claimtrack.replication.runner import Settings, run_model
+from claimtrack.workspace import PROJECT_ROOT, Workspace
 
 
 def main() -> None:
@@ -44,7 +44,9 @@ def main() -> None:
     AutoTokenizer.from_pretrained(str(folder))
     reload_s = time.perf_counter() - started
 
-    run = Settings(limit=args.limit, device="cpu", batch_size=args.batch_size, seed=1234, trust_remote_code=False, max_gen_toks=64)
+    run = Settings(
+        limit=args.limit, device="cpu", batch_size=args.batch_size, seed=1234, trust_remote_code=False, max_gen_toks=64
+    )
     ref = ModelRef(name=GEMMA_ID, pretrained=str(folder), local=True)
     with tempfile.TemporaryDirectory() as work:
         result = run_model(Workspace.at(PROJECT_ROOT), args.probe, ref, run, Path(work))

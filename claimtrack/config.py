@@ -17,7 +17,9 @@ class Settings(BaseSettings):
     arxiv_url: str = "https://export.arxiv.org/api/query"
     s2_url: str = "https://api.semanticscholar.org/graph/v1"
     openalex_url: str = "https://api.openalex.org"
-    s2_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("S2_API_KEY", "CLAIMTRACK_S2_API_KEY"))
+    s2_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("S2_API_KEY", "CLAIMTRACK_S2_API_KEY")
+    )
     openalex_mailto: str | None = None  # OpenAlex's polite pool
     arxiv_delay_s: float = 3.0  # arXiv asks for 3 s between calls
     http_timeout_s: float = 30.0
@@ -32,8 +34,12 @@ class Settings(BaseSettings):
     citations_max: int = 500  # citing papers per anchor
     embed_int8: bool = True  # int8 dynamic quantization of MiniLM: ~2x faster, nDCG unchanged (see docs)
     embed_max_tokens: int = 256
-    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack")
-    chroma_host: str | None = Field(default=None, validation_alias=AliasChoices("CHROMA_HOST", "CLAIMTRACK_CHROMA_HOST"))
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack"
+    )
+    chroma_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("CHROMA_HOST", "CLAIMTRACK_CHROMA_HOST")
+    )
     chroma_port: int = Field(default=8000, validation_alias=AliasChoices("CHROMA_PORT", "CLAIMTRACK_CHROMA_PORT"))
 
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))

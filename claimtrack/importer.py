@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from claimtrack.errors import InvalidInput, StoreInvalid
 from claimtrack.fileio import load_yaml
@@ -34,11 +34,11 @@ class SheetEntry(Model):
 
     id: str
     title: str
-    seeds: list[str] = []
+    seeds: list[str] = Field(default_factory=list)
     year: int | None = None
-    numbers_cited_by_seed: list[str] = []
+    numbers_cited_by_seed: list[str] = Field(default_factory=list)
     anchor: SheetAnchor | None = None
-    aliases: list[str] = []
+    aliases: list[str] = Field(default_factory=list)
     wording_note: str | None = None
     note: str | None = None
 
@@ -102,10 +102,10 @@ class _Plan:
 def _plan(doc: LineDocument, path: Path, library: Library, sheet: list[SheetEntry], line_id: str) -> _Plan:
     report = ImportReport(line_id)
     by_title = {_norm(c.title): c for c in library.claims.values()}
-    by_alias = {alias: c for c in library.claims.values() for alias in (c.aliases + [c.id])}
+    by_alias = {alias: c for c in library.claims.values() for alias in ([*c.aliases, c.id])}
     by_note = {_norm(c.library_note): c for c in library.claims.values() if c.library_note}
     sheet_by_title = {_norm(e.title): e for e in sheet}
-    sheet_by_alias = {alias: e for e in sheet for alias in (e.aliases + [e.id])}
+    sheet_by_alias = {alias: e for e in sheet for alias in ([*e.aliases, e.id])}
     taken = set(library.claims)
     written: dict[str, Claim] = {}
     order: list[str] = []

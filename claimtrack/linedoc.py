@@ -82,7 +82,7 @@ def parse_line_document(path: Path) -> LineDocument:
     sources_at = next((i for i, line in enumerate(lines) if _SOURCES.match(line)), None)
     if sources_at is None:
         raise InvalidInput(path, "Sources", "no 'Sources N notes' line")
-    declared = int(_SOURCES.match(lines[sources_at]).group(1))  # type: ignore[union-attr]
+    declared = int(_SOURCES.match(lines[sources_at])[1])
     essay = lines[2:sources_at]
     rest = lines[sources_at + 1 :]
     prompt_at = next((i for i, line in enumerate(rest) if _PROMPT_START.match(line)), len(rest))

@@ -74,9 +74,16 @@ def ensure(ledger: Ledger) -> None:
 
 def _row_to_paper(row: Any) -> Paper:
     return Paper(
-        id=row["id"], version=row["version"], doi=row["doi"], title=row["title"], abstract=row["abstract"],
-        authors=json.loads(row["authors_json"]), categories=json.loads(row["categories_json"]),
-        published=row["published"], updated=row["updated"], url=row["url"],
+        id=row["id"],
+        version=row["version"],
+        doi=row["doi"],
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=json.loads(row["authors_json"]),
+        categories=json.loads(row["categories_json"]),
+        published=row["published"],
+        updated=row["updated"],
+        url=row["url"],
     )
 
 
@@ -86,8 +93,9 @@ def get_paper(ledger: Ledger, paper_id: str) -> Paper | None:
     return _row_to_paper(row) if row else None
 
 
-def upsert_paper(ledger: Ledger, paper: Paper, *, source: str, detail: str = "", claim_id: str = "",
-                 now: dt.datetime | None = None) -> str:
+def upsert_paper(
+    ledger: Ledger, paper: Paper, *, source: str, detail: str = "", claim_id: str = "", now: dt.datetime | None = None
+) -> str:
     """Store a paper once, keeping the newest metadata; record the sighting. Returns the stored id.
 
     A paper known by DOI under a provisional id is found by its DOI, so no second row appears.
@@ -104,8 +112,19 @@ def upsert_paper(ledger: Ledger, paper: Paper, *, source: str, detail: str = "",
         conn.execute(
             "INSERT INTO papers (id, version, doi, title, abstract, authors_json, categories_json, published,"
             " updated, url, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (paper.id, paper.version, doi, paper.title, paper.abstract, json.dumps(paper.authors),
-             json.dumps(paper.categories), paper.published, paper.updated, paper.url, seen),
+            (
+                paper.id,
+                paper.version,
+                doi,
+                paper.title,
+                paper.abstract,
+                json.dumps(paper.authors),
+                json.dumps(paper.categories),
+                paper.published,
+                paper.updated,
+                paper.url,
+                seen,
+            ),
         )
         stored_id = paper.id
     else:
@@ -124,10 +143,21 @@ def upsert_paper(ledger: Ledger, paper: Paper, *, source: str, detail: str = "",
             " categories_json = CASE WHEN ? != '[]' THEN ? ELSE categories_json END,"
             " published = COALESCE(?, published), updated = COALESCE(?, updated), url = COALESCE(?, url)"
             " WHERE id = ?",
-            (paper.version, doi, paper.title, paper.abstract, paper.abstract,
-             json.dumps(paper.authors), json.dumps(paper.authors),
-             json.dumps(paper.categories), json.dumps(paper.categories),
-             paper.published, paper.updated, paper.url, stored_id),
+            (
+                paper.version,
+                doi,
+                paper.title,
+                paper.abstract,
+                paper.abstract,
+                json.dumps(paper.authors),
+                json.dumps(paper.authors),
+                json.dumps(paper.categories),
+                json.dumps(paper.categories),
+                paper.published,
+                paper.updated,
+                paper.url,
+                stored_id,
+            ),
         )
     conn.execute(
         "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at) VALUES (?,?,?,?,?)",

@@ -17,6 +17,7 @@ from claimtrack.models import Claim, Line
 from claimtrack.workspace import Workspace
 
 M = TypeVar("M", bound=BaseModel)
+Stored = TypeVar("Stored", Claim, Line)
 
 
 @dataclass
@@ -102,16 +103,16 @@ class Store:
                 self._read_one(path, Line, library.lines, library.problems)
         return library
 
-    def _read_one(self, path: Path, model: type[M], into: dict, problems: list[Problem]) -> None:
+    def _read_one(self, path: Path, model: type[Stored], into: dict[str, Stored], problems: list[Problem]) -> None:
         display = self.display(path)
         item, found = parse_file(path, model, display)
         problems.extend(found)
         if item is None:
             return
-        if item.id != path.stem:  # type: ignore[attr-defined]
-            problems.append(Problem(display, "id", f"'{item.id}' does not match the file name '{path.stem}'"))  # type: ignore[attr-defined]
+        if item.id != path.stem:
+            problems.append(Problem(display, "id", f"'{item.id}' does not match the file name '{path.stem}'"))
             return
-        into[item.id] = item  # type: ignore[attr-defined]
+        into[item.id] = item
 
     def load(self) -> Library:
         """Load the store, refusing to go on if any file is broken: nothing is written over a bad store."""

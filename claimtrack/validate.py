@@ -20,12 +20,16 @@ def validate_store(store: Store) -> tuple[Library, list[Problem]]:
         problems.extend(_claim_problems(claim, file))
         title = " ".join(claim.title.split()).casefold()
         if title in seen_titles:
-            problems.append(Problem(file, "title", f"same title as claim '{seen_titles[title]}'; a recurring note is one claim"))
+            problems.append(
+                Problem(file, "title", f"same title as claim '{seen_titles[title]}'; a recurring note is one claim")
+            )
         seen_titles.setdefault(title, claim.id)
         for alias in claim.aliases:
             owner = aliases.setdefault(alias, claim.id)
             if owner != claim.id or alias in library.claims:
-                problems.append(Problem(file, "aliases", f"'{alias}' also names claim '{owner if owner != claim.id else alias}'"))
+                problems.append(
+                    Problem(file, "aliases", f"'{alias}' also names claim '{owner if owner != claim.id else alias}'")
+                )
     for line in library.lines.values():
         file = store.display(store.line_path(line.id))
         for index, claim_id in enumerate(line.claims):
@@ -57,7 +61,13 @@ def _claim_problems(claim: Claim, file: str) -> list[Problem]:
         if index and change.at < claim.history[index - 1].at:
             problems.append(Problem(file, f"history.{index}.at", "earlier than the entry before it"))
         if index and change.from_ != claim.history[index - 1].to:
-            problems.append(Problem(file, f"history.{index}.from", f"'{change.from_}' but the entry before ends at '{claim.history[index - 1].to}'"))
+            problems.append(
+                Problem(
+                    file,
+                    f"history.{index}.from",
+                    f"'{change.from_}' but the entry before ends at '{claim.history[index - 1].to}'",
+                )
+            )
     expected = claim.history[-1].to if claim.history else Status.UNTESTED
     if claim.status != expected:
         problems.append(Problem(file, "status", f"'{claim.status}' but its history ends at '{expected}'"))

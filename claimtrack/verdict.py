@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 
 from claimtrack.errors import InvalidInput
 from claimtrack.ids import normalize_arxiv_id
@@ -20,7 +21,7 @@ def record_verdict(
     because: str,
     *,
     by: str,
-    evidence: list[str] = (),  # type: ignore[assignment]
+    evidence: Sequence[str] = (),
     scope: str | None = None,
     now: dt.datetime | None = None,
 ) -> Claim:
@@ -57,8 +58,14 @@ def record_verdict(
             ids.append(evidence_id)
         claim.history.append(
             StatusChange(
-                from_=claim.status, to=status, at=at, by=person, evidence=ids, rationale=because,
-                scope=scope, pinned=True,
+                from_=claim.status,
+                to=status,
+                at=at,
+                by=person,
+                evidence=ids,
+                rationale=because,
+                scope=scope,
+                pinned=True,
             )
         )
         claim.status = status

@@ -57,8 +57,10 @@ def claim_text(claim: Claim, library: Library) -> str:
     out += ["Statement:", _wrap(claim.statement)]
     if claim.scope:
         out += ["Scope:", _wrap(claim.scope)]
-    out += [f"Claimed: {claim.claimed or 'unknown'}    Review every {claim.review_every_days} days"
-            f"    Last checked: {_date(claim.last_checked) or 'never'}"]
+    out += [
+        f"Claimed: {claim.claimed or 'unknown'}    Review every {claim.review_every_days} days"
+        f"    Last checked: {_date(claim.last_checked) or 'never'}"
+    ]
     out += [f"Lines: {', '.join(library.lines_of(claim.id)) or '-'}"]
     out.append("Anchors:")
     for a in claim.anchors:
@@ -79,7 +81,9 @@ def claim_text(claim: Claim, library: Library) -> str:
     out.append(f"Evidence ({len(claim.evidence)}):")
     for e in claim.evidence:
         conf = f" {e.confidence:.2f}" if e.confidence is not None else ""
-        out.append(f"  - {e.id}: {e.stance}{conf} from {e.source} ({e.published or e.judged_at.date()}) by {e.judged_by}")
+        out.append(
+            f"  - {e.id}: {e.stance}{conf} from {e.source} ({e.published or e.judged_at.date()}) by {e.judged_by}"
+        )
         if e.title:
             out.append(f"      {e.title}")
         if e.quote:

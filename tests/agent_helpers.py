@@ -26,10 +26,16 @@ class Scripted:
     tokens_out: int = 20
 
 
-def judgement(stance: str, quote: str, confidence: float = 0.9, scope_note: str | None = None,
-              rationale: str = "scripted") -> Scripted:
-    body = {"stance": stance, "quote": quote, "scope_note": scope_note, "confidence": confidence,
-            "rationale": rationale}
+def judgement(
+    stance: str, quote: str, confidence: float = 0.9, scope_note: str | None = None, rationale: str = "scripted"
+) -> Scripted:
+    body = {
+        "stance": stance,
+        "quote": quote,
+        "scope_note": scope_note,
+        "confidence": confidence,
+        "rationale": rationale,
+    }
     return Scripted(content=json.dumps(body))
 
 
@@ -49,17 +55,19 @@ class FakeOpenAI:
             def log_message(self, *args: object) -> None:  # keep pytest output clean
                 return
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 with outer._lock:
                     outer.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path.rstrip("/").endswith("/models"):
-                    data = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
-                                                       for m in outer.model_names]}
+                    data = {
+                        "object": "list",
+                        "data": [{"id": m, "object": "model", "owned_by": "test"} for m in outer.model_names],
+                    }
                     self._send(200, json.dumps(data).encode(), {})
                 else:
                     self._send(404, b'{"error": {"message": "not found"}}', {})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with outer._lock:
@@ -78,12 +86,18 @@ class FakeOpenAI:
                     self._send(item.status, json.dumps(err).encode(), item.headers)
                     return
                 reply = {
-                    "id": f"chatcmpl-{len(outer.requests)}", "object": "chat.completion",
-                    "created": int(time.time()), "model": body.get("model", "test-model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": item.content}}],
-                    "usage": {"prompt_tokens": item.tokens_in, "completion_tokens": item.tokens_out,
-                              "total_tokens": item.tokens_in + item.tokens_out},
+                    "id": f"chatcmpl-{len(outer.requests)}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "test-model"),
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": item.content}}
+                    ],
+                    "usage": {
+                        "prompt_tokens": item.tokens_in,
+                        "completion_tokens": item.tokens_out,
+                        "total_tokens": item.tokens_in + item.tokens_out,
+                    },
                 }
                 self._send(200, json.dumps(reply).encode(), item.headers)
 
@@ -180,7 +194,7 @@ class FakeLiterature:
             def log_message(self, *args: object) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 from urllib.parse import parse_qs, urlparse
 
                 outer.paths.append(self.path)
@@ -218,8 +232,12 @@ class FakeLiterature:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def env(self) -> dict[str, str]:
-        return {"CLAIMTRACK_ARXIV_URL": f"{self.root}/arxiv/api/query", "CLAIMTRACK_S2_URL": f"{self.root}/s2/graph/v1",
-                "CLAIMTRACK_OPENALEX_URL": f"{self.root}/openalex", "CLAIMTRACK_ARXIV_DELAY_S": "0"}
+        return {
+            "CLAIMTRACK_ARXIV_URL": f"{self.root}/arxiv/api/query",
+            "CLAIMTRACK_S2_URL": f"{self.root}/s2/graph/v1",
+            "CLAIMTRACK_OPENALEX_URL": f"{self.root}/openalex",
+            "CLAIMTRACK_ARXIV_DELAY_S": "0",
+        }
 
     def __enter__(self) -> FakeLiterature:
         self.thread.start()

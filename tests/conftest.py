@@ -28,8 +28,15 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"  # chromadb
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 _USER_ENV = (
-    "CLAIMTRACK_HOME", "CLAIMTRACK_STATE_DIR", "CLAIMTRACK_ARXIV_URL", "CLAIMTRACK_S2_URL",
-    "CLAIMTRACK_OPENALEX_URL", "CLAIMTRACK_LLM_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "S2_API_KEY",
+    "CLAIMTRACK_HOME",
+    "CLAIMTRACK_STATE_DIR",
+    "CLAIMTRACK_ARXIV_URL",
+    "CLAIMTRACK_S2_URL",
+    "CLAIMTRACK_OPENALEX_URL",
+    "CLAIMTRACK_LLM_MODEL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "S2_API_KEY",
     "CHROMA_HOST",
 )
 
@@ -83,10 +90,18 @@ def repo_workspace(tmp_path: Path) -> Path:
     return root
 
 
-def invoke(*args: str, input: str | None = None):  # noqa: A002
+def invoke(*args: str, input: str | None = None):
     """Run the CLI in-process with Typer's CliRunner; stderr is kept apart from stdout."""
     from typer.testing import CliRunner
 
     from claimtrack.cli import app
 
     return CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two tiny GPT-2s (base, tuned) built once per session for lm-eval runs."""
+    from tests.replication_helpers import tiny_pair
+
+    return tiny_pair(tmp_path_factory.mktemp("tiny-models"))

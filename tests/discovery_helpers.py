@@ -43,7 +43,7 @@ class FakeApi:
         api = self
 
         class _Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -89,8 +89,15 @@ class FakeApi:
         self.server.server_close()
 
 
-def atom_entry(arxiv_id: str, title: str, summary: str, published: str, categories: tuple[str, ...] = ("cs.CL",),
-               authors: tuple[str, ...] = ("A. Author",), doi: str | None = None) -> str:
+def atom_entry(
+    arxiv_id: str,
+    title: str,
+    summary: str,
+    published: str,
+    categories: tuple[str, ...] = ("cs.CL",),
+    authors: tuple[str, ...] = ("A. Author",),
+    doi: str | None = None,
+) -> str:
     """One <entry> in arXiv's Atom format (as export.arxiv.org serves it)."""
     cats = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in categories)
     names = "".join(f"<author><name>{a}</name></author>" for a in authors)

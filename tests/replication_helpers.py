@@ -24,13 +24,23 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True)]
+    )
     trainer = trainers.WordLevelTrainer(special_tokens=["[UNK]", "<|endoftext|>"], min_frequency=1)
     tok.train_from_iterator(TEXT.splitlines(), trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", eos_token="<|endoftext|>", bos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        eos_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
     fast.save_pretrained(folder)
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(fast), n_positions=512, n_embd=8, n_layer=1, n_head=2, bos_token_id=1, eos_token_id=1)
+    config = GPT2Config(
+        vocab_size=len(fast), n_positions=512, n_embd=8, n_layer=1, n_head=2, bos_token_id=1, eos_token_id=1
+    )
     model = GPT2LMHeadModel(config)
     model.save_pretrained(folder)
     (folder / "tiny.json").write_text(json.dumps({"params": sum(p.numel() for p in model.parameters())}))
@@ -49,11 +59,3 @@ def copy_project_evals(root: Path) -> Path:
     source = Path(__file__).resolve().parent.parent / "evals"
     shutil.copytree(source, root / "evals", ignore=shutil.ignore_patterns("__pycache__"))
     return root / "evals"
-
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return tiny_pair(tmp_path_factory.mktemp("tiny-models"))

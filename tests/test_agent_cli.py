@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import yaml
-
 from agent_helpers import FakeOpenAI, Scripted, judgement, user_text
 from conftest import FIXTURES, invoke
 
@@ -88,6 +87,7 @@ def _scifact_responder(claims: dict[str, int]):
         stance = SCIFACT_STANCE[claims[statement]]
         quote = "" if stance == "unrelated" else abstract.split(". ")[0]
         return judgement(stance, quote, 0.8)
+
     return respond
 
 

@@ -17,25 +17,45 @@ def _claim(**kw) -> Claim:
     return Claim(id="c", title="t", statement="s", claimed="2023-05", **kw)
 
 
-def _paper(stance: str, confidence: float = 0.9, *, quote: str = "a quoted finding here", published="2025-01",
-           at=T0, ident="e1", scope=None) -> Evidence:
-    return Evidence(id=ident, kind=EvidenceKind.PAPER, source="arXiv:2501.00001", published=published,
-                    stance=Stance(stance), quote=quote, confidence=confidence, judged_by="m@p", judged_at=at,
-                    scope_note=scope)
+def _paper(
+    stance: str,
+    confidence: float = 0.9,
+    *,
+    quote: str = "a quoted finding here",
+    published="2025-01",
+    at=T0,
+    ident="e1",
+    scope=None,
+) -> Evidence:
+    return Evidence(
+        id=ident,
+        kind=EvidenceKind.PAPER,
+        source="arXiv:2501.00001",
+        published=published,
+        stance=Stance(stance),
+        quote=quote,
+        confidence=confidence,
+        judged_by="m@p",
+        judged_at=at,
+        scope_note=scope,
+    )
 
 
 def _decide(claim: Claim) -> StatusChange | None:
     return decide(claim, threshold=0.6, run_id="run-x", now=LATER)
 
 
-@pytest.mark.parametrize(("stances", "expected"), [
-    (["supersedes", "supports"], Status.SUPERSEDED),
-    (["contradicts", "supports"], Status.RELAXED),
-    (["relaxes"], Status.RELAXED),
-    (["supports", "supports"], Status.HOLDING),
-    (["unrelated"], None),
-    ([], None),
-])
+@pytest.mark.parametrize(
+    ("stances", "expected"),
+    [
+        (["supersedes", "supports"], Status.SUPERSEDED),
+        (["contradicts", "supports"], Status.RELAXED),
+        (["relaxes"], Status.RELAXED),
+        (["supports", "supports"], Status.HOLDING),
+        (["unrelated"], None),
+        ([], None),
+    ],
+)
 def test_rules_table(stances, expected):
     claim = _claim(evidence=[_paper(s, ident=f"e{i}") for i, s in enumerate(stances)])
     change = _decide(claim)
@@ -52,8 +72,12 @@ def test_low_confidence_or_missing_quote_is_not_credible():
 
 
 def test_relaxed_carries_the_scope_note_of_the_most_confident():
-    claim = _claim(evidence=[_paper("relaxes", 0.7, ident="a", scope="small models"),
-                             _paper("contradicts", 0.9, ident="b", scope="only on math")])
+    claim = _claim(
+        evidence=[
+            _paper("relaxes", 0.7, ident="a", scope="small models"),
+            _paper("contradicts", 0.9, ident="b", scope="only on math"),
+        ]
+    )
     change = _decide(claim)
     assert change.to == Status.RELAXED and change.scope == "only on math" and change.evidence == ["b", "a"]
 
@@ -68,8 +92,15 @@ def test_no_change_when_status_already_matches():
 
 
 def test_replication_counts_like_a_paper_when_ruled():
-    rep = Evidence(id="rep-1", kind=EvidenceKind.REPLICATION, source="job-1", stance=Stance.CONTRADICTS,
-                   judged_by="rule:instruction-ablation", judged_at=T0, numbers={"effect": 0.1})
+    rep = Evidence(
+        id="rep-1",
+        kind=EvidenceKind.REPLICATION,
+        source="job-1",
+        stance=Stance.CONTRADICTS,
+        judged_by="rule:instruction-ablation",
+        judged_at=T0,
+        numbers={"effect": 0.1},
+    )
     assert is_credible(rep, 0.6)
     assert _decide(_claim(evidence=[rep])).to == Status.RELAXED
     unruled = rep.model_copy(update={"judged_by": "someone"})
@@ -77,8 +108,14 @@ def test_replication_counts_like_a_paper_when_ruled():
 
 
 def test_pinned_verdict_holds_until_newer_evidence():
-    pin = StatusChange(from_=Status.UNTESTED, to=Status.HOLDING, at=T0 + dt.timedelta(days=1), by="person:ana",
-                       rationale="read it myself", pinned=True)
+    pin = StatusChange(
+        from_=Status.UNTESTED,
+        to=Status.HOLDING,
+        at=T0 + dt.timedelta(days=1),
+        by="person:ana",
+        rationale="read it myself",
+        pinned=True,
+    )
     old = _paper("supersedes", at=T0, ident="old")
     claim = _claim(status=Status.HOLDING, history=[pin], evidence=[old])
     assert _decide(claim) is None  # the person saw that paper; their verdict stands

@@ -17,34 +17,61 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from agent_helpers import Entry, FakeLiterature, FakeOpenAI, Scripted, judgement, user_text
 from conftest import ROOT, invoke
+
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
 CLAIMS = ("it-output-format-not-task", "finetuning-makes-cot-performative", "softcot-frozen-backbone")
-SUPERSEDING = "models trained with correct instructions outperform those trained with misleading instructions by 15 points"
+SUPERSEDING = (
+    "models trained with correct instructions outperform those trained with misleading instructions by 15 points"
+)
 RELAXING = "fine-tuning reduces chain-of-thought faithfulness only for models below 7B parameters"
 SUPPORTING = "A frozen backbone with an auxiliary soft-thought model retains pretrained knowledge on all benchmarks"
 PAPERS = [
-    Entry("2507.00001v1", "Instruction tuning teaches more than the output format",
-          f"We revisit whether instruction tuning only teaches the output format. Across 40 tasks and models up to "
-          f"70B, {SUPERSEDING}. Earlier results with small label spaces do not hold at scale.", "2025-07-01"),
-    Entry("2508.00002v2", "Fine-tuning and chain-of-thought faithfulness revisited",
-          f"Early termination and filler tests on 12 models show that {RELAXING}; larger models keep functional "
-          "reasoning after fine-tuning.", "2025-08-03"),
-    Entry("2509.00003v1", "Soft thoughts without forgetting",
-          f"{SUPPORTING}. Continuous reasoning with soft chain-of-thought needs no fine-tuning of the main LLM.",
-          "2025-09-09"),
-    Entry("2510.00004v1", "Protein folding with diffusion models",
-          "We fold proteins with a diffusion model and report state of the art structure accuracy.", "2025-10-10"),
+    Entry(
+        "2507.00001v1",
+        "Instruction tuning teaches more than the output format",
+        f"We revisit whether instruction tuning only teaches the output format. Across 40 tasks and models up to "
+        f"70B, {SUPERSEDING}. Earlier results with small label spaces do not hold at scale.",
+        "2025-07-01",
+    ),
+    Entry(
+        "2508.00002v2",
+        "Fine-tuning and chain-of-thought faithfulness revisited",
+        f"Early termination and filler tests on 12 models show that {RELAXING}; larger models keep functional "
+        "reasoning after fine-tuning.",
+        "2025-08-03",
+    ),
+    Entry(
+        "2509.00003v1",
+        "Soft thoughts without forgetting",
+        f"{SUPPORTING}. Continuous reasoning with soft chain-of-thought needs no fine-tuning of the main LLM.",
+        "2025-09-09",
+    ),
+    Entry(
+        "2510.00004v1",
+        "Protein folding with diffusion models",
+        "We fold proteins with a diffusion model and report state of the art structure accuracy.",
+        "2025-10-10",
+    ),
 ]
-# (fragment of the claim's question, paper title) -> the judgement the scripted LLM gives; every other pair is unrelated.
+# (fragment of the claim's question, paper title) -> the judgement the scripted LLM gives;
+# every other pair is unrelated.
 VERDICTS = {
-    ("instruction tuning", "Instruction tuning teaches more than the output format"): ("supersedes", SUPERSEDING, 0.9, None),
-    ("disconnect reasoning steps", "Fine-tuning and chain-of-thought faithfulness revisited"):
-        ("relaxes", RELAXING, 0.8, "models of 7B parameters and below"),
+    ("instruction tuning", "Instruction tuning teaches more than the output format"): (
+        "supersedes",
+        SUPERSEDING,
+        0.9,
+        None,
+    ),
+    ("disconnect reasoning steps", "Fine-tuning and chain-of-thought faithfulness revisited"): (
+        "relaxes",
+        RELAXING,
+        0.8,
+        "models of 7B parameters and below",
+    ),
     ("continuous reasoning", "Soft thoughts without forgetting"): ("supports", SUPPORTING, 0.85, None),
 }
 
@@ -54,8 +81,11 @@ def respond(request: dict) -> Scripted:
     system = request["messages"][0]["content"]
     text = user_text(request)
     if "Propose arXiv search queries" in system:
-        return Scripted(content=json.dumps({"queries": ["instruction following ablation", "reasoning faithfulness"]}),
-                        tokens_in=50, tokens_out=10)
+        return Scripted(
+            content=json.dumps({"queries": ["instruction following ablation", "reasoning faithfulness"]}),
+            tokens_in=50,
+            tokens_out=10,
+        )
     question = re.search(r"^Question: (.*)$", text, re.MULTILINE).group(1)
     title = re.search(r"^Title: (.*)$", text, re.MULTILINE).group(1)
     for (fragment, wanted), (stance, quote, confidence, scope) in VERDICTS.items():
@@ -170,15 +200,31 @@ def test_pinned_verdict_stays_until_newer_evidence(ws, literature, llm, monkeypa
     args = ("--workspace", str(ws), "run", "it-output-format-not-task", "--no-replicate")
     assert invoke(*args).exit_code == 0
     assert _claim(ws, "it-output-format-not-task")["status"] == "superseded"
-    verdict = invoke("--workspace", str(ws), "verdict", "it-output-format-not-task", "--status", "holding",
-                     "--because", "the superseding paper tests another setting", "--by", "ana")
+    verdict = invoke(
+        "--workspace",
+        str(ws),
+        "verdict",
+        "it-output-format-not-task",
+        "--status",
+        "holding",
+        "--because",
+        "the superseding paper tests another setting",
+        "--by",
+        "ana",
+    )
     assert verdict.exit_code == 0, verdict.stderr
     assert invoke(*args).exit_code == 0  # same (cached) evidence, older than the verdict: the pin stands
     claim = _claim(ws, "it-output-format-not-task")
     assert claim["status"] == "holding" and claim["history"][-1]["pinned"] is True
     time.sleep(1.1)  # evidence judged in a later second than the verdict
-    literature.entries.append(Entry("2511.00005v1", "Misleading instructions at scale",
-                                    f"{NEWER}. The format-only account fails for large models.", "2025-11-11"))
+    literature.entries.append(
+        Entry(
+            "2511.00005v1",
+            "Misleading instructions at scale",
+            f"{NEWER}. The format-only account fails for large models.",
+            "2025-11-11",
+        )
+    )
     VERDICTS[("instruction", "Misleading instructions at scale")] = ("supersedes", NEWER, 0.9, None)
     try:
         assert invoke(*args).exit_code == 0
@@ -203,8 +249,9 @@ def test_no_llm_run_stores_candidates_unjudged(ws, literature):
     assert unjudged >= len(CLAIMS)
     doctor = invoke("--workspace", str(ws), "doctor")
     assert re.search(r"^ok\s+last run\s+run-\S+ started .*: ok \(3 claims, 0 failed", doctor.stdout, re.MULTILINE)
-    assert re.search(r"^ok\s+index\s+4 papers in the ledger; Chroma \(embedded\): 4 embeddings", doctor.stdout,
-                     re.MULTILINE)
+    assert re.search(
+        r"^ok\s+index\s+4 papers in the ledger; Chroma \(embedded\): 4 embeddings", doctor.stdout, re.MULTILINE
+    )
 
 
 def test_offline_run_goes_on(ws, llm):
@@ -226,7 +273,9 @@ def test_replication_without_the_specs_models_is_skipped_not_run_on_one_model(ws
     assert any(n.startswith("replication skipped: the spec's models are neither reachable nor cached") for n in notes)
     ledger = sqlite3.connect(ws / ".claimtrack" / "ledger.sqlite")
     tables = {r[0] for r in ledger.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "replication_jobs" not in tables or ledger.execute("SELECT COUNT(*) FROM replication_jobs").fetchone() == (0,)
+    assert "replication_jobs" not in tables or ledger.execute("SELECT COUNT(*) FROM replication_jobs").fetchone() == (
+        0,
+    )
     assert not (ws / ".claimtrack" / "models").exists()  # Gemma was not even converted
 
 
@@ -277,8 +326,12 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
     with FakeOpenAI(responder=slow_after_first) as llm:
         env = _subprocess_env(literature, llm, ws)
         log = ws.parent / "first-run.log"  # a file, not a pipe: an unread pipe could fill and stall the child
-        first = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task",
-                                  "--no-replicate"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        first = subprocess.Popen(
+            [sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task", "--no-replicate"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+        )
         try:
             deadline = time.monotonic() + 90
             while len(judged) < 2 and time.monotonic() < deadline and first.poll() is None:
@@ -301,8 +354,13 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
             assert conn.execute("SELECT outcome FROM runs").fetchone()[0] is None
         stall["on"] = False
         first_pair = judged[0]
-        resumed = subprocess.run([sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task",
-                                  "--no-replicate", "--json"], env=env, capture_output=True, text=True, timeout=120)
+        resumed = subprocess.run(
+            [sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task", "--no-replicate", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert judged.count(first_pair) == 1  # the pair judged before the kill was not asked again
         summary = json.loads(resumed.stdout)
@@ -314,7 +372,7 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
 
 def test_contested_claim_triggers_its_replication_in_the_same_run(ws, literature, llm, tmp_path):
     """Literature contests a claim that has a probe: the run replicates it (tiny real models, real lm-eval)."""
-    from replication_helpers import build_tiny_model
+    from tests.replication_helpers import build_tiny_model
 
     base = build_tiny_model(tmp_path / "tiny-base", seed=0)
     tuned = build_tiny_model(tmp_path / "tiny-tuned", seed=1)
@@ -328,13 +386,28 @@ def test_contested_claim_triggers_its_replication_in_the_same_run(ws, literature
     path = ws / "claims" / "it-output-format-not-task.yaml"
     data = yaml.safe_load(path.read_text())
     yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
-    data["evidence"] = [{"id": "rep-earlier", "kind": "replication", "source": "rep-earlier", "stance": "supports",
-                         "judged_by": "rule:instruction-ablation", "judged_at": yesterday}]
+    data["evidence"] = [
+        {
+            "id": "rep-earlier",
+            "kind": "replication",
+            "source": "rep-earlier",
+            "stance": "supports",
+            "judged_by": "rule:instruction-ablation",
+            "judged_at": yesterday,
+        }
+    ]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     ledger = Workspace.at(ws).ledger_path
 
-    off = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "softcot-frozen-backbone",
-                 "--no-replicate", "--json")
+    off = invoke(
+        "--workspace",
+        str(ws),
+        "run",
+        "it-output-format-not-task",
+        "softcot-frozen-backbone",
+        "--no-replicate",
+        "--json",
+    )
     assert off.exit_code == 0 and all(c["replication"] is None for c in json.loads(off.stdout)["claims"])
     with sqlite3.connect(ledger) as conn:
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'replication_jobs'").fetchone() is None
@@ -367,9 +440,13 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literatu
         log = ws.parent / "run.log"  # a file, not a pipe: an unread pipe could fill and stall the child
         # As from a terminal: Ctrl-C's default action, even when this test runs in a background job, whose
         # children inherit SIGINT as ignored.
-        run = subprocess.Popen([sys.executable, "-m", "claimtrack", "run", "--all", "--no-replicate"],
-                               env=_subprocess_env(literature, llm, ws), stdout=subprocess.DEVNULL, stderr=log.open("w"),
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        run = subprocess.Popen(
+            [sys.executable, "-m", "claimtrack", "run", "--all", "--no-replicate"],
+            env=_subprocess_env(literature, llm, ws),
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.monotonic() + 90
         while not asked and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.1)

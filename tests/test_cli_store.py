@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, invoke
 
 from claimtrack.models import Status
 from claimtrack.store import Store
 from claimtrack.verdict import record_verdict
 from claimtrack.workspace import Workspace
-from conftest import ROOT, invoke
 
 IT = "it-output-format-not-task"
 
@@ -45,7 +45,7 @@ def test_status_table_and_filters(repo_workspace: Path) -> None:
     assert it_row.split()[:4] == [IT, "untested", "2023", "2305.11383"]
     result = invoke("-w", str(repo_workspace), "status", "--line", "finetuning-cot-shortcuts", "--json")
     data = json.loads(result.stdout)
-    assert [d["id"] for d in data][0] == "finetuning-makes-cot-performative"
+    assert next(d["id"] for d in data) == "finetuning-makes-cot-performative"
     assert len(data) == 9
     assert set(data[0]) >= {"id", "title", "status", "claimed", "anchors", "lines", "last_checked"}
     assert data[0]["anchors"] == ["2411.15382"]
@@ -59,7 +59,9 @@ def test_status_rejects_unknown_status_and_line(repo_workspace: Path) -> None:
     assert result.exit_code == 2 and "dubious" in result.stderr
     result = invoke("-w", str(repo_workspace), "status", "--line", "finetuning-cot-shortcut")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: unknown line id 'finetuning-cot-shortcut' (did you mean finetuning-cot-shortcuts")
+    assert result.stderr.startswith(
+        "error: unknown line id 'finetuning-cot-shortcut' (did you mean finetuning-cot-shortcuts"
+    )
     assert result.stderr.count("\n") == 1
 
 
@@ -82,8 +84,12 @@ def test_show_unknown_id_suggests(repo_workspace: Path) -> None:
 
 def test_lines_json_in_seed_order(repo_workspace: Path) -> None:
     data = json.loads(invoke("-w", str(repo_workspace), "lines", "--json").stdout)
-    assert {d["id"] for d in data} == {"confounds-surface-vs-cause", "surface-vs-regime",
-                                       "finetuning-cot-shortcuts", "finetuning-semantic-inference"}
+    assert {d["id"] for d in data} == {
+        "confounds-surface-vs-cause",
+        "surface-vs-regime",
+        "finetuning-cot-shortcuts",
+        "finetuning-semantic-inference",
+    }
     first = next(d for d in data if d["id"] == "confounds-surface-vs-cause")
     assert first["question"] == "What training regimes confound surface mechanisms with their actual causes?"
     assert first["claims"][0] == IT and first["claims"][-1] == "mechanism-needs-representational-and-causal"
@@ -91,8 +97,22 @@ def test_lines_json_in_seed_order(repo_workspace: Path) -> None:
 
 
 def test_verdict_records_a_pinned_dated_change(repo_workspace: Path) -> None:
-    result = invoke("-w", str(repo_workspace), "verdict", IT, "--status", "relaxed", "--because",
-                    "Holds for T5-era models only", "--evidence", "arXiv:2401.00001v2", "--scope", "T5-sized", "--by", "ada")
+    result = invoke(
+        "-w",
+        str(repo_workspace),
+        "verdict",
+        IT,
+        "--status",
+        "relaxed",
+        "--because",
+        "Holds for T5-era models only",
+        "--evidence",
+        "arXiv:2401.00001v2",
+        "--scope",
+        "T5-sized",
+        "--by",
+        "ada",
+    )
     assert result.exit_code == 0, result.stderr
     assert "untested -> relaxed" in result.stdout
     data = yaml.safe_load((repo_workspace / "claims" / f"{IT}.yaml").read_text())
@@ -109,7 +129,10 @@ def test_verdict_records_a_pinned_dated_change(repo_workspace: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--status", "holding", "--because", "x", "--evidence", "arXiv:12345"], "--evidence: evidence: 'arXiv:12345' is not an arXiv id"),
+        (
+            ["--status", "holding", "--because", "x", "--evidence", "arXiv:12345"],
+            "--evidence: evidence: 'arXiv:12345' is not an arXiv id",
+        ),
         (["--status", "untested", "--because", "x"], "--status: status: a verdict is holding, relaxed or superseded"),
         (["--status", "holding", "--because", "  "], "--because: because:"),
     ],
@@ -137,9 +160,21 @@ def _break(root: Path, name: str, text: str) -> None:
     [
         ("bad.yaml", "id: bad\ntitle: [unclosed\n", "claims/bad.yaml: line 3: malformed YAML"),
         (f"{IT}.yaml", lambda t: t + "colour: blue\n", f"claims/{IT}.yaml: colour: unknown field"),
-        (f"{IT}.yaml", lambda t: t.replace("status: untested", "status: dubious"), f"claims/{IT}.yaml: status: Input should be"),
-        (f"{IT}.yaml", lambda t: t.replace("arxiv: '2305.11383'", "arxiv: '23.1'"), f"claims/{IT}.yaml: anchors.0.arxiv: '23.1' is not an arXiv id"),
-        ("Bad_Id.yaml", "id: Bad_Id\ntitle: t\nstatement: s\nanchor_note: none\n", "claims/Bad_Id.yaml: id: 'Bad_Id' is not a slug"),
+        (
+            f"{IT}.yaml",
+            lambda t: t.replace("status: untested", "status: dubious"),
+            f"claims/{IT}.yaml: status: Input should be",
+        ),
+        (
+            f"{IT}.yaml",
+            lambda t: t.replace("arxiv: '2305.11383'", "arxiv: '23.1'"),
+            f"claims/{IT}.yaml: anchors.0.arxiv: '23.1' is not an arXiv id",
+        ),
+        (
+            "Bad_Id.yaml",
+            "id: Bad_Id\ntitle: t\nstatement: s\nanchor_note: none\n",
+            "claims/Bad_Id.yaml: id: 'Bad_Id' is not a slug",
+        ),
         ("copy.yaml", None, "claims/copy.yaml: id: 'it-output-format-not-task' does not match the file name 'copy'"),
     ],
 )
@@ -226,8 +261,9 @@ for i in range(int(sys.argv[3])):
 
 
 def test_two_processes_writing_at_once_lose_nothing(repo_workspace: Path) -> None:
-    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(repo_workspace), name, "15"])
-               for name in ("ada", "bob")]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(repo_workspace), name, "15"]) for name in ("ada", "bob")
+    ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     claim = Store(Workspace.at(repo_workspace)).load().claim(IT)
     reasons = {h.rationale for h in claim.history}

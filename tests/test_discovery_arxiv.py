@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed, fixture
 
 from claimtrack.config import Settings
 from claimtrack.discovery import arxiv_source
@@ -13,7 +14,6 @@ from claimtrack.discovery.http import Fetcher, forget_down_hosts
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 from claimtrack.models import Anchor, Claim, SearchHints
-from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed, fixture
 
 NOW = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)
 
@@ -24,10 +24,14 @@ def _fresh_hosts() -> None:
 
 
 def _claim(**kw: object) -> Claim:
-    base = dict(id="it-output-format-not-task", title="Does instruction tuning teach the output format?",
-                statement="Instruction tuning transfers the output format, not task understanding.",
-                claimed="2023-05", search=SearchHints(terms=["instruction tuning output format"], categories=["cs.CL"]),
-                anchors=[Anchor(arxiv="2305.11383", title="Do Models Really Learn to Follow Instructions?")])
+    base = {
+        "id": "it-output-format-not-task",
+        "title": "Does instruction tuning teach the output format?",
+        "statement": "Instruction tuning transfers the output format, not task understanding.",
+        "claimed": "2023-05",
+        "search": SearchHints(terms=["instruction tuning output format"], categories=["cs.CL"]),
+        "anchors": [Anchor(arxiv="2305.11383", title="Do Models Really Learn to Follow Instructions?")],
+    }
     return Claim(**{**base, **kw})
 
 
@@ -56,7 +60,9 @@ def test_window_starts_at_the_claim_date_when_never_checked() -> None:
 
 def test_recorded_feed_parses_into_papers() -> None:
     with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(200, fixture("arxiv", "q_testing_s0_m10.xml"), "application/atom+xml")
+        api.routes["/api/query"] = lambda q, h: Reply(
+            200, fixture("arxiv", "q_testing_s0_m10.xml"), "application/atom+xml"
+        )
         client, _ = _client(api)
         client.page_size = 10
         papers = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("testing",)), 10))
@@ -73,7 +79,7 @@ def test_paging_follows_total_results() -> None:
 
     def pages(query: dict[str, str], headers: dict[str, str]) -> Reply:
         start = int(query["start"])
-        return Reply(200, atom_feed(entries[start:start + 2], total=3, start=start), "application/atom+xml")
+        return Reply(200, atom_feed(entries[start : start + 2], total=3, start=start), "application/atom+xml")
 
     with FakeApi() as api:
         api.routes["/api/query"] = pages
@@ -91,9 +97,14 @@ def test_empty_first_page_means_no_results() -> None:
 
 
 def test_empty_page_in_the_middle_is_reported() -> None:
-    first = atom_feed([atom_entry("2401.00001v1", "One", "A", "2024-01-01"), atom_entry("2401.00002v1", "Two", "B", "2024-01-02")], total=5)
+    first = atom_feed(
+        [atom_entry("2401.00001v1", "One", "A", "2024-01-01"), atom_entry("2401.00002v1", "Two", "B", "2024-01-02")],
+        total=5,
+    )
     with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(200, first if q["start"] == "0" else atom_feed([], total=5, start=2))
+        api.routes["/api/query"] = lambda q, h: Reply(
+            200, first if q["start"] == "0" else atom_feed([], total=5, start=2)
+        )
         client, _ = _client(api)
         got = []
         with pytest.raises(SourceError, match="arxiv: empty page"):

@@ -6,8 +6,9 @@ import json
 import math
 from pathlib import Path
 
-from claimtrack.discovery import beir
 from conftest import FIXTURES, invoke
+
+from claimtrack.discovery import beir
 
 MINI = FIXTURES / "discovery" / "beir-mini"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from discovery_helpers import FakeApi, Reply, fixture
 from pydantic import SecretStr
 
 from claimtrack.config import Settings
 from claimtrack.discovery import citations
 from claimtrack.discovery.http import Fetcher, forget_down_hosts
-from discovery_helpers import FakeApi, Reply, fixture
 
 S2_PATH = "/graph/v1/paper/arXiv:2305.11383/citations"
 
@@ -28,8 +28,14 @@ def _run(api: FakeApi, **kw: object) -> citations.CitingPapers:
 
 
 def _s2_item(i: int, **extra: object) -> dict:
-    paper = {"paperId": f"p{i}", "title": f"Citing paper {i}", "abstract": f"About format {i}.",
-             "externalIds": {"ArXiv": f"2401.{i:05d}"}, "publicationDate": "2024-01-15", **extra}
+    paper = {
+        "paperId": f"p{i}",
+        "title": f"Citing paper {i}",
+        "abstract": f"About format {i}.",
+        "externalIds": {"ArXiv": f"2401.{i:05d}"},
+        "publicationDate": "2024-01-15",
+        **extra,
+    }
     return {"citingPaper": paper}
 
 
@@ -65,7 +71,10 @@ def test_recorded_page_without_abstracts_still_yields_papers() -> None:
 
 def test_429_is_honoured_then_the_page_is_read() -> None:
     with FakeApi() as api:
-        api.routes[S2_PATH] = [Reply(429, headers={"Retry-After": "0"}), Reply(200, json.dumps({"data": [_s2_item(1)]}))]
+        api.routes[S2_PATH] = [
+            Reply(429, headers={"Retry-After": "0"}),
+            Reply(200, json.dumps({"data": [_s2_item(1)]})),
+        ]
         found = _run(api)
     assert [p.id for p in found.papers] == ["2401.00001"] and len(api.hits(S2_PATH)) == 2
 
@@ -73,7 +82,9 @@ def test_429_is_honoured_then_the_page_is_read() -> None:
 def _openalex_routes(api: FakeApi) -> dict:
     work = json.loads(fixture("openalex", "work_W2741809807.json"))
     listing = json.loads(fixture("openalex", "works_list_title_search_PaperQA.json"))
-    api.routes["/works/doi:10.48550/arXiv.2305.11383"] = lambda q, h: Reply(200, json.dumps({"id": "https://openalex.org/W4376311111"}))
+    api.routes["/works/doi:10.48550/arXiv.2305.11383"] = lambda q, h: Reply(
+        200, json.dumps({"id": "https://openalex.org/W4376311111"})
+    )
 
     def cites(query: dict[str, str], headers: dict[str, str]) -> Reply:
         assert query["filter"] == "cites:W4376311111"
@@ -111,7 +122,9 @@ def test_openalex_is_asked_when_semantic_scholar_keeps_failing() -> None:
 def test_anchor_unknown_everywhere_is_a_note_not_a_failure() -> None:
     with FakeApi() as api:
         api.routes[S2_PATH] = lambda q, h: Reply(404, fixture("semanticscholar", "paper_DOI_404.json"))
-        api.routes["/works/doi:10.48550/arXiv.2305.11383"] = lambda q, h: Reply(404, fixture("openalex", "work_by_doi_404.html"), "text/html")
+        api.routes["/works/doi:10.48550/arXiv.2305.11383"] = lambda q, h: Reply(
+            404, fixture("openalex", "work_by_doi_404.html"), "text/html"
+        )
         found = _run(api)
     assert found.papers == [] and found.source is None and not found.problems and len(found.notes) == 2
 

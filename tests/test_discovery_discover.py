@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import invoke
+from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed
 
 from claimtrack.config import Settings
 from claimtrack.discovery.discover import discover
@@ -15,8 +17,6 @@ from claimtrack.discovery.snapshot import import_snapshot
 from claimtrack.ledger import Ledger
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
-from conftest import invoke
-from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed
 
 CLAIM = "it-output-format-not-task"  # claimed 2023-05, anchor 2305.11383
 NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
@@ -28,32 +28,71 @@ def _fresh_hosts() -> None:
     forget_down_hosts()
 
 
-FEED = atom_feed([
-    atom_entry("2402.11111v2", "Instruction tuning teaches output format more than task understanding",
-               "We revisit whether instruction tuning teaches task understanding. Models tuned on corrupted "
-               "instructions match the output format and reach similar exact-match scores.", "2024-02-10",
-               doi="10.1000/format.2024"),
-    atom_entry("2403.22222v1", "Galaxy rotation curves without dark matter",
-               "We fit rotation curves of spiral galaxies.", "2024-03-01", ("astro-ph.GA",)),
-    atom_entry("2305.11383v2", "Do Models Really Learn to Follow Instructions?", "The anchor itself.", "2023-05-19"),
-])
+FEED = atom_feed(
+    [
+        atom_entry(
+            "2402.11111v2",
+            "Instruction tuning teaches output format more than task understanding",
+            "We revisit whether instruction tuning teaches task understanding. Models tuned on corrupted "
+            "instructions match the output format and reach similar exact-match scores.",
+            "2024-02-10",
+            doi="10.1000/format.2024",
+        ),
+        atom_entry(
+            "2403.22222v1",
+            "Galaxy rotation curves without dark matter",
+            "We fit rotation curves of spiral galaxies.",
+            "2024-03-01",
+            ("astro-ph.GA",),
+        ),
+        atom_entry(
+            "2305.11383v2", "Do Models Really Learn to Follow Instructions?", "The anchor itself.", "2023-05-19"
+        ),
+    ]
+)
 
 
 def _s2_page() -> str:
-    return json.dumps({"offset": 0, "data": [
-        # the same paper as the arXiv feed's first entry, known to S2 only by its DOI: must not duplicate
-        {"citingPaper": {"paperId": "a1", "title": "Instruction tuning teaches output format more than task understanding",
-                         "abstract": "", "externalIds": {"DOI": "10.1000/FORMAT.2024"}, "publicationDate": "2024-02-10"}},
-        # the same as an arXiv id the ledger will know
-        {"citingPaper": {"paperId": "a2", "title": "Semantic content of instructions barely matters for instruction tuning",
-                         "abstract": "Irrelevant or misleading instructions yield nearly the same performance after tuning.",
-                         "externalIds": {"ArXiv": "2406.33333"}, "publicationDate": None}},
-    ]})
+    return json.dumps(
+        {
+            "offset": 0,
+            "data": [
+                # the same paper as the arXiv feed's first entry, known to S2 only by its DOI: must not duplicate
+                {
+                    "citingPaper": {
+                        "paperId": "a1",
+                        "title": "Instruction tuning teaches output format more than task understanding",
+                        "abstract": "",
+                        "externalIds": {"DOI": "10.1000/FORMAT.2024"},
+                        "publicationDate": "2024-02-10",
+                    }
+                },
+                # the same as an arXiv id the ledger will know
+                {
+                    "citingPaper": {
+                        "paperId": "a2",
+                        "title": "Semantic content of instructions barely matters for instruction tuning",
+                        "abstract": (
+                            "Irrelevant or misleading instructions yield nearly the same performance after tuning."
+                        ),
+                        "externalIds": {"ArXiv": "2406.33333"},
+                        "publicationDate": None,
+                    }
+                },
+            ],
+        }
+    )
 
 
 def _settings(api: FakeApi) -> Settings:
-    return Settings(arxiv_url=api.url + "/api/query", s2_url=api.url + "/graph/v1", openalex_url=api.url,
-                    arxiv_delay_s=0.0, http_backoff_s=0.01, http_retries=1)
+    return Settings(
+        arxiv_url=api.url + "/api/query",
+        s2_url=api.url + "/graph/v1",
+        openalex_url=api.url,
+        arxiv_delay_s=0.0,
+        http_backoff_s=0.01,
+        http_retries=1,
+    )
 
 
 def _serve(api: FakeApi) -> None:
@@ -82,9 +121,15 @@ def test_discover_stores_once_ranks_and_records_candidates(repo_workspace: Path)
     assert top.sources == ["arxiv", "semanticscholar"] and "cites 2305.11383" in top.why and "format" in top.why
     assert result.new_papers == 3
     assert ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 3  # DOI and arXiv id deduplicated
-    rows = ledger.conn.execute("SELECT paper_id, rank, state, run_id FROM candidates WHERE claim_id = ? ORDER BY rank",
-                               (CLAIM,)).fetchall()
-    assert [(r["paper_id"], r["rank"], r["state"], r["run_id"]) for r in rows][0] == ("2402.11111", 1, "unjudged", "run-1")
+    rows = ledger.conn.execute(
+        "SELECT paper_id, rank, state, run_id FROM candidates WHERE claim_id = ? ORDER BY rank", (CLAIM,)
+    ).fetchall()
+    assert next((r["paper_id"], r["rank"], r["state"], r["run_id"]) for r in rows) == (
+        "2402.11111",
+        1,
+        "unjudged",
+        "run-1",
+    )
 
 
 def test_second_run_uses_the_cache_and_keeps_judged_rows(repo_workspace: Path) -> None:
@@ -104,10 +149,19 @@ def test_second_run_uses_the_cache_and_keeps_judged_rows(repo_workspace: Path) -
 def test_no_network_is_reported_per_source_and_stored_papers_still_rank(repo_workspace: Path) -> None:
     ws, ledger, claim = _open(repo_workspace)
     snapshot = repo_workspace / "snap.jsonl"
-    snapshot.write_text(json.dumps({
-        "id": "2404.55555", "title": "Output format, not instructions, drives instruction tuning gains",
-        "abstract": "Instruction tuning mostly teaches the output space.", "categories": "cs.CL",
-        "versions": [{"version": "v1", "created": "Mon, 1 Apr 2024 10:00:00 GMT"}], "update_date": "2024-04-01"}) + "\n")
+    snapshot.write_text(
+        json.dumps(
+            {
+                "id": "2404.55555",
+                "title": "Output format, not instructions, drives instruction tuning gains",
+                "abstract": "Instruction tuning mostly teaches the output space.",
+                "categories": "cs.CL",
+                "versions": [{"version": "v1", "created": "Mon, 1 Apr 2024 10:00:00 GMT"}],
+                "update_date": "2024-04-01",
+            }
+        )
+        + "\n"
+    )
     import_snapshot(ledger, snapshot)
     settings = Settings(arxiv_delay_s=0.0, http_backoff_s=0.01, http_retries=0)  # the real hosts: DNS is refused
     result = discover(ws, ledger, claim, settings=settings, now=NOW)
@@ -131,15 +185,21 @@ def test_offline_asks_nobody_and_says_so(repo_workspace: Path) -> None:
     assert len(result.candidates) == 3
 
 
-def test_cli_discover_prints_candidates_and_one_line_per_failure(repo_workspace: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_discover_prints_candidates_and_one_line_per_failure(
+    repo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with FakeApi() as api:
         api.routes["/api/query"] = lambda q, h: Reply(200, FEED, "application/atom+xml")
         api.routes[S2_PATH] = [Reply(503)]
         api.routes["/works/doi:10.48550/arXiv.2305.11383"] = [Reply(503)]
-        for name, value in {"CLAIMTRACK_ARXIV_URL": api.url + "/api/query", "CLAIMTRACK_S2_URL": api.url + "/graph/v1",
-                            "CLAIMTRACK_OPENALEX_URL": api.url, "CLAIMTRACK_ARXIV_DELAY_S": "0",
-                            "CLAIMTRACK_HTTP_BACKOFF_S": "0.01", "CLAIMTRACK_HTTP_RETRIES": "1"}.items():
+        for name, value in {
+            "CLAIMTRACK_ARXIV_URL": api.url + "/api/query",
+            "CLAIMTRACK_S2_URL": api.url + "/graph/v1",
+            "CLAIMTRACK_OPENALEX_URL": api.url,
+            "CLAIMTRACK_ARXIV_DELAY_S": "0",
+            "CLAIMTRACK_HTTP_BACKOFF_S": "0.01",
+            "CLAIMTRACK_HTTP_RETRIES": "1",
+        }.items():
             monkeypatch.setenv(name, value)
         result = invoke("-w", str(repo_workspace), "discover", CLAIM)
         as_json = invoke("-w", str(repo_workspace), "discover", CLAIM, "--json", "--k", "1")

@@ -6,11 +6,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from discovery_helpers import FakeApi, Reply
 
 from claimtrack.discovery.http import Fetcher, forget_down_hosts
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
-from discovery_helpers import FakeApi, Reply
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +93,7 @@ def test_unreachable_host_fails_once_then_fast() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    fetcher, waits = _fetcher(retries=1)
+    fetcher, _waits = _fetcher(retries=1)
     with pytest.raises(SourceError, match="connection failed"):
         fetcher.get(f"http://127.0.0.1:{port}/x")
     calls = fetcher.network_calls

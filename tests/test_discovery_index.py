@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import invoke
+
 from claimtrack.config import Settings
 from claimtrack.discovery.bm25 import BM25, tokenize
 from claimtrack.discovery.index import chroma_client, dense_top, fuse, fuse_rrf, open_collection, sync
 from claimtrack.ledger import Ledger
 from claimtrack.papers import Paper, upsert_paper
 from claimtrack.workspace import Workspace
-from conftest import invoke
 
 DOCS = {
     "fmt": "Instruction tuning teaches the output format: models tuned on corrupted instructions keep their scores.",
@@ -33,7 +34,12 @@ def test_bm25_prefers_documents_matching_more_and_rarer_terms() -> None:
     ranked = [index.ids[row] for row, _ in index.top("output format instruction tuning", 5)]
     assert ranked[:2] == ["fmt", "fmt2"] or ranked[:2] == ["fmt2", "fmt"]
     assert "astro" not in ranked  # no shared term: score 0 is not a match
-    assert index.matched_terms("output format instruction tuning", index.ids.index("fmt"))[0] in {"format", "output", "instruction", "tuning"}
+    assert index.matched_terms("output format instruction tuning", index.ids.index("fmt"))[0] in {
+        "format",
+        "output",
+        "instruction",
+        "tuning",
+    }
 
 
 def test_bm25_respects_an_allowed_subset() -> None:
@@ -72,8 +78,16 @@ def test_hybrid_search_over_stored_papers(empty_workspace: Path) -> None:
     ledger = Ledger.open(ws)
     for doc_id, text in DOCS.items():
         upsert_paper(ledger, Paper(id=f"test:{doc_id}", title=text.split(":")[0], abstract=text), source="test")
-    result = invoke("-w", str(empty_workspace), "papers", "search", "does instruction tuning teach output format?",
-                    "--k", "3", "--json")
+    result = invoke(
+        "-w",
+        str(empty_workspace),
+        "papers",
+        "search",
+        "does instruction tuning teach output format?",
+        "--k",
+        "3",
+        "--json",
+    )
     assert result.exit_code == 0
     hits = json.loads(result.stdout)
     assert {h["id"] for h in hits[:2]} == {"test:fmt", "test:fmt2"}
@@ -109,8 +123,13 @@ def test_collection_reopens_in_a_new_process_with_a_portable_config(tmp_path: Pa
     stored = collection.configuration_json["embedding_function"]
     assert stored["name"] == "claimtrack-minilm-l6-v2"
     assert stored["config"] == {"quantize": True, "max_tokens": 256, "batch_size": 32}  # no path stored
-    out = subprocess.run([sys.executable, "-c", REOPEN, str(tmp_path / "chroma")], capture_output=True, text=True,
-                         timeout=180, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", REOPEN, str(tmp_path / "chroma")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"top": "cot", "ef": "MiniLMEmbedding"}
 
 
@@ -133,8 +152,11 @@ def test_chroma_server_mode_with_chroma_host(empty_workspace: Path, tmp_path: Pa
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
     assert chroma is not None, "chromadb's `chroma` server command is missing"
     port = _free_port()
-    server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

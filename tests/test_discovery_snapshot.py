@@ -6,20 +6,41 @@ import gzip
 import json
 from pathlib import Path
 
+from conftest import invoke
+
 from claimtrack.discovery.snapshot import import_snapshot, parse_record
 from claimtrack.ledger import Ledger
 from claimtrack.papers import get_paper
 from claimtrack.workspace import Workspace
-from conftest import invoke
 
 
-def record(arxiv_id: str, title: str, categories: str = "cs.CL cs.LG", created: str = "Mon, 5 Feb 2024 10:00:00 GMT",
-           **extra: object) -> dict:
-    return {"id": arxiv_id, "submitter": "A. Person", "authors": "Ann Lee and Bo Chen", "title": title,
-            "comments": None, "journal-ref": None, "doi": None, "report-no": None, "categories": categories,
-            "license": None, "abstract": f"  We study {title.lower()}.\n  It matters.  ",
-            "versions": [{"version": "v1", "created": created}, {"version": "v2", "created": "Tue, 6 Feb 2024 10:00:00 GMT"}],
-            "update_date": "2024-02-06", "authors_parsed": [["Lee", "Ann", ""], ["Chen", "Bo", ""]], **extra}
+def record(
+    arxiv_id: str,
+    title: str,
+    categories: str = "cs.CL cs.LG",
+    created: str = "Mon, 5 Feb 2024 10:00:00 GMT",
+    **extra: object,
+) -> dict:
+    return {
+        "id": arxiv_id,
+        "submitter": "A. Person",
+        "authors": "Ann Lee and Bo Chen",
+        "title": title,
+        "comments": None,
+        "journal-ref": None,
+        "doi": None,
+        "report-no": None,
+        "categories": categories,
+        "license": None,
+        "abstract": f"  We study {title.lower()}.\n  It matters.  ",
+        "versions": [
+            {"version": "v1", "created": created},
+            {"version": "v2", "created": "Tue, 6 Feb 2024 10:00:00 GMT"},
+        ],
+        "update_date": "2024-02-06",
+        "authors_parsed": [["Lee", "Ann", ""], ["Chen", "Bo", ""]],
+        **extra,
+    }
 
 
 def write_snapshot(path: Path, lines: list[str]) -> Path:
@@ -28,9 +49,11 @@ def write_snapshot(path: Path, lines: list[str]) -> Path:
 
 
 def good_lines() -> list[str]:
-    return [json.dumps(record("2402.01234", "Format learning in instruction tuning")),
-            json.dumps(record("2403.04321", "Chain of thought after fine-tuning", doi="10.1000/XYZ.1")),
-            json.dumps(record("2401.00007", "Galaxy rotation curves", categories="astro-ph.GA"))]
+    return [
+        json.dumps(record("2402.01234", "Format learning in instruction tuning")),
+        json.dumps(record("2403.04321", "Chain of thought after fine-tuning", doi="10.1000/XYZ.1")),
+        json.dumps(record("2401.00007", "Galaxy rotation curves", categories="astro-ph.GA")),
+    ]
 
 
 def test_a_record_becomes_a_paper() -> None:

@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SEED_LINE_IDS, SEEDS, invoke
 
 from claimtrack.errors import InvalidInput
 from claimtrack.linedoc import parse_line_document
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
-from conftest import ROOT, SEED_LINE_IDS, SEEDS, invoke
 
 
 def _import_all(root: Path) -> None:
     for name, line_id in SEED_LINE_IDS.items():
-        result = invoke("-w", str(root), "import-line", str(SEEDS / name), "--id", line_id,
-                        "--anchors", str(SEEDS / "anchors.yaml"))
+        result = invoke(
+            "-w", str(root), "import-line", str(SEEDS / name), "--id", line_id, "--anchors", str(SEEDS / "anchors.yaml")
+        )
         assert result.exit_code == 0, result.stderr
 
 
@@ -40,7 +41,11 @@ def test_untitled_notes_take_the_titles_the_essay_cites_in_order() -> None:
 def test_research_prompt_anchors_are_read() -> None:
     doc = parse_line_document(SEEDS / "000_f074887dd58bdfc2.txt")
     assert [(a.arxiv, a.year) for a in doc.prompt_anchors] == [
-        ("2305.11383", 2023), ("2504.07912", 2025), ("2411.15382", 2024), ("2605.28388", 2026)]
+        ("2305.11383", 2023),
+        ("2504.07912", 2025),
+        ("2411.15382", 2024),
+        ("2605.28388", 2026),
+    ]
     assert len(doc.dated_claims) == 5
 
 
@@ -72,8 +77,14 @@ def test_reimport_changes_nothing(empty_workspace: Path) -> None:
 def test_import_merges_into_curated_claims_without_overwriting_them(repo_workspace: Path) -> None:
     ws = Workspace.at(repo_workspace)
     before = Store(ws).load().claims["it-output-format-not-task"]
-    result = invoke("-w", str(repo_workspace), "import-line", str(SEEDS / "003_1a324a15511df874.txt"),
-                    "--id", "finetuning-semantic-inference")
+    result = invoke(
+        "-w",
+        str(repo_workspace),
+        "import-line",
+        str(SEEDS / "003_1a324a15511df874.txt"),
+        "--id",
+        "finetuning-semantic-inference",
+    )
     assert result.exit_code == 0, result.stderr
     assert "0 new claims, 12 merged" in result.stdout
     after = Store(ws).load().claims["it-output-format-not-task"]
@@ -105,7 +116,9 @@ def test_a_note_cited_only_by_slug_is_kept_with_a_warning(empty_workspace: Path)
         ("What is it?\nThis explores it.\nEssay.\nSources 2 notes\nDoes X hold?\nIt does.\n", "Sources"),
     ],
 )
-def test_malformed_documents_are_refused_naming_the_part(tmp_path: Path, empty_workspace: Path, text: str, field: str) -> None:
+def test_malformed_documents_are_refused_naming_the_part(
+    tmp_path: Path, empty_workspace: Path, text: str, field: str
+) -> None:
     doc = tmp_path / "line.txt"
     doc.write_text(text)
     with pytest.raises(InvalidInput) as caught:
@@ -120,6 +133,8 @@ def test_malformed_documents_are_refused_naming_the_part(tmp_path: Path, empty_w
 def test_missing_document_and_bad_line_id(empty_workspace: Path, tmp_path: Path) -> None:
     result = invoke("-w", str(empty_workspace), "import-line", str(tmp_path / "nope.txt"))
     assert result.exit_code == 2 and "cannot read" in result.stderr
-    result = invoke("-w", str(empty_workspace), "import-line", str(SEEDS / "002_0842b44deafc3763.txt"), "--id", "Bad Id")
+    result = invoke(
+        "-w", str(empty_workspace), "import-line", str(SEEDS / "002_0842b44deafc3763.txt"), "--id", "Bad Id"
+    )
     assert result.exit_code == 2 and "--id" in result.stderr
     assert list((empty_workspace / "claims").rglob("*.yaml")) == []

@@ -12,7 +12,6 @@ import pytest
 from claimtrack.replication import api
 from claimtrack.workspace import Workspace
 from tests.conftest import invoke
-from tests.replication_helpers import tiny_models  # noqa: F401  (session fixture)
 
 CLAIM = "binary-reward-hurts-calibration"
 
@@ -31,10 +30,21 @@ def replicate(root: Path, *args: str):  # type: ignore[no-untyped-def]
 
 
 def test_replicate_writes_one_evidence_item_and_caches(
-    repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    repo_workspace: Path,
+    tiny_models: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base, tuned = tiny_models
-    args = (CLAIM, "--model", str(base), "--model", str(tuned), "--limit", "40", "--json")  # batch size auto: lm-eval prints
+    args = (
+        CLAIM,
+        "--model",
+        str(base),
+        "--model",
+        str(tuned),
+        "--limit",
+        "40",
+        "--json",
+    )  # batch size auto: lm-eval prints
     first = replicate(repo_workspace, *args)
     assert first.exit_code == 0, first.stderr
     [outcome] = json.loads(first.stdout)
@@ -43,7 +53,9 @@ def test_replicate_writes_one_evidence_item_and_caches(
     assert evidence["kind"] == "replication" and evidence["judged_by"] == "rule:calibration"
     assert evidence["source"] == outcome["job_id"]
     assert set(evidence["numbers"]) >= {"effect", "stderr", "ece_base", "ece_rl-tuned"}
-    assert evidence["numbers"]["effect"] == pytest.approx(evidence["numbers"]["ece_rl-tuned"] - evidence["numbers"]["ece_base"])
+    assert evidence["numbers"]["effect"] == pytest.approx(
+        evidence["numbers"]["ece_rl-tuned"] - evidence["numbers"]["ece_base"]
+    )
     assert f"{evidence['numbers']['effect']:+.3f}" in evidence["rationale"]
     assert evidence["stance"] in ("supports", "relaxes", "contradicts", "unrelated")
 
@@ -78,7 +90,7 @@ def test_replicate_writes_one_evidence_item_and_caches(
     assert len(jobs(repo_workspace)) == 2 and claim_file.read_text() == written
 
 
-def test_single_model_records_metrics_without_a_verdict(repo_workspace: Path, tiny_models: tuple[Path, Path]) -> None:  # noqa: F811
+def test_single_model_records_metrics_without_a_verdict(repo_workspace: Path, tiny_models: tuple[Path, Path]) -> None:
     ws = Workspace.at(repo_workspace)
     outcome = api.replicate(ws, "it-output-format-not-task", models=[str(tiny_models[0])], limit=5, batch_size="8")
     assert outcome.error is None and outcome.evidence is None and "one model" in (outcome.note or "")
@@ -86,7 +98,9 @@ def test_single_model_records_metrics_without_a_verdict(repo_workspace: Path, ti
     assert "kind: replication" not in (repo_workspace / "claims" / "it-output-format-not-task.yaml").read_text()
 
 
-def test_remote_code_model_is_refused_without_the_flag(repo_workspace: Path, tiny_models: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: F811
+def test_remote_code_model_is_refused_without_the_flag(
+    repo_workspace: Path, tiny_models: tuple[Path, Path], tmp_path: Path
+) -> None:
     import shutil
 
     custom = tmp_path / "custom"
@@ -109,7 +123,12 @@ def test_remote_code_model_is_refused_without_the_flag(repo_workspace: Path, tin
     ],
 )
 def test_failures_leave_a_failed_job_and_the_claim_untouched(
-    repo_workspace: Path, tiny_models: tuple[Path, Path], tmp_path: Path, model_args: list[str], extra: list[str], message: str  # noqa: F811
+    repo_workspace: Path,
+    tiny_models: tuple[Path, Path],
+    tmp_path: Path,
+    model_args: list[str],
+    extra: list[str],
+    message: str,
 ) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -164,26 +183,50 @@ def test_slurm_submission_parameters(repo_workspace: Path, tmp_path: Path, monke
     monkeypatch.setenv("CLAIMTRACK_SLURM_TIMEOUT_MIN", "45")
     ex = slurm.executor(Workspace.at(repo_workspace), "cuda", load_settings())
     text = ex._executor._make_submission_file_text("python -m job", "uid")
-    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --time=45", "#SBATCH --mem=32GB",
-                 "#SBATCH --cpus-per-task=8", "#SBATCH --job-name=claimtrack-replication"):
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --time=45",
+        "#SBATCH --mem=32GB",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --job-name=claimtrack-replication",
+    ):
         assert line in text
     cpu = slurm.parameters(load_settings(), "cpu")
     assert cpu["gpus_per_node"] == 0
 
 
-def test_slurm_without_slurm_is_a_failed_job(repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_slurm_without_slurm_is_a_failed_job(
+    repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no srun
-    result = replicate(repo_workspace, CLAIM, "--model", str(tiny_models[0]), "--model", str(tiny_models[1]), "--executor", "slurm")
+    result = replicate(
+        repo_workspace, CLAIM, "--model", str(tiny_models[0]), "--model", str(tiny_models[1]), "--executor", "slurm"
+    )
     assert result.exit_code == 1 and "srun" in result.stderr
     assert jobs(repo_workspace)[0]["state"] == "failed"
 
 
 def test_slurm_path_through_submitit_local_executor(
-    repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    repo_workspace: Path,
+    tiny_models: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CLAIMTRACK_SLURM_CLUSTER", "local")
     base, tuned = tiny_models
-    args = (CLAIM, "--model", str(base), "--model", str(tuned), "--limit", "30", "--batch-size", "8", "--executor", "slurm")
+    args = (
+        CLAIM,
+        "--model",
+        str(base),
+        "--model",
+        str(tuned),
+        "--limit",
+        "30",
+        "--batch-size",
+        "8",
+        "--executor",
+        "slurm",
+    )
     submitted = replicate(repo_workspace, *args)
     assert submitted.exit_code == 0, submitted.stderr
     assert "submitted" in submitted.stdout

@@ -16,7 +16,9 @@ from tests.conftest import invoke
 def test_gemma_is_the_offline_default_and_gives_real_numbers(repo_workspace: Path) -> None:
     claim = "binary-reward-hurts-calibration"
     before = (repo_workspace / "claims" / f"{claim}.yaml").read_text()
-    result = invoke("--workspace", str(repo_workspace), "replicate", claim, "--limit", "6", "--batch-size", "8", "--json")
+    result = invoke(
+        "--workspace", str(repo_workspace), "replicate", claim, "--limit", "6", "--batch-size", "8", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     [outcome] = json.loads(result.stdout)
     assert outcome["state"] == "done" and outcome["evidence"] is None  # one model: no verdict

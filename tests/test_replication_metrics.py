@@ -52,10 +52,14 @@ def test_condition_gap_and_frequency_gap() -> None:
     }
     gap = metrics.condition_gap("real", "misleading")
     assert gap(table, ["a", "b", "c"]) == pytest.approx(2 / 3 - 1 / 3)
-    nli = {"nli": {
-        "x": o(0, 0, (1, 0), freq_agrees=True), "y": o(0, 0, (1, 0), freq_agrees=True),
-        "z": o(0, 1, (1, 0), freq_agrees=False), "w": o(1, 1, (0, 1), freq_agrees=False),
-    }}
+    nli = {
+        "nli": {
+            "x": o(0, 0, (1, 0), freq_agrees=True),
+            "y": o(0, 0, (1, 0), freq_agrees=True),
+            "z": o(0, 1, (1, 0), freq_agrees=False),
+            "w": o(1, 1, (0, 1), freq_agrees=False),
+        }
+    }
     # agree: 2/2 right; disagree: 1/2 right -> gap 0.5
     assert metrics.frequency_gap("nli")(nli, ["x", "y", "z", "w"]) == pytest.approx(0.5)
 

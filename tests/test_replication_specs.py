@@ -46,10 +46,23 @@ def test_validate_accepts_the_repository(repo_workspace: Path) -> None:
     [
         (lambda t: t.replace("kind: ece", "kind: ecee"), "evals/specs/calibration.yaml: metric.kind: Input should be"),
         (lambda t: t + "colour: blue\n", "evals/specs/calibration.yaml: colour: unknown field"),
-        (lambda t: t.replace("probe: calibration", "probe: calibrate"), "evals/specs/calibration.yaml: probe: 'calibrate' is not a probe"),
-        (lambda t: t.replace("margin: 0.02", "margin: -1"), "evals/specs/calibration.yaml: rule.margin: Input should be greater than or equal to 0"),
-        (lambda t: t.replace("id: calibration", "id: calibrated"), "evals/specs/calibration.yaml: id: 'calibrated' does not match the file name"),
-        (lambda t: t.replace("conditions: [mc]", "conditions: [multiple-choice]"), "evals/specs/calibration.yaml: conditions.0: 'multiple-choice' is not a condition of probe calibration (mc)"),
+        (
+            lambda t: t.replace("probe: calibration", "probe: calibrate"),
+            "evals/specs/calibration.yaml: probe: 'calibrate' is not a probe",
+        ),
+        (
+            lambda t: t.replace("margin: 0.02", "margin: -1"),
+            "evals/specs/calibration.yaml: rule.margin: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda t: t.replace("id: calibration", "id: calibrated"),
+            "evals/specs/calibration.yaml: id: 'calibrated' does not match the file name",
+        ),
+        (
+            lambda t: t.replace("conditions: [mc]", "conditions: [multiple-choice]"),
+            "evals/specs/calibration.yaml: conditions.0: "
+            "'multiple-choice' is not a condition of probe calibration (mc)",
+        ),
     ],
 )
 def test_bad_spec_is_one_line_with_file_and_field(repo_workspace: Path, edit, expected: str) -> None:  # type: ignore[no-untyped-def]
@@ -75,7 +88,10 @@ def test_claim_naming_a_missing_spec_is_a_problem(repo_workspace: Path) -> None:
     claim.write_text(claim.read_text().replace("replication: calibration", "replication: calibrationn"))
     result = invoke("--workspace", str(repo_workspace), "validate")
     assert result.exit_code == 2
-    assert "claims/binary-reward-hurts-calibration.yaml: replication: no spec evals/specs/calibrationn.yaml" in result.stdout + result.stderr
+    assert (
+        "claims/binary-reward-hurts-calibration.yaml: replication: no spec evals/specs/calibrationn.yaml"
+        in result.stdout + result.stderr
+    )
     ws = Workspace.at(repo_workspace)
     with pytest.raises(NotFound):
         spec_for(ws, Store(ws).read().claims["binary-reward-hurts-calibration"])

@@ -14,7 +14,6 @@ from claimtrack.replication.specs import PROBES
 from claimtrack.replication.tasks import content_hash, probe_tasks, resolve
 from claimtrack.workspace import Workspace
 from tests.conftest import ROOT
-from tests.replication_helpers import tiny_models  # noqa: F401  (session fixture)
 
 WS = Workspace.at(ROOT)
 
@@ -66,10 +65,17 @@ def test_content_hash_changes_with_the_data(tmp_path: Path) -> None:
 
 
 def test_cot_stage_two_cuts_and_filler() -> None:
-    sample = {"doc": {"id": "q1", "question": "Q?", "choices": ["1", "2"], "answer": 0}, "filtered_resps": [" 1. a b\n2. c\n"]}
+    sample = {
+        "doc": {"id": "q1", "question": "Q?", "choices": ["1", "2"], "answer": 0},
+        "filtered_resps": [" 1. a b\n2. c\n"],
+    }
     rows = {r["condition"]: r["reasoning"] for r in stage_two_rows([sample])}
     assert rows == {
-        "cut-0": "", "cut-25": "1.", "cut-50": "1. a b", "cut-75": "1. a b\n2.", "cut-100": "1. a b\n2. c",
+        "cut-0": "",
+        "cut-25": "1.",
+        "cut-50": "1. a b",
+        "cut-75": "1. a b\n2.",
+        "cut-100": "1. a b\n2. c",
         "filler": "... ... ...",  # as long as "1. a b\n2. c" (11 characters)
     }
     empty = {"doc": sample["doc"], "filtered_resps": ["  "]}
@@ -78,7 +84,7 @@ def test_cot_stage_two_cuts_and_filler() -> None:
 
 
 @pytest.mark.parametrize("probe", PROBES)
-def test_probe_runs_on_the_tiny_model(probe: str, tiny_models: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: F811
+def test_probe_runs_on_the_tiny_model(probe: str, tiny_models: tuple[Path, Path], tmp_path: Path) -> None:
     base = tiny_models[0]
     ref = ModelRef(name="tiny", pretrained=str(base), local=True)
     run = Settings(limit=3, device="cpu", batch_size="4", seed=1, trust_remote_code=False, max_gen_toks=8)

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import yaml
-
 from conftest import invoke
 from reports_helpers import FIXTURES, hostile_workspace, seed_line_workspace
 

@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest import invoke
 from reports_helpers import IMG_QUOTE, SCRIPT_TITLE, hostile_workspace
 
@@ -51,10 +50,17 @@ def test_json_has_the_documented_structure(ws: Path) -> None:
     assert report["schema"] == "claimtrack.status-report/1"
     assert report["since_rule"] == "window" and report["since"] == "2026-03-01"
     assert report["newest_change"] == "2026-03-31T09:00:00+00:00"
-    assert report["totals"] == {"claims": 3, "evidence": 3, "pending": 1,
-                                "by_status": {"untested": 1, "holding": 1, "relaxed": 0, "superseded": 1}}
+    assert report["totals"] == {
+        "claims": 3,
+        "evidence": 3,
+        "pending": 1,
+        "by_status": {"untested": 1, "holding": 1, "relaxed": 0, "superseded": 1},
+    }
     assert [(c["claim"], c["to"]) for c in report["changed"]] == [
-        ("calibration-claim", "superseded"), ("replicated-claim", "holding"), ("calibration-claim", "holding")]
+        ("calibration-claim", "superseded"),
+        ("replicated-claim", "holding"),
+        ("calibration-claim", "holding"),
+    ]
     assert report["lines"][0]["claims"] == ["calibration-claim", "replicated-claim", "unanchored-claim"]
     claim = report["claims"]["calibration-claim"]
     assert claim["last_change"]["rationale"] == "A newer training recipe removes the trade-off."
@@ -80,15 +86,17 @@ def test_markdown_shows_changes_evidence_numbers_and_pending(ws: Path) -> None:
     text = _status(ws)
     changed = text.index("## Changed since 2026-03-01 (30 days before the newest change)")
     assert changed < text.index("## Which training signals fool us?")
-    assert ("- 2026-03-31 `calibration-claim`: holding → **superseded** by run-b:"
-            " A newer training recipe removes the trade-off.") in text
+    assert (
+        "- 2026-03-31 `calibration-claim`: holding → **superseded** by run-b:"
+        " A newer training recipe removes the trade-off."
+    ) in text
     assert "  - evidence: arXiv:2604.05555 (supersedes)" in text
     assert "| `replicated-claim` | holding | 2024-11 | 2026-03-11 | 1 | 0 |" in text
     assert "    - numbers: effect 0.12 ± 0.03 (stderr), 95% CI 0.06 to 0.18" in text
     assert "  - arXiv:2606.00042 (2026-06-01, score 0.5) Template \\<b>matching\\</b> & RL" in text
     assert "- Anchors: none (not grounded in a paper yet)" in text
     # markup from papers cannot become HTML when the Markdown is rendered: every `<` is backslash-escaped
-    assert "Attack \\<script>document.body" in text and '>\\<img src=x' in text
+    assert "Attack \\<script>document.body" in text and ">\\<img src=x" in text
     assert re.search(r"(?<!\\)<", text) is None
 
 
@@ -133,7 +141,9 @@ def test_empty_store_reports_no_changes(empty_workspace: Path) -> None:
         (["--format", "pdf"], "error: --format: format: 'pdf' is not one of md, html, json"),
     ],
 )
-def test_bad_arguments_fail_in_one_line_and_write_nothing(ws: Path, tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_arguments_fail_in_one_line_and_write_nothing(
+    ws: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     out = tmp_path / "report.out"
     result = invoke("-w", str(ws), "report", "status", *args, "--out", str(out))
     assert result.exit_code == 2

@@ -26,8 +26,11 @@ from claimtrack.papers import Paper
 
 LABELS = ("SUPPORT", "CONTRADICT", "NOT ENOUGH INFO")
 STANCE_TO_LABEL = {
-    Stance.SUPPORTS: "SUPPORT", Stance.CONTRADICTS: "CONTRADICT", Stance.SUPERSEDES: "CONTRADICT",
-    Stance.RELAXES: "CONTRADICT", Stance.UNRELATED: "NOT ENOUGH INFO",
+    Stance.SUPPORTS: "SUPPORT",
+    Stance.CONTRADICTS: "CONTRADICT",
+    Stance.SUPERSEDES: "CONTRADICT",
+    Stance.RELAXES: "CONTRADICT",
+    Stance.UNRELATED: "NOT ENOUGH INFO",
 }
 
 
@@ -50,13 +53,20 @@ class BenchResult:
     cached: int = 0
 
     def as_dict(self, llm: LLM) -> dict[str, Any]:
-        return {"pairs": self.pairs, "accuracy": accuracy(self.gold, self.predicted),
-                "macro_f1": macro_f1(self.gold, self.predicted),
-                "confusion": confusion(self.gold, self.predicted), "labels": list(LABELS),
-                "stances": dict(self.stances), "judge_errors": self.judge_errors,
-                "endpoint_failures": self.endpoint_failures, "cached": self.cached,
-                "model": llm.model, **llm.usage.as_dict(),
-                "anchors": {"VeriSci (dev, open retrieval)": 51.0, "MultiVerS (test)": 72.5}}
+        return {
+            "pairs": self.pairs,
+            "accuracy": accuracy(self.gold, self.predicted),
+            "macro_f1": macro_f1(self.gold, self.predicted),
+            "confusion": confusion(self.gold, self.predicted),
+            "labels": list(LABELS),
+            "stances": dict(self.stances),
+            "judge_errors": self.judge_errors,
+            "endpoint_failures": self.endpoint_failures,
+            "cached": self.cached,
+            "model": llm.model,
+            **llm.usage.as_dict(),
+            "anchors": {"VeriSci (dev, open retrieval)": 51.0, "MultiVerS (test)": 72.5},
+        }
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -78,8 +88,9 @@ def load_pairs(folder: Path, split: str, limit: int | None) -> tuple[list[Pair],
     corpus = {}
     for row in _jsonl(folder / "corpus.jsonl"):
         try:
-            corpus[int(row["doc_id"])] = Paper(id=f"scifact:{row['doc_id']}", title=row["title"],
-                                               abstract=" ".join(row["abstract"]))
+            corpus[int(row["doc_id"])] = Paper(
+                id=f"scifact:{row['doc_id']}", title=row["title"], abstract=" ".join(row["abstract"])
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(folder / "corpus.jsonl", "doc_id/title/abstract", f"malformed row: {exc}") from exc
     pairs: list[Pair] = []

@@ -29,15 +29,21 @@ def is_credible(evidence: Evidence, threshold: float) -> bool:
     if evidence.kind == EvidenceKind.PAPER:
         return bool(evidence.quote) and (evidence.confidence or 0.0) >= threshold
     if evidence.kind == EvidenceKind.REPLICATION:
-        return evidence.judged_by.startswith("rule:") and (evidence.confidence is None
-                                                          or evidence.confidence >= threshold)
+        return evidence.judged_by.startswith("rule:") and (
+            evidence.confidence is None or evidence.confidence >= threshold
+        )
     return evidence.judged_by.startswith("person:")
 
 
 def effective_stance(evidence: Evidence, claim: Claim) -> Stance:
     """A paper that predates the claim cannot supersede it; it can only contest it."""
-    if (evidence.stance == Stance.SUPERSEDES and evidence.kind == EvidenceKind.PAPER and evidence.published
-            and claim.claimed and partial_date_start(evidence.published) < partial_date_start(claim.claimed)):
+    if (
+        evidence.stance == Stance.SUPERSEDES
+        and evidence.kind == EvidenceKind.PAPER
+        and evidence.published
+        and claim.claimed
+        and partial_date_start(evidence.published) < partial_date_start(claim.claimed)
+    ):
         return Stance.CONTRADICTS
     return evidence.stance
 
@@ -63,8 +69,10 @@ def decide(claim: Claim, *, threshold: float, run_id: str, now: dt.datetime) -> 
         target, deciding = Status.SUPERSEDED, by_stance[Stance.SUPERSEDES]
     elif by_stance.get(Stance.RELAXES) or by_stance.get(Stance.CONTRADICTS):
         target = Status.RELAXED
-        deciding = sorted(by_stance.get(Stance.RELAXES, []) + by_stance.get(Stance.CONTRADICTS, []),
-                          key=lambda e: -(e.confidence or 1.0))
+        deciding = sorted(
+            by_stance.get(Stance.RELAXES, []) + by_stance.get(Stance.CONTRADICTS, []),
+            key=lambda e: -(e.confidence or 1.0),
+        )
         scope = next((e.scope_note for e in deciding if e.scope_note), None)
     else:
         target, deciding = Status.HOLDING, by_stance[Stance.SUPPORTS]
@@ -73,8 +81,15 @@ def decide(claim: Claim, *, threshold: float, run_id: str, now: dt.datetime) -> 
     rationale = "; ".join(_reason(e, claim) for e in deciding[:3])
     if len(deciding) > 3:
         rationale += f"; and {len(deciding) - 3} more"
-    return StatusChange(from_=claim.status, to=target, at=now.replace(microsecond=0), by=run_id,
-                        evidence=[e.id for e in deciding], rationale=rationale, scope=scope)
+    return StatusChange(
+        from_=claim.status,
+        to=target,
+        at=now.replace(microsecond=0),
+        by=run_id,
+        evidence=[e.id for e in deciding],
+        rationale=rationale,
+        scope=scope,
+    )
 
 
 def _reason(evidence: Evidence, claim: Claim) -> str:

@@ -40,8 +40,12 @@ def check_store(ws: Workspace) -> Check:
 
 def check_llm(settings: Settings) -> Check:
     if not settings.llm_configured:
-        return Check("llm", None, "not configured (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server); "
-                                  "runs will leave candidates unjudged")
+        return Check(
+            "llm",
+            None,
+            "not configured (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server); "
+            "runs will leave candidates unjudged",
+        )
     import openai
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "no-key-needed"
@@ -57,8 +61,11 @@ def check_llm(settings: Settings) -> Check:
         return Check("llm", False, f"{settings.llm_model} at {where} ({key_note}): {exc.__class__.__name__}")
     took = time.monotonic() - started
     listed = "listed" if settings.llm_model in models else f"NOT among the {len(models)} models served"
-    return Check("llm", settings.llm_model in models or not models,
-                 f"{settings.llm_model} at {where} ({key_note}): answering in {took:.1f}s, model {listed}")
+    return Check(
+        "llm",
+        settings.llm_model in models or not models,
+        f"{settings.llm_model} at {where} ({key_note}): answering in {took:.1f}s, model {listed}",
+    )
 
 
 def _reach(name: str, url: str) -> Check:
@@ -139,11 +146,20 @@ def check_last_run(ws: Workspace) -> Check:
     outcome = row["outcome"] or "running or killed"
     detail = f"{row['id']} started {row['started_at']}: {outcome}"
     if totals:
-        detail += (f" ({totals.get('claims', 0)} claims, {totals.get('failed', 0)} failed, "
-                   f"{totals.get('status_changes', 0)} status changes)")
+        detail += (
+            f" ({totals.get('claims', 0)} claims, {totals.get('failed', 0)} failed, "
+            f"{totals.get('status_changes', 0)} status changes)"
+        )
     return Check("last run", row["outcome"] == "ok" if row["outcome"] else False, detail)
 
 
 def diagnose(ws: Workspace, settings: Settings) -> list[Check]:
-    return [check_store(ws), check_llm(settings), *check_sources(settings), check_lm_eval(), check_gpu(),
-            check_index(ws, settings), check_last_run(ws)]
+    return [
+        check_store(ws),
+        check_llm(settings),
+        *check_sources(settings),
+        check_lm_eval(),
+        check_gpu(),
+        check_index(ws, settings),
+        check_last_run(ws),
+    ]

@@ -22,16 +22,20 @@ _OPENING = r"(?:^|[.!?;:]\s*|\bplease\s+|\byou\s+(?:should|must)\s+|\bnow\s+)"  
 # "stance: supersedes". Descriptive sentences such as "models ignore the instructions' semantics" or "we
 # classify whether the evidence supports the claim" must not match: they are what these papers report.
 _INSTRUCTION = re.compile(
-    "|".join([
-        _OPENING + r"(?:ignore|disregard|forget|override)\b",
-        r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:your|previous|prior|the\s+above)\s+"
-        r"(?:instructions?|prompts?|rules|guidelines)\b",
-        _OPENING + r"(?:answer|respond|reply|output|classify|label|mark|rate|return|say)\b\W+(?:\w+\W+){0,4}"
-        + _STANCE_WORDS + r"\b",
-        r"\b(?:as an ai|ai (?:reviewer|judge|assistant)|language model reading this|you are now)\b",
-        r"\bconfidence\s*[:=]\s*(?:1(?:\.0+)?|100\s*%)",
-        r"\bstance\s*[:=]",
-    ]),
+    "|".join(
+        [
+            _OPENING + r"(?:ignore|disregard|forget|override)\b",
+            r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:your|previous|prior|the\s+above)\s+"
+            r"(?:instructions?|prompts?|rules|guidelines)\b",
+            _OPENING
+            + r"(?:answer|respond|reply|output|classify|label|mark|rate|return|say)\b\W+(?:\w+\W+){0,4}"
+            + _STANCE_WORDS
+            + r"\b",
+            r"\b(?:as an ai|ai (?:reviewer|judge|assistant)|language model reading this|you are now)\b",
+            r"\bconfidence\s*[:=]\s*(?:1(?:\.0+)?|100\s*%)",
+            r"\bstance\s*[:=]",
+        ]
+    ),
     re.IGNORECASE,
 )
 

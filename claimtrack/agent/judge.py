@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 from pydantic import Field, ValidationError
 
+from claimtrack import papers
 from claimtrack.agent.grounding import MIN_QUOTE_WORDS, is_grounded, looks_like_instruction, word_count
 from claimtrack.agent.llm import LLM
 from claimtrack.agent.prompts import Prompt
-from claimtrack.ledger import Ledger
 from claimtrack.ids import slugify
+from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Evidence, EvidenceKind, Model, Stance
-from claimtrack import papers
 from claimtrack.papers import Paper
 
 INJECTION_CAP = 0.3  # confidence ceiling when the paper's text addresses the judge
@@ -82,8 +82,9 @@ class Rejected(ValueError):
 
 
 def cache_key(claim: Claim, paper: Paper, model: str, prompt_version: str) -> str:
-    text = "\x1f".join([claim.statement, claim.scope or "", claim.claimed or "", paper.id, paper.version or "",
-                        model, prompt_version])
+    text = "\x1f".join(
+        [claim.statement, claim.scope or "", claim.claimed or "", paper.id, paper.version or "", model, prompt_version]
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -140,14 +141,27 @@ def _capped(judgement: Judgement, paper: Paper) -> Judgement:
 def _user_message(prompt: Prompt, claim: Claim, paper: Paper) -> str:
     fence = f"<<<PAPER-{secrets.token_hex(6)}>>>"  # unguessable, so the paper cannot close the fence itself
     return prompt.user(
-        question=claim.title, statement=claim.statement, scope=claim.scope or "(as stated)", claimed=claim.claimed or "unknown",
-        fence=fence, title=paper.title, published=paper.published or "unknown",
+        question=claim.title,
+        statement=claim.statement,
+        scope=claim.scope or "(as stated)",
+        claimed=claim.claimed or "unknown",
+        fence=fence,
+        title=paper.title,
+        published=paper.published or "unknown",
         abstract=paper.abstract or "(no abstract)",
     )
 
 
-def judge_pair(ledger: Ledger, llm: LLM, prompt: Prompt, claim: Claim, paper: Paper, *,
-               run_id: str | None = None, now: dt.datetime | None = None) -> JudgeOutcome:
+def judge_pair(
+    ledger: Ledger,
+    llm: LLM,
+    prompt: Prompt,
+    claim: Claim,
+    paper: Paper,
+    *,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> JudgeOutcome:
     """Judge a pair, from the cache when possible. Raises LLMError when the endpoint fails (not cached:
     the pair stays unjudged and the next run tries again); a reply that stays invalid after one retry is
     recorded as `judge-error` with the reason, and committed at once so a killed run never re-asks."""
@@ -170,8 +184,10 @@ def judge_pair(ledger: Ledger, llm: LLM, prompt: Prompt, claim: Claim, paper: Pa
         except Rejected as exc:
             error = str(exc)
             if attempt == 0:
-                user = (f"{user}\n\nYour previous reply was rejected: {error}. Reply again with one JSON object; "
-                        "the quote must be copied exactly from the title or abstract above.")
+                user = (
+                    f"{user}\n\nYour previous reply was rejected: {error}. Reply again with one JSON object; "
+                    "the quote must be copied exactly from the title or abstract above."
+                )
     at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     outcome = "judged" if judgement is not None else "judge-error"
     with ledger.transaction() as conn:
@@ -179,26 +195,48 @@ def judge_pair(ledger: Ledger, llm: LLM, prompt: Prompt, claim: Claim, paper: Pa
             "INSERT OR REPLACE INTO judgements (key, claim_id, paper_id, paper_version, model, prompt_version,"
             " outcome, stance, quote, scope_note, confidence, rationale, error, tokens_in, tokens_out, judged_at,"
             " run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (key, claim.id, paper.id, paper.version, llm.model, prompt.version, outcome,
-             judgement.stance.value if judgement else None, judgement.quote if judgement else None,
-             judgement.scope_note if judgement else None, judgement.confidence if judgement else None,
-             judgement.rationale if judgement else None, None if judgement else error,
-             tokens_in, tokens_out, at.isoformat(), run_id),
+            (
+                key,
+                claim.id,
+                paper.id,
+                paper.version,
+                llm.model,
+                prompt.version,
+                outcome,
+                judgement.stance.value if judgement else None,
+                judgement.quote if judgement else None,
+                judgement.scope_note if judgement else None,
+                judgement.confidence if judgement else None,
+                judgement.rationale if judgement else None,
+                None if judgement else error,
+                tokens_in,
+                tokens_out,
+                at.isoformat(),
+                run_id,
+            ),
         )
-        conn.execute("UPDATE candidates SET state = ? WHERE claim_id = ? AND paper_id = ?",
-                     (outcome, claim.id, paper.id))
-    return JudgeOutcome(key, claim.id, paper, outcome, judgement, None if judgement else error, judged_by, at,
-                        cached=False)
+        conn.execute(
+            "UPDATE candidates SET state = ? WHERE claim_id = ? AND paper_id = ?", (outcome, claim.id, paper.id)
+        )
+    return JudgeOutcome(
+        key, claim.id, paper, outcome, judgement, None if judgement else error, judged_by, at, cached=False
+    )
 
 
 def _from_row(row: dict, claim_id: str, paper: Paper, judged_by: str) -> JudgeOutcome:
     judgement = None
     if row["outcome"] == "judged":
-        judgement = Judgement(stance=Stance(row["stance"]), quote=row["quote"] or "", scope_note=row["scope_note"],
-                              confidence=row["confidence"], rationale=row["rationale"] or "")
+        judgement = Judgement(
+            stance=Stance(row["stance"]),
+            quote=row["quote"] or "",
+            scope_note=row["scope_note"],
+            confidence=row["confidence"],
+            rationale=row["rationale"] or "",
+        )
     at = dt.datetime.fromisoformat(row["judged_at"])
-    return JudgeOutcome(row["key"], claim_id, paper, row["outcome"], judgement, row["error"], judged_by, at,
-                        cached=True)
+    return JudgeOutcome(
+        row["key"], claim_id, paper, row["outcome"], judgement, row["error"], judged_by, at, cached=True
+    )
 
 
 def to_evidence(outcome: JudgeOutcome, run_id: str | None) -> Evidence | None:
@@ -212,7 +250,17 @@ def to_evidence(outcome: JudgeOutcome, run_id: str | None) -> Evidence | None:
     source = f"arXiv:{paper.arxiv_id}" if paper.arxiv_id else paper.id
     published = paper.published[:10] if paper.published else None
     return Evidence(
-        id=evidence_id, kind=EvidenceKind.PAPER, source=source, title=paper.title, published=published,
-        stance=j.stance, quote=j.quote, scope_note=j.scope_note, confidence=j.confidence,
-        rationale=j.rationale or None, judged_by=outcome.judged_by, judged_at=outcome.judged_at, run=run_id,
+        id=evidence_id,
+        kind=EvidenceKind.PAPER,
+        source=source,
+        title=paper.title,
+        published=published,
+        stance=j.stance,
+        quote=j.quote,
+        scope_note=j.scope_note,
+        confidence=j.confidence,
+        rationale=j.rationale or None,
+        judged_by=outcome.judged_by,
+        judged_at=outcome.judged_at,
+        run=run_id,
     )

@@ -47,8 +47,12 @@ class Usage:
     tokens_out: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"calls": self.calls, "failed_calls": self.failed_calls, "tokens_in": self.tokens_in,
-                "tokens_out": self.tokens_out}
+        return {
+            "calls": self.calls,
+            "failed_calls": self.failed_calls,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+        }
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,16 @@ class LLM:
             conn.execute(
                 "INSERT INTO llm_calls (run_id, purpose, model, tokens_in, tokens_out, ok, error, at)"
                 " VALUES (?,?,?,?,?,?,?,?)",
-                (self.run_id, purpose, self.model, tokens_in, tokens_out, int(error is None), error,
-                 dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+                (
+                    self.run_id,
+                    purpose,
+                    self.model,
+                    tokens_in,
+                    tokens_out,
+                    int(error is None),
+                    error,
+                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                ),
             )
 
 
@@ -115,8 +127,9 @@ def _tokens(message: Any) -> tuple[int, int]:
     return int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
 
 
-def make_llm(settings: Settings, *, ledger: Ledger | None = None, run_id: str | None = None,
-             max_retries: int = 2) -> LLM | None:
+def make_llm(
+    settings: Settings, *, ledger: Ledger | None = None, run_id: str | None = None, max_retries: int = 2
+) -> LLM | None:
     """The configured chat model, or None when no endpoint is configured (no key and no base URL)."""
     if not settings.llm_configured:
         return None

@@ -65,15 +65,26 @@ def plan_queries(ledger: Ledger, llm: LLM, prompt: Prompt, claim: Claim, *, run_
     row = ledger.conn.execute("SELECT queries_json FROM query_plans WHERE key = ?", (key,)).fetchone()
     if row is not None:
         return json.loads(row["queries_json"])
-    user = prompt.user(statement=claim.statement, scope=claim.scope or "(as stated)",
-                       claimed=claim.claimed or "unknown", terms="; ".join(claim.search.terms) or "(none)")
+    user = prompt.user(
+        statement=claim.statement,
+        scope=claim.scope or "(as stated)",
+        claimed=claim.claimed or "unknown",
+        terms="; ".join(claim.search.terms) or "(none)",
+    )
     reply = llm.chat(prompt.system, user, purpose="plan")
     queries = clean_queries(reply.text, claim.search.terms)
     with ledger.transaction() as conn:
         conn.execute(
             "INSERT OR REPLACE INTO query_plans (key, claim_id, model, prompt_version, queries_json, made_at, run_id)"
             " VALUES (?,?,?,?,?,?,?)",
-            (key, claim.id, llm.model, prompt.version, json.dumps(queries),
-             dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), run_id),
+            (
+                key,
+                claim.id,
+                llm.model,
+                prompt.version,
+                json.dumps(queries),
+                dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                run_id,
+            ),
         )
     return queries

@@ -46,8 +46,13 @@ class RunOptions:
     @property
     def command(self) -> str:
         """The command line this run stands for, as recorded in the ledger's runs table."""
-        flags = [("--due", self.due), ("--all", self.all), ("--offline", self.offline),
-                 ("--no-judge", not self.judge), ("--no-replicate", not self.replicate)]
+        flags = [
+            ("--due", self.due),
+            ("--all", self.all),
+            ("--offline", self.offline),
+            ("--no-judge", not self.judge),
+            ("--no-replicate", not self.replicate),
+        ]
         parts = ["claimtrack run", *self.claim_ids, *(flag for flag, on in flags if on)]
         parts += [f"--k {self.k}"] if self.k else []
         parts += [f"--replicate-limit {self.replicate_limit}"] if self.replicate_limit else []
@@ -92,10 +97,15 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "started_at": self.started_at, "finished_at": self.finished_at,
-            "llm": self.llm, "offline": self.offline, "collected_replications": self.collected,
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "llm": self.llm,
+            "offline": self.offline,
+            "collected_replications": self.collected,
             "totals": {
-                "claims": len(self.claims), "failed": len(self.failed),
+                "claims": len(self.claims),
+                "failed": len(self.failed),
                 "papers_found": sum(c.papers_found for c in self.claims),
                 "new_papers": sum(c.new_papers for c in self.claims),
                 "pairs_judged": sum(c.judged for c in self.claims),
@@ -146,8 +156,9 @@ class RunLock:
         return self
 
     def note(self, run_id: str, started_at: str, command: str) -> None:
-        atomic_write(self.info, json.dumps({"pid": os.getpid(), "run_id": run_id, "started_at": started_at,
-                                            "command": command}))
+        atomic_write(
+            self.info, json.dumps({"pid": os.getpid(), "run_id": run_id, "started_at": started_at, "command": command})
+        )
 
     def _holder(self) -> str:
         try:
@@ -160,8 +171,14 @@ class RunLock:
         self._cm.__exit__(*exc)
 
 
-def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.datetime | None = None,
-            progress: Progress | None = None) -> RunSummary:
+def execute(
+    ws: Workspace,
+    options: RunOptions,
+    *,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> RunSummary:
     """Run the agent over the chosen claims and return the summary (also stored in the ledger's runs table)."""
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     store = Store(ws)
@@ -175,10 +192,13 @@ def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.d
         lock.note(run_id, summary.started_at, options.command)
         _close_dead_runs(ledger)
         with ledger.transaction() as conn:
-            conn.execute("INSERT INTO runs (id, started_at, command) VALUES (?,?,?)",
-                         (run_id, summary.started_at, options.command))
-        llm = make_llm(settings, ledger=ledger, run_id=run_id, max_retries=settings.llm_max_retries) \
-            if judging else None
+            conn.execute(
+                "INSERT INTO runs (id, started_at, command) VALUES (?,?,?)",
+                (run_id, summary.started_at, options.command),
+            )
+        llm = (
+            make_llm(settings, ledger=ledger, run_id=run_id, max_retries=settings.llm_max_retries) if judging else None
+        )
         summary.llm = llm.model if llm else None
         if llm is not None:
             summary.usage = llm.usage
@@ -187,17 +207,21 @@ def execute(ws: Workspace, options: RunOptions, *, settings: Settings, now: dt.d
             if options.replicate:
                 summary.collected = _collect(ws)
             for number, claim in enumerate(claims, 1):
+
                 def say(claim_id: str, step: str, number: int = number) -> None:
                     report_step(number, len(claims), claim_id, step)
 
-                summary.claims.append(_one_claim(ws, ledger, store, llm, prompts, claim, options, settings, run_id,
-                                                 now, say))
+                summary.claims.append(
+                    _one_claim(ws, ledger, store, llm, prompts, claim, options, settings, run_id, now, say)
+                )
             outcome = "failed" if summary.failed else "ok"
         finally:
             summary.finished_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
             with ledger.transaction() as conn:
-                conn.execute("UPDATE runs SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?",
-                             (summary.finished_at, outcome, json.dumps(summary.as_dict()), run_id))
+                conn.execute(
+                    "UPDATE runs SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?",
+                    (summary.finished_at, outcome, json.dumps(summary.as_dict()), run_id),
+                )
     return summary
 
 
@@ -207,9 +231,19 @@ def _close_dead_runs(ledger: Ledger) -> None:
         conn.execute("UPDATE runs SET outcome = 'interrupted' WHERE outcome IS NULL")
 
 
-def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, prompts: dict[str, Prompt],
-               claim: Claim, options: RunOptions, settings: Settings, run_id: str, now: dt.datetime,
-               say: Callable[[str, str], None]) -> ClaimReport:
+def _one_claim(
+    ws: Workspace,
+    ledger: Ledger,
+    store: Store,
+    llm: LLM | None,
+    prompts: dict[str, Prompt],
+    claim: Claim,
+    options: RunOptions,
+    settings: Settings,
+    run_id: str,
+    now: dt.datetime,
+    say: Callable[[str, str], None],
+) -> ClaimReport:
     report = ClaimReport(claim.id)
     if llm is not None and not options.offline:  # offline, no query would be sent
         say(claim.id, "planning queries")
@@ -258,8 +292,13 @@ def _one_claim(ws: Workspace, ledger: Ledger, store: Store, llm: LLM | None, pro
         change = decide(current, threshold=settings.judge_threshold, run_id=run_id, now=now)
         if change is not None:
             _apply_change(current, change)
-            report.change = {"from": change.from_.value, "to": change.to.value, "evidence": change.evidence,
-                             "rationale": change.rationale, "scope": change.scope}
+            report.change = {
+                "from": change.from_.value,
+                "to": change.to.value,
+                "evidence": change.evidence,
+                "rationale": change.rationale,
+                "scope": change.scope,
+            }
         if not report.failures and not options.offline:
             current.last_checked = now  # a failed or offline check leaves the claim due, so --due retries it
 
@@ -273,14 +312,31 @@ def _apply_change(claim: Claim, change: StatusChange) -> None:
     claim.status = change.to
 
 
-def _discover(ws: Workspace, ledger: Ledger, claim: Claim, options: RunOptions, settings: Settings, run_id: str,
-              now: dt.datetime, report: ClaimReport) -> list[Any]:
+def _discover(
+    ws: Workspace,
+    ledger: Ledger,
+    claim: Claim,
+    options: RunOptions,
+    settings: Settings,
+    run_id: str,
+    now: dt.datetime,
+    report: ClaimReport,
+) -> list[Any]:
     """Candidates ranked best first (papers.Paper); each source's failure is noted, the run goes on."""
     from claimtrack.discovery.discover import discover
 
     try:
-        result = discover(ws, ledger, claim, settings=settings, extra_queries=tuple(report.extra_queries),
-                          offline=options.offline, k=max(20, options.k or settings.judge_k), run_id=run_id, now=now)
+        result = discover(
+            ws,
+            ledger,
+            claim,
+            settings=settings,
+            extra_queries=tuple(report.extra_queries),
+            offline=options.offline,
+            k=max(20, options.k or settings.judge_k),
+            run_id=run_id,
+            now=now,
+        )
     except SourceError as exc:
         report.failures.append(f"discovery: {exc}")
         return []
@@ -292,8 +348,9 @@ def _discover(ws: Workspace, ledger: Ledger, claim: Claim, options: RunOptions, 
     report.notes += list(getattr(result, "notes", []))
     ranked = sorted(result.candidates, key=lambda c: c.rank)
     report.papers_found = len(ranked)
-    report.new_papers = len(result.new_papers) if isinstance(result.new_papers, (list, tuple, set)) \
-        else int(result.new_papers or 0)
+    report.new_papers = (
+        len(result.new_papers) if isinstance(result.new_papers, (list, tuple, set)) else int(result.new_papers or 0)
+    )
     return [c.paper for c in ranked]
 
 
@@ -310,8 +367,16 @@ def _replication_due(claim: Claim, now: dt.datetime) -> bool:
     return not done or now - max(done) >= dt.timedelta(days=claim.review_every_days)
 
 
-def _replicate(ws: Workspace, claim: Claim, options: RunOptions, contested: bool, run_id: str, now: dt.datetime,
-               report: ClaimReport, say: Callable[[str, str], None]) -> list[Evidence]:
+def _replicate(
+    ws: Workspace,
+    claim: Claim,
+    options: RunOptions,
+    contested: bool,
+    run_id: str,
+    now: dt.datetime,
+    report: ClaimReport,
+    say: Callable[[str, str], None],
+) -> list[Evidence]:
     if not (options.replicate and claim.replication) or not (contested or _replication_due(claim, now)):
         return []
     say(claim.id, "replicating" + (" (contested by new literature)" if contested else ""))
@@ -324,7 +389,9 @@ def _replicate(ws: Workspace, claim: Claim, options: RunOptions, contested: bool
         report.failures.append(f"replication: {exc.message()}")
         return []
     if outcome.state == "skipped":
-        report.notes.append(f"replication skipped: {outcome.note} (`claimtrack replicate {claim.id}` probes the offline model alone)")
+        report.notes.append(
+            f"replication skipped: {outcome.note} (`claimtrack replicate {claim.id}` probes the offline model alone)"
+        )
         return []
     report.replication = outcome.job_id
     if outcome.error:

@@ -73,8 +73,13 @@ WantedBy=timers.target
 def _repo_relative(ws: Workspace) -> str:
     """The workspace's folder inside its git repository ('.' at the top), for the workflow's checkout."""
     try:
-        top = subprocess.run(["git", "-C", str(ws.root), "rev-parse", "--show-toplevel"], capture_output=True,
-                             text=True, check=True, timeout=10).stdout.strip()
+        top = subprocess.run(
+            ["git", "-C", str(ws.root), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "."
     try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -14,7 +15,7 @@ from claimtrack.errors import ClaimtrackError
 class _Group(TyperGroup):
     """Turns claimtrack's typed errors into one line on stderr and their exit code: no traceback."""
 
-    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ClaimtrackError as exc:
@@ -45,7 +46,11 @@ def _root(
     ctx: typer.Context,
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", help="Workspace folder (default: $CLAIMTRACK_HOME, else the nearest folder upward with claims/)."),
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace folder (default: $CLAIMTRACK_HOME, else the nearest folder upward with claims/).",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)

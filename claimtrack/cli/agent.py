@@ -21,11 +21,19 @@ def run(
     claim_ids: Annotated[list[str] | None, typer.Argument(metavar="[CLAIM_ID]...", help="Claims to re-check.")] = None,
     due: Annotated[bool, typer.Option("--due", help="Add every claim whose review cadence has passed.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Re-check every claim.")] = False,
-    offline: Annotated[bool, typer.Option("--offline", help="No network for discovery: ledger and snapshot only.")] = False,
-    no_judge: Annotated[bool, typer.Option("--no-judge", help="Discover and rank only; leave candidates unjudged.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="No network for discovery: ledger and snapshot only.")
+    ] = False,
+    no_judge: Annotated[
+        bool, typer.Option("--no-judge", help="Discover and rank only; leave candidates unjudged.")
+    ] = False,
     no_replicate: Annotated[bool, typer.Option("--no-replicate", help="Never run replication probes.")] = False,
-    k: Annotated[int | None, typer.Option("--k", min=1, help="Candidates judged per claim (default $CLAIMTRACK_JUDGE_K or 8).")] = None,
-    replicate_limit: Annotated[int | None, typer.Option("--replicate-limit", min=1, help="Items per probe condition when a replication runs.")] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", min=1, help="Candidates judged per claim (default $CLAIMTRACK_JUDGE_K or 8).")
+    ] = None,
+    replicate_limit: Annotated[
+        int | None, typer.Option("--replicate-limit", min=1, help="Items per probe condition when a replication runs.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Re-check claims: discover newer papers, judge the top k, replicate where due or contested, decide, write.
@@ -38,8 +46,16 @@ def run(
     from claimtrack.config import load_settings
 
     ws = workspace(ctx)
-    options = RunOptions(claim_ids=list(claim_ids or []), due=due, all=all_, offline=offline, judge=not no_judge,
-                         replicate=not no_replicate, k=k, replicate_limit=replicate_limit)
+    options = RunOptions(
+        claim_ids=list(claim_ids or []),
+        due=due,
+        all=all_,
+        offline=offline,
+        judge=not no_judge,
+        replicate=not no_replicate,
+        k=k,
+        replicate_limit=replicate_limit,
+    )
     with reporter() as progress:
         summary = execute(ws, options, settings=load_settings(), progress=progress)
     if as_json:
@@ -77,7 +93,9 @@ def bench_judge(
     ctx: typer.Context,
     scifact: Annotated[Path, typer.Option("--scifact", help="SciFact folder (claims_<split>.jsonl, corpus.jsonl).")],
     split: Annotated[str, typer.Option("--split", help="Which claims file: train, dev or test.")] = "train",
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Judge only the first N (claim, doc) pairs.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Judge only the first N (claim, doc) pairs.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Benchmark the judge on SciFact: label accuracy, macro-F1, confusion matrix, LLM calls and tokens."""
@@ -107,11 +125,15 @@ def bench_judge(
     if as_json:
         print_json(result)
         return
-    typer.echo(f"SciFact {split}: {result['pairs']} pairs judged by {result['model']}"
-               f" ({result['judge_errors']} judge errors, {result['endpoint_failures']} endpoint failures,"
-               f" {result['cached']} cached)")
-    typer.echo(f"accuracy {result['accuracy']:.3f}   macro-F1 {result['macro_f1']:.3f}"
-               f"   (anchors, abstract-level label F1: VeriSci 51.0 dev, MultiVerS 72.5 test)")
+    typer.echo(
+        f"SciFact {split}: {result['pairs']} pairs judged by {result['model']}"
+        f" ({result['judge_errors']} judge errors, {result['endpoint_failures']} endpoint failures,"
+        f" {result['cached']} cached)"
+    )
+    typer.echo(
+        f"accuracy {result['accuracy']:.3f}   macro-F1 {result['macro_f1']:.3f}"
+        f"   (anchors, abstract-level label F1: VeriSci 51.0 dev, MultiVerS 72.5 test)"
+    )
     rows = [[f"gold {g}", *map(str, counts)] for g, counts in zip(LABELS, result["confusion"], strict=True)]
     typer.echo(table(rows, ["", *(f"pred {p}" for p in LABELS)]))
     typer.echo(f"LLM: {result['calls']} calls, {result['tokens_in']} tokens in, {result['tokens_out']} out")

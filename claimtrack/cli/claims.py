@@ -70,8 +70,12 @@ def lines(
     """List the inquiring lines with their claims, in order."""
     library = store(ctx).load()
     if as_json:
-        print_json([{"id": ln.id, "question": ln.question, "framing": ln.framing, "claims": ln.claims}
-                    for ln in library.lines.values()])
+        print_json(
+            [
+                {"id": ln.id, "question": ln.question, "framing": ln.framing, "claims": ln.claims}
+                for ln in library.lines.values()
+            ]
+        )
         return
     for ln in library.lines.values():
         typer.echo(f"{ln.id}: {ln.question}")
@@ -86,15 +90,18 @@ def verdict(
     claim_id: Annotated[str, typer.Argument(metavar="ID", help="The claim's id.")],
     status: Annotated[Status, typer.Option("--status", help="holding, relaxed or superseded.")],
     because: Annotated[str, typer.Option("--because", help="Why: the rationale recorded in the history.")],
-    evidence: Annotated[list[str] | None, typer.Option("--evidence", help="arXiv:ID of a paper behind the verdict (repeatable).")] = None,
+    evidence: Annotated[
+        list[str] | None, typer.Option("--evidence", help="arXiv:ID of a paper behind the verdict (repeatable).")
+    ] = None,
     scope: Annotated[str | None, typer.Option(help="For relaxed: where the claim still holds.")] = None,
     by: Annotated[str | None, typer.Option(help="Who decides (default: the login name).")] = None,
 ) -> None:
     """Record a person's verdict: a dated status change, pinned until newer evidence arrives."""
     from claimtrack.verdict import record_verdict
 
-    claim = record_verdict(store(ctx), claim_id, status, because, by=by or getpass.getuser(),
-                           evidence=evidence or [], scope=scope)
+    claim = record_verdict(
+        store(ctx), claim_id, status, because, by=by or getpass.getuser(), evidence=evidence or [], scope=scope
+    )
     change = claim.history[-1]
     typer.echo(f"{claim.id}: {change.from_} -> {change.to} (pinned until newer evidence)")
 
@@ -121,8 +128,13 @@ def validate(
 def import_line(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="An inquiring-line document in the seed library's text format.")],
-    line_id: Annotated[str | None, typer.Option("--id", help="Id for the line (default: a slug of its question).")] = None,
-    anchors: Annotated[Path | None, typer.Option(help="Anchor sheet (YAML list: id, title, year, anchor) to give notes their ids and papers.")] = None,
+    line_id: Annotated[
+        str | None, typer.Option("--id", help="Id for the line (default: a slug of its question).")
+    ] = None,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(help="Anchor sheet (YAML list: id, title, year, anchor) to give notes their ids and papers."),
+    ] = None,
 ) -> None:
     """Add an inquiring line and its notes to the store, merging notes that are already there."""
     from claimtrack.importer import import_line as run_import

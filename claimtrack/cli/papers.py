@@ -17,8 +17,13 @@ papers_app = typer.Typer(no_args_is_help=True, help="Papers in the ledger: impor
 def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="arXiv metadata snapshot: JSON lines (.jsonl or .jsonl.gz).")],
-    category: Annotated[list[str], typer.Option("--category", help="Keep papers in this category (prefix, e.g. cs.CL or cs.); repeatable.")] = [],  # noqa: B006
-    since: Annotated[str | None, typer.Option(help="Keep papers first published on or after this date (YYYY-MM-DD).")] = None,
+    category: Annotated[
+        list[str],
+        typer.Option("--category", help="Keep papers in this category (prefix, e.g. cs.CL or cs.); repeatable."),
+    ] = [],  # noqa: B006
+    since: Annotated[
+        str | None, typer.Option(help="Keep papers first published on or after this date (YYYY-MM-DD).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import arXiv's metadata snapshot, streaming; re-importing the same file adds nothing twice."""
@@ -40,8 +45,10 @@ def import_(
     if as_json:
         print_json(summary.as_dict())
     else:
-        typer.echo(f"read {summary.lines} records: {summary.new} new, {summary.updated} already known, "
-                   f"{summary.filtered} filtered out, {len(summary.bad)} unreadable")
+        typer.echo(
+            f"read {summary.lines} records: {summary.new} new, {summary.updated} already known, "
+            f"{summary.filtered} filtered out, {len(summary.bad)} unreadable"
+        )
     if summary.bad and summary.new + summary.updated == 0:
         raise typer.Exit(2)
 
@@ -63,22 +70,35 @@ def search(
     with Ledger.open(ws) as ledger:
         index = PaperIndex(ws.state_dir, ledger, load_settings())
         if len(index.bm25()) == 0:
-            typer.echo("no papers stored yet: run `claimtrack papers import FILE` or `claimtrack discover CLAIM_ID`",
-                       err=True)
+            typer.echo(
+                "no papers stored yet: run `claimtrack papers import FILE` or `claimtrack discover CLAIM_ID`", err=True
+            )
             raise typer.Exit(1)
         index.sync(progress=lambda n: typer.echo(f"indexed {n} papers", err=True) if n % 1024 == 0 else None)
         hits = index.search(text, k)
         rows = []
         for rank, hit in enumerate(hits, start=1):
             paper = get_paper(ledger, hit.id)
-            rows.append({"rank": rank, "id": hit.id, "score": round(hit.score, 4), "title": paper.title if paper else "",
-                         "published": paper.published if paper else None, "terms": hit.terms,
-                         "cosine": None if hit.cosine is None else round(hit.cosine, 3)})
+            rows.append(
+                {
+                    "rank": rank,
+                    "id": hit.id,
+                    "score": round(hit.score, 4),
+                    "title": paper.title if paper else "",
+                    "published": paper.published if paper else None,
+                    "terms": hit.terms,
+                    "cosine": None if hit.cosine is None else round(hit.cosine, 3),
+                }
+            )
     if as_json:
         print_json(rows)
         return
-    typer.echo(table([[r["rank"], f"{r['score']:.4f}", r["published"] or "?", r["id"], _cut(r["title"], 70)]
-                      for r in rows], ["#", "score", "date", "paper", "title"]))
+    typer.echo(
+        table(
+            [[r["rank"], f"{r['score']:.4f}", r["published"] or "?", r["id"], _cut(r["title"], 70)] for r in rows],
+            ["#", "score", "date", "paper", "title"],
+        )
+    )
 
 
 def discover_command(
@@ -113,9 +133,23 @@ def discover_command(
     fetched = ", ".join(f"{s} {n}" for s, n in result.fetched.items()) or "nothing fetched"
     typer.echo(f"{claim.id}: {fetched}; {result.new_papers} new papers; {len(result.candidates)} candidates")
     if result.candidates:
-        typer.echo(table([[c.rank, f"{c.score:.4f}", c.paper.published or "?", ",".join(c.sources), c.paper.id,
-                           _cut(c.paper.title, 60), c.why] for c in result.candidates],
-                         ["#", "score", "date", "source", "paper", "title", "why"]))
+        typer.echo(
+            table(
+                [
+                    [
+                        c.rank,
+                        f"{c.score:.4f}",
+                        c.paper.published or "?",
+                        ",".join(c.sources),
+                        c.paper.id,
+                        _cut(c.paper.title, 60),
+                        c.why,
+                    ]
+                    for c in result.candidates
+                ],
+                ["#", "score", "date", "source", "paper", "title", "why"],
+            )
+        )
 
 
 def _cut(text: str, width: int) -> str:

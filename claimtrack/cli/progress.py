@@ -24,10 +24,17 @@ def reporter() -> Iterator[Progress]:
         yield plain
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
-    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-             console=Console(stderr=True), transient=False) as bar:
+    with Bar(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
         task = None
 
         def fancy(number: int, total: int, claim_id: str, step: str) -> None:
@@ -46,13 +53,20 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
     out = [f"run {summary.run_id}: {claims} claim{'' if claims == 1 else 's'} checked, {totals['failed']} failed"]
     out.append(f"papers: {totals['papers_found']} candidates ({totals['new_papers']} new to the ledger)")
     if summary.llm is None:
-        reason = "judging turned off (--no-judge)" if not judging else \
-            "no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL)"
-        out.append(f"judge: {reason}; {totals['unjudged']} candidates stored unjudged, no status changes from literature")
+        reason = (
+            "judging turned off (--no-judge)"
+            if not judging
+            else "no LLM configured (set OPENAI_API_KEY or OPENAI_BASE_URL)"
+        )
+        out.append(
+            f"judge: {reason}; {totals['unjudged']} candidates stored unjudged, no status changes from literature"
+        )
     else:
-        out.append(f"judge: {summary.llm}: {totals['pairs_judged']} pairs judged, {totals['pairs_cached']} from cache,"
-                   f" {totals['judge_errors']} judge errors; LLM {totals['llm_calls']} calls,"
-                   f" {totals['llm_tokens_in']} tokens in, {totals['llm_tokens_out']} out")
+        out.append(
+            f"judge: {summary.llm}: {totals['pairs_judged']} pairs judged, {totals['pairs_cached']} from cache,"
+            f" {totals['judge_errors']} judge errors; LLM {totals['llm_calls']} calls,"
+            f" {totals['llm_tokens_in']} tokens in, {totals['llm_tokens_out']} out"
+        )
     if summary.offline:
         out.append("offline: discovery used the ledger and imported snapshots only")
     out.append(f"status changes: {totals['status_changes']}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from claimtrack.cli.common import print_json, workspace
+
+if TYPE_CHECKING:
+    from claimtrack.replication.api import ReplicationOutcome
 
 
 def register(app: typer.Typer) -> None:
@@ -15,17 +18,31 @@ def register(app: typer.Typer) -> None:
 
 def replicate(
     ctx: typer.Context,
-    claim_id: Annotated[str | None, typer.Argument(metavar="CLAIM_ID", help="The claim whose replication spec to run.")] = None,
+    claim_id: Annotated[
+        str | None, typer.Argument(metavar="CLAIM_ID", help="The claim whose replication spec to run.")
+    ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help="Model to evaluate (HF id[@revision] or a folder); repeat: base first, tuned second. Default: the spec's models, or offline Gemma 3 270M when the hub is unreachable."),
+        typer.Option(
+            "--model",
+            help=(
+                "Model to evaluate (HF id[@revision] or a folder); repeat: base first, tuned second. "
+                "Default: the spec's models, or offline Gemma 3 270M when the hub is unreachable."
+            ),
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Items per task (default: the spec's, else all).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     batch_size: Annotated[str, typer.Option("--batch-size", help="lm-eval batch size: a number or auto.")] = "auto",
-    executor: Annotated[str, typer.Option(help="local (here, now) or slurm (submit through submitit; collect later).")] = "local",
-    collect: Annotated[bool, typer.Option("--collect", help="Collect finished Slurm jobs and record their evidence.")] = False,
-    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="Allow models that ship their own Python code.")] = False,
+    executor: Annotated[
+        str, typer.Option(help="local (here, now) or slurm (submit through submitit; collect later).")
+    ] = "local",
+    collect: Annotated[
+        bool, typer.Option("--collect", help="Collect finished Slurm jobs and record their evidence.")
+    ] = False,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow models that ship their own Python code.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
     """Run a claim's replication probe (lm-eval) and record one evidence item with the rule's verdict.
@@ -45,8 +62,16 @@ def replicate(
         raise InvalidInput("CLAIM_ID", "claim_id", "missing (or pass --collect)")
     else:
         outcomes = [
-            run(ws, claim_id, models=model, limit=limit, device=device, batch_size=batch_size, executor=executor,
-                trust_remote_code=trust_remote_code)
+            run(
+                ws,
+                claim_id,
+                models=model,
+                limit=limit,
+                device=device,
+                batch_size=batch_size,
+                executor=executor,
+                trust_remote_code=trust_remote_code,
+            )
         ]
     if as_json:
         print_json([_as_dict(o) for o in outcomes])
@@ -60,13 +85,20 @@ def replicate(
         raise SourceError("replication", failed[0].error or "failed")
 
 
-def _as_dict(outcome) -> dict:  # type: ignore[no-untyped-def]
+def _as_dict(outcome: ReplicationOutcome) -> dict:
     evidence = outcome.evidence.model_dump(mode="json", exclude_none=True) if outcome.evidence else None
-    return {"job_id": outcome.job_id, "state": outcome.state, "cached": outcome.cached, "error": outcome.error,
-            "note": outcome.note, "metrics": outcome.metrics, "evidence": evidence}
+    return {
+        "job_id": outcome.job_id,
+        "state": outcome.state,
+        "cached": outcome.cached,
+        "error": outcome.error,
+        "note": outcome.note,
+        "metrics": outcome.metrics,
+        "evidence": evidence,
+    }
 
 
-def _line(outcome) -> str:  # type: ignore[no-untyped-def]
+def _line(outcome: ReplicationOutcome) -> str:
     if outcome.error:
         return f"{outcome.job_id}: failed"
     if outcome.state == "submitted":
@@ -74,6 +106,11 @@ def _line(outcome) -> str:  # type: ignore[no-untyped-def]
     m = outcome.metrics
     head = f"{outcome.job_id}: {'cached' if outcome.cached else 'done'}"
     if outcome.evidence is not None:
-        return f"{head}; {outcome.evidence.stance.value}: effect {m['effect']:+.3f} +/- {m['stderr']:.3f} ({m['metric']}, n={m['n_items']})"
-    values = ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float) and k.startswith(m["metric"]) and not k.endswith("stderr"))
+        effect = f"effect {m['effect']:+.3f} +/- {m['stderr']:.3f} ({m['metric']}, n={m['n_items']})"
+        return f"{head}; {outcome.evidence.stance.value}: {effect}"
+    values = ", ".join(
+        f"{k} {v:.3f}"
+        for k, v in m.items()
+        if isinstance(v, float) and k.startswith(m["metric"]) and not k.endswith("stderr")
+    )
     return f"{head}; {values}; {outcome.note}"

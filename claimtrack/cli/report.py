@@ -52,7 +52,12 @@ def prompt(
 @report_app.command("status")
 def status(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option("--since", help="Start of 'changed since' (YYYY-MM-DD; default: 30 days before the newest change).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Start of 'changed since' (YYYY-MM-DD; default: 30 days before the newest change)."
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="md, html or json.")] = "md",
     out: Annotated[Path | None, typer.Option("--out", help="Write the report to FILE instead of stdout.")] = None,
 ) -> None:
@@ -83,7 +88,9 @@ def status(
 def log(
     ctx: typer.Context,
     claim_id: Annotated[str | None, typer.Argument(metavar="[CLAIM_ID]", help="Only this claim's history.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only changes on or after this date (YYYY-MM-DD).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only changes on or after this date (YYYY-MM-DD).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of text.")] = False,
 ) -> None:
     """Show status changes across claims, newest first, each with its evidence and rationale."""

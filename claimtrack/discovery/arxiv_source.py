@@ -13,6 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from claimtrack.config import Settings
 from claimtrack.discovery.http import Fetcher
@@ -20,6 +21,10 @@ from claimtrack.errors import SourceError
 from claimtrack.ids import parse_arxiv_id
 from claimtrack.models import Claim, partial_date_start
 from claimtrack.papers import Paper
+
+if TYPE_CHECKING:
+    import arxiv
+    import requests
 
 SOURCE = "arxiv"
 _STOP = frozenset(
@@ -109,14 +114,14 @@ def check_feed(body: bytes) -> str | None:
     return None
 
 
-def _adapter(fetcher: Fetcher):  # type: ignore[no-untyped-def]
+def _adapter(fetcher: Fetcher) -> Any:
     """A requests transport adapter that answers through the Fetcher (cache, back-off, validation)."""
     import requests
     from requests.adapters import BaseAdapter
     from requests.structures import CaseInsensitiveDict
 
     class FetcherAdapter(BaseAdapter):
-        def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
             answer = fetcher.get(request.url, validate=check_feed)
             response = requests.Response()
             response.status_code = answer.status
@@ -133,12 +138,13 @@ def _adapter(fetcher: Fetcher):  # type: ignore[no-untyped-def]
     return FetcherAdapter()
 
 
-def make_client(settings: Settings, fetcher: Fetcher):  # type: ignore[no-untyped-def]
+def make_client(settings: Settings, fetcher: Fetcher) -> arxiv.Client:
     """The real arxiv.Client, pointed at settings.arxiv_url, its HTTP going through `fetcher`."""
     import arxiv
 
-    client = arxiv.Client(page_size=settings.arxiv_page_size, delay_seconds=settings.arxiv_delay_s,
-                          num_retries=settings.arxiv_retries)
+    client = arxiv.Client(
+        page_size=settings.arxiv_page_size, delay_seconds=settings.arxiv_delay_s, num_retries=settings.arxiv_retries
+    )
     client.query_url_format = settings.arxiv_url.rstrip("?") + "?{}"
     # The arxiv package exposes no session argument; mounting on its session is the one way in.
     client._session.mount("http://", _adapter(fetcher))
@@ -146,28 +152,32 @@ def make_client(settings: Settings, fetcher: Fetcher):  # type: ignore[no-untype
     return client
 
 
-def to_paper(result) -> Paper | None:  # type: ignore[no-untyped-def]
+def to_paper(result: arxiv.Result) -> Paper | None:
     """An arxiv.Result as a Paper; None for entries that are not papers (arXiv's error entries)."""
     try:
         base, version = parse_arxiv_id(result.entry_id)
     except ValueError:
         return None
     return Paper(
-        id=base, version=version, doi=result.doi or None, title=" ".join(result.title.split()),
-        abstract=" ".join((result.summary or "").split()), authors=[a.name for a in result.authors],
-        categories=list(result.categories), published=result.published.date().isoformat(),
+        id=base,
+        version=version,
+        doi=result.doi or None,
+        title=" ".join(result.title.split()),
+        abstract=" ".join((result.summary or "").split()),
+        authors=[a.name for a in result.authors],
+        categories=list(result.categories),
+        published=result.published.date().isoformat(),
         updated=result.updated.date().isoformat() if result.updated else None,
         url=f"https://arxiv.org/abs/{base}",
     )
 
 
-def search(client, query: ArxivQuery, max_results: int) -> Iterator[Paper]:  # type: ignore[no-untyped-def]
+def search(client: arxiv.Client, query: ArxivQuery, max_results: int) -> Iterator[Paper]:
     """Papers for one query, newest-relevant first; arxiv's own errors become SourceError."""
     import arxiv
     import requests
 
-    request = arxiv.Search(query=query.text(), max_results=max_results,
-                           sort_by=arxiv.SortCriterion.Relevance)
+    request = arxiv.Search(query=query.text(), max_results=max_results, sort_by=arxiv.SortCriterion.Relevance)
     try:
         for result in client.results(request):
             paper = to_paper(result)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from claimtrack.errors import InvalidInput
 
@@ -25,7 +26,9 @@ def load(folder: Path, split: str = "train") -> BeirDataset:
     qrels_path = folder / "qrels" / f"{split}.tsv"
     for path in (corpus_path, queries_path, qrels_path):
         if not path.is_file():
-            raise InvalidInput(path, "--beir", "missing: a BEIR folder holds corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
+            raise InvalidInput(
+                path, "--beir", "missing: a BEIR folder holds corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv"
+            )
     qrels: dict[str, dict[str, int]] = {}
     with qrels_path.open(encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
@@ -35,16 +38,16 @@ def load(folder: Path, split: str = "train") -> BeirDataset:
                 raise InvalidInput(f"{qrels_path}:{number}", "qrels", "expected query-id<TAB>corpus-id<TAB>score")
             qrels.setdefault(row[0], {})[row[1]] = int(row[2])
     corpus = {}
-    for number, record in _jsonl(corpus_path):
+    for _number, record in _jsonl(corpus_path):
         corpus[str(record["_id"])] = (record.get("title") or "", record.get("text") or "")
     queries = {}
-    for number, record in _jsonl(queries_path):
+    for _number, record in _jsonl(queries_path):
         if str(record["_id"]) in qrels:
             queries[str(record["_id"])] = record.get("text") or ""
     return BeirDataset(corpus, queries, {q: r for q, r in qrels.items() if q in queries})
 
 
-def _jsonl(path: Path):  # type: ignore[no-untyped-def]
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():

@@ -16,7 +16,14 @@ from claimtrack.config import Settings
 from claimtrack.discovery import beir
 from claimtrack.discovery.bm25 import BM25
 from claimtrack.discovery.index import (
-    bm25_top, chroma_client, dense_top, fuse, fuse_rrf, open_collection, sync, text_of,
+    bm25_top,
+    chroma_client,
+    dense_top,
+    fuse,
+    fuse_rrf,
+    open_collection,
+    sync,
+    text_of,
 )
 
 METHODS = ("bm25", "dense", "hybrid", "rrf")  # hybrid: the tuned convex fusion; rrf: for comparison
@@ -32,15 +39,27 @@ def collection_name(settings: Settings) -> str:
     return f"beir-{'int8' if settings.embed_int8 else 'fp32'}-{settings.embed_max_tokens}"
 
 
-def run(folder: Path, *, split: str = "train", methods: tuple[str, ...] = METHODS, settings: Settings,
-        index_dir: Path | None = None, progress: Callable[[str], None] = lambda _: None) -> dict[str, object]:
+def run(
+    folder: Path,
+    *,
+    split: str = "train",
+    methods: tuple[str, ...] = METHODS,
+    settings: Settings,
+    index_dir: Path | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, object]:
     """nDCG@10 and Recall@100 per method, indexing throughput and per-query latency (ms)."""
     data = beir.load(folder, split)
     ids = list(data.corpus)
     texts = [text_of(title, text) for title, text in data.corpus.values()]
     qids = list(data.queries)
-    report: dict[str, object] = {"dataset": str(folder), "split": split, "docs": len(ids), "queries": len(qids),
-                                 "methods": {}}
+    report: dict[str, object] = {
+        "dataset": str(folder),
+        "split": split,
+        "docs": len(ids),
+        "queries": len(qids),
+        "methods": {},
+    }
     rankings: dict[str, dict[str, list[tuple[str, float]]]] = {}
     latency: dict[str, list[float]] = {}
 
@@ -61,12 +80,20 @@ def run(folder: Path, *, split: str = "train", methods: tuple[str, ...] = METHOD
         collection = open_collection(chroma_client(where, settings), settings, collection_name(settings))
         progress(f"dense index in {where} ({collection.count()} of {len(ids)} docs already embedded)")
         start = time.perf_counter()
-        embedded = sync(collection, zip(ids, texts, ({} for _ in ids)),
-                        progress=lambda n: progress(f"embedded {n} docs") if n % 1024 == 0 else None)
+        embedded = sync(
+            collection,
+            zip(ids, texts, ({} for _ in ids), strict=True),
+            progress=lambda n: progress(f"embedded {n} docs") if n % 1024 == 0 else None,
+        )
         seconds = time.perf_counter() - start
-        report["dense_index"] = {"embedded": embedded, "seconds": round(seconds, 2), "reused": embedded == 0,
-                                 "docs_per_s": round(embedded / seconds, 1) if embedded else None,
-                                 "path": str(where), "collection": collection_name(settings)}
+        report["dense_index"] = {
+            "embedded": embedded,
+            "seconds": round(seconds, 2),
+            "reused": embedded == 0,
+            "docs_per_s": round(embedded / seconds, 1) if embedded else None,
+            "path": str(where),
+            "collection": collection_name(settings),
+        }
         dense_top(collection, "warm up", 1)  # loads the model; not a query's cost
         rankings["dense"], latency["dense"] = {}, []
         for q in qids:
@@ -88,8 +115,9 @@ def run(folder: Path, *, split: str = "train", methods: tuple[str, ...] = METHOD
         recall = [beir.recall_at([d for d, _ in rankings[method][q]], data.qrels[q]) for q in qids]
         times = sorted(latency[method])
         held_out = [n for q, n in zip(qids, ndcg, strict=True) if not _tuning_half(q)]
-        report["methods"][method] = {  # type: ignore[index]
-            "ndcg@10": round(statistics.fmean(ndcg), 4), "recall@100": round(statistics.fmean(recall), 4),
+        report["methods"][method] = {
+            "ndcg@10": round(statistics.fmean(ndcg), 4),
+            "recall@100": round(statistics.fmean(recall), 4),
             "ndcg@10_held_out": round(statistics.fmean(held_out), 4) if held_out else None,
             "query_ms_median": round(1000 * statistics.median(times), 2),
             "query_ms_p95": round(1000 * times[int(0.95 * (len(times) - 1))], 2),

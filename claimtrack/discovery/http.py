@@ -18,10 +18,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +96,15 @@ class Fetcher:
     network_calls: int = 0
     cache_hits: int = 0
     _last_call: float = 0.0
-    _client: object | None = None
+    _client: httpx.Client | None = None
 
-    def get(self, url: str, params: Mapping[str, object] | None = None, *,
-            validate: Callable[[bytes], str | None] | None = None) -> Response:
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        validate: Callable[[bytes], str | None] | None = None,
+    ) -> Response:
         """The answer for url+params: from the cache when fresh, else from the network.
 
         4xx answers (other than 429) are returned for the caller to interpret (404: not known there).
@@ -120,7 +129,8 @@ class Fetcher:
             return None
         self.ledger.ensure("http_cache", CACHE_DDL)
         row = self.ledger.conn.execute(
-            "SELECT status, body, content_type, fetched_at FROM http_cache WHERE key = ?", (key,)).fetchone()
+            "SELECT status, body, content_type, fetched_at FROM http_cache WHERE key = ?", (key,)
+        ).fetchone()
         if row is None:
             return None
         age = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(row["fetched_at"])).total_seconds()
@@ -137,16 +147,23 @@ class Fetcher:
                 "INSERT INTO http_cache (key, url, status, body, content_type, fetched_at) VALUES (?,?,?,?,?,?)"
                 " ON CONFLICT(key) DO UPDATE SET status=excluded.status, body=excluded.body,"
                 " content_type=excluded.content_type, fetched_at=excluded.fetched_at",
-                (key, target, response.status, response.body, response.content_type,
-                 dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+                (
+                    key,
+                    target,
+                    response.status,
+                    response.body,
+                    response.content_type,
+                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                ),
             )
 
-    def _http(self):  # type: ignore[no-untyped-def]
+    def _http(self) -> httpx.Client:
         import httpx
 
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=True,
-                                        headers={"user-agent": USER_AGENT, **self.headers})
+            self._client = httpx.Client(
+                timeout=self.timeout_s, follow_redirects=True, headers={"user-agent": USER_AGENT, **self.headers}
+            )
         return self._client
 
     def _fetch(self, target: str) -> Response:
@@ -156,7 +173,7 @@ class Fetcher:
         down = _DOWN_HOSTS.get(host)
         if down and time.monotonic() - down[0] < DOWN_FOR_S:
             raise Unreachable(self.source, f"{host} unreachable earlier in this run ({down[1]}); not retried")
-        problem = ""
+        problem, wait = "", 0.0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.sleep(wait)
@@ -193,11 +210,11 @@ class Fetcher:
         self._last_call = time.monotonic()
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_s * (2 ** attempt), self.max_wait_s)
+        return min(self.backoff_s * (2**attempt), self.max_wait_s)
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.close()  # type: ignore[attr-defined]
+            self._client.close()
             self._client = None
 
 

@@ -18,10 +18,17 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claimtrack.config import Settings
 from claimtrack.discovery.bm25 import BM25
+
+if TYPE_CHECKING:
+    import numpy as np
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+    from claimtrack.ledger import Ledger
 
 COLLECTION = "papers"
 RRF_K = 60
@@ -38,7 +45,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def chroma_client(path: Path, settings: Settings):  # type: ignore[no-untyped-def]
+def chroma_client(path: Path, settings: Settings) -> ClientAPI:
     """A Chroma server when CHROMA_HOST is set (a team's shared index), else a folder on disk."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -50,12 +57,13 @@ def chroma_client(path: Path, settings: Settings):  # type: ignore[no-untyped-de
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def open_collection(client, settings: Settings, name: str = COLLECTION):  # type: ignore[no-untyped-def]
+def open_collection(client: ClientAPI, settings: Settings, name: str = COLLECTION) -> Collection:
     from claimtrack.discovery.embedding import MiniLMEmbedding
 
     function = MiniLMEmbedding(quantize=settings.embed_int8, max_tokens=settings.embed_max_tokens)
-    return client.get_or_create_collection(name, embedding_function=function,
-                                           configuration={"hnsw": {"space": "cosine"}})
+    return client.get_or_create_collection(
+        name, embedding_function=function, configuration={"hnsw": {"space": "cosine"}}
+    )
 
 
 @dataclass
@@ -71,8 +79,13 @@ class Hit:
     terms: list[str] = field(default_factory=list)
 
 
-def sync(collection, docs: Iterable[tuple[str, str, dict[str, Any]]], *, batch: int = 256,  # type: ignore[no-untyped-def]
-         progress: Callable[[int], None] | None = None) -> int:
+def sync(
+    collection: Collection,
+    docs: Iterable[tuple[str, str, dict[str, Any]]],
+    *,
+    batch: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Embed and store the (id, text, metadata) docs that are missing or changed. Returns how many."""
     todo: list[tuple[str, str, dict[str, Any]]] = []
     embedded = 0
@@ -94,16 +107,17 @@ def sync(collection, docs: Iterable[tuple[str, str, dict[str, Any]]], *, batch: 
     if chunk:
         flush_check()
     for start in range(0, len(todo), batch):
-        part = todo[start:start + batch]
-        collection.upsert(ids=[d[0] for d in part], documents=[d[1] for d in part],
-                          metadatas=[d[2] for d in part])
+        part = todo[start : start + batch]
+        collection.upsert(ids=[d[0] for d in part], documents=[d[1] for d in part], metadatas=[d[2] for d in part])
         embedded += len(part)
         if progress:
             progress(embedded)
     return embedded
 
 
-def dense_top(collection, query: str, k: int, allowed_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+def dense_top(
+    collection: Collection, query: str, k: int, allowed_ids: Sequence[str] | None = None
+) -> list[tuple[str, float]]:
     """(id, cosine similarity) of the k nearest papers, optionally only among allowed_ids."""
     if allowed_ids is not None and not allowed_ids:
         return []
@@ -124,8 +138,9 @@ def _normalised(ranking: Sequence[tuple[str, float]]) -> dict[str, float]:
     return {doc_id: ((s - low) / span if span > 0 else 1.0) for doc_id, s in ranking}
 
 
-def fuse(lexical: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]], *,
-         alpha: float = ALPHA) -> list[Hit]:
+def fuse(
+    lexical: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]], *, alpha: float = ALPHA
+) -> list[Hit]:
     """Convex mix of min-max-normalised BM25 and cosine scores (best first; ties broken by id)."""
     lex, den = _normalised(lexical), _normalised(dense)
     hits: dict[str, Hit] = {}
@@ -139,8 +154,13 @@ def fuse(lexical: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]
     return sorted(hits.values(), key=lambda h: (-h.score, h.id))
 
 
-def fuse_rrf(lexical: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]], *, rrf_k: int = RRF_K,
-             weights: tuple[float, float] = (1.0, 1.0)) -> list[Hit]:
+def fuse_rrf(
+    lexical: Sequence[tuple[str, float]],
+    dense: Sequence[tuple[str, float]],
+    *,
+    rrf_k: int = RRF_K,
+    weights: tuple[float, float] = (1.0, 1.0),
+) -> list[Hit]:
     """Reciprocal rank fusion of two rankings (best first); ties broken by id for a stable order."""
     hits: dict[str, Hit] = {}
     for rank, (doc_id, score) in enumerate(lexical, start=1):
@@ -154,7 +174,7 @@ def fuse_rrf(lexical: Sequence[tuple[str, float]], dense: Sequence[tuple[str, fl
     return sorted(hits.values(), key=lambda h: (-h.score, h.id))
 
 
-def bm25_top(index: BM25, query: str, k: int, allowed_rows=None) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+def bm25_top(index: BM25, query: str, k: int, allowed_rows: np.ndarray | None = None) -> list[tuple[str, float]]:
     return [(index.ids[row], score) for row, score in index.top(query, k, allowed_rows)]
 
 
@@ -172,14 +192,14 @@ def published_number(published: str | None) -> int:
 class PaperIndex:
     """The workspace's papers (the ledger) seen through BM25 and the Chroma collection."""
 
-    def __init__(self, state_dir: Path, ledger, settings: Settings):  # type: ignore[no-untyped-def]
+    def __init__(self, state_dir: Path, ledger: Ledger, settings: Settings):
         self.ledger = ledger
         self.settings = settings
         self.path = state_dir / "chroma"
         self._collection = None
 
     @property
-    def collection(self):  # type: ignore[no-untyped-def]
+    def collection(self) -> Collection:
         if self._collection is None:
             self._collection = open_collection(chroma_client(self.path, self.settings), self.settings)
         return self._collection
@@ -193,9 +213,8 @@ class PaperIndex:
             return self.ledger.conn.execute(query + " ORDER BY id").fetchall()
         rows = []
         for start in range(0, len(ids), 900):
-            part = list(ids[start:start + 900])
-            rows += self.ledger.conn.execute(
-                query + f" WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
+            part = list(ids[start : start + 900])
+            rows += self.ledger.conn.execute(query + f" WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
         return rows
 
     def bm25(self) -> BM25:
@@ -204,9 +223,11 @@ class PaperIndex:
 
         ensure(self.ledger)
         count, newest = self.ledger.conn.execute(
-            "SELECT COUNT(*), COALESCE(MAX(first_seen_at), '') FROM papers").fetchone()
+            "SELECT COUNT(*), COALESCE(MAX(first_seen_at), '') FROM papers"
+        ).fetchone()
         total_text = self.ledger.conn.execute(
-            "SELECT COALESCE(SUM(LENGTH(title) + LENGTH(abstract)), 0) FROM papers").fetchone()[0]
+            "SELECT COALESCE(SUM(LENGTH(title) + LENGTH(abstract)), 0) FROM papers"
+        ).fetchone()[0]
         key = (str(self.ledger.path), int(count), f"{newest}/{total_text}")
         if key not in _BM25_CACHE:
             rows = self._rows()
@@ -216,12 +237,13 @@ class PaperIndex:
 
     def sync(self, ids: Sequence[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
         """Embed the given papers (default: all stored) that the collection lacks or holds stale."""
-        docs = ((r["id"], text_of(r["title"], r["abstract"]), {"published": published_number(r["published"])})
-                for r in self._rows(ids))
+        docs = (
+            (r["id"], text_of(r["title"], r["abstract"]), {"published": published_number(r["published"])})
+            for r in self._rows(ids)
+        )
         return sync(self.collection, docs, progress=progress)
 
-    def search(self, query: str, k: int, allowed_ids: Sequence[str] | None = None, *,
-               pool: int = 100) -> list[Hit]:
+    def search(self, query: str, k: int, allowed_ids: Sequence[str] | None = None, *, pool: int = 100) -> list[Hit]:
         """Hybrid search: BM25 and dense top-`pool` lists fused, best k returned, with matched terms."""
         import numpy as np
 

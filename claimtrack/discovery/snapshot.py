@@ -35,8 +35,13 @@ class ImportSummary:
     bad: list[tuple[int, str]] = field(default_factory=list)  # (line number, what is wrong)
 
     def as_dict(self) -> dict[str, object]:
-        return {"lines": self.lines, "new": self.new, "updated": self.updated, "filtered": self.filtered,
-                "bad": [{"line": n, "problem": p} for n, p in self.bad]}
+        return {
+            "lines": self.lines,
+            "new": self.new,
+            "updated": self.updated,
+            "filtered": self.filtered,
+            "bad": [{"line": n, "problem": p} for n, p in self.bad],
+        }
 
 
 def parse_record(record: object) -> Paper:
@@ -58,10 +63,15 @@ def parse_record(record: object) -> Paper:
         last = versions[-1].get("version") if isinstance(versions[-1], dict) else None
         version = last if isinstance(last, str) else None
     return Paper(
-        id=base, version=version, doi=(record.get("doi") or None), title=title,
-        abstract=" ".join(str(record.get("abstract") or "").split()), authors=_authors(record),
+        id=base,
+        version=version,
+        doi=(record.get("doi") or None),
+        title=title,
+        abstract=" ".join(str(record.get("abstract") or "").split()),
+        authors=_authors(record),
         categories=str(record.get("categories") or "").split(),
-        published=published or record.get("update_date"), updated=record.get("update_date"),
+        published=published or record.get("update_date"),
+        updated=record.get("update_date"),
         url=f"https://arxiv.org/abs/{base}",
     )
 
@@ -94,12 +104,12 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
-        for number, line in enumerate(text, start=1):
-            yield number, line
+        yield from enumerate(text, start=1)
 
 
-def import_snapshot(ledger: Ledger, path: Path, *, batch: int = 2000, categories: Iterable[str] = (),
-                    since: dt.date | None = None) -> ImportSummary:
+def import_snapshot(
+    ledger: Ledger, path: Path, *, batch: int = 2000, categories: Iterable[str] = (), since: dt.date | None = None
+) -> ImportSummary:
     """Stream the file into the ledger. `categories` keeps papers in any of them (prefix 'cs.' works)."""
     if not path.is_file():
         raise InvalidInput(path, "FILE", "no such file")
@@ -137,8 +147,7 @@ def import_snapshot(ledger: Ledger, path: Path, *, batch: int = 2000, categories
 def _store(ledger: Ledger, papers: list[Paper], summary: ImportSummary) -> None:
     with ledger.transaction() as conn:
         ids = [p.id for p in papers]
-        known = {row[0] for row in conn.execute(
-            f"SELECT id FROM papers WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        known = {row[0] for row in conn.execute(f"SELECT id FROM papers WHERE id IN ({','.join('?' * len(ids))})", ids)}
         for paper in papers:
             upsert_paper(ledger, paper, source=SOURCE)
             if paper.id in known:

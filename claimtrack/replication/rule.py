@@ -54,7 +54,11 @@ def describe(table: metrics.Table) -> dict[str, float]:
     out: dict[str, float] = {}
     for condition, rows in table.items():
         outcomes = list(rows.values())
-        for name, value in (("acc", metrics.accuracy(outcomes)), ("brier", metrics.brier(outcomes)), ("ece", metrics.ece(outcomes))):
+        for name, value in (
+            ("acc", metrics.accuracy(outcomes)),
+            ("brier", metrics.brier(outcomes)),
+            ("ece", metrics.ece(outcomes)),
+        ):
             out[f"{name}_{condition}"] = value
     return out
 
@@ -69,7 +73,10 @@ def decide(rule: Rule, effect: float, stderr: float, n_items: int) -> tuple[Stan
     underpowered run never moves a claim's status; so is any run on fewer than `min_items` paired items.
     """
     if n_items < rule.min_items:
-        return Stance.UNRELATED, f"inconclusive: {n_items} paired items, fewer than the rule's minimum of {rule.min_items}"
+        return (
+            Stance.UNRELATED,
+            f"inconclusive: {n_items} paired items, fewer than the rule's minimum of {rule.min_items}",
+        )
     if math.isnan(effect) or math.isnan(stderr):
         return Stance.UNRELATED, "inconclusive: the effect could not be estimated on these items (a group was empty)"
     lo, hi = effect - rule.z * stderr, effect + rule.z * stderr
@@ -87,7 +94,10 @@ def decide(rule: Rule, effect: float, stderr: float, n_items: int) -> tuple[Stan
     if lo_s > 0 and sign * effect >= m:
         return Stance.SUPPORTS, f"{interval} excludes 0 and the effect reaches the margin {m:g} ({side}, as claimed)"
     if lo_s > 0:
-        return Stance.RELAXES, f"{interval} excludes 0 but the effect is below the margin {m:g}: real, smaller than claimed"
+        return (
+            Stance.RELAXES,
+            f"{interval} excludes 0 but the effect is below the margin {m:g}: real, smaller than claimed",
+        )
     if hi_s < m:
         return Stance.CONTRADICTS, f"{interval} excludes a {side} effect of {m:g}, the size the claim implies"
     return Stance.UNRELATED, f"inconclusive: {interval} includes both 0 and the margin {m:g}"

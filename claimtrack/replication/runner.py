@@ -56,12 +56,18 @@ def check_device(device: str) -> None:
             raise ReplicationFailed(f"device '{device}' requested but no CUDA GPU is visible")
 
 
-def evaluate(model: ModelRef, include_dir: Path, task_names: list[str], run: Settings, limit: int | None) -> dict[str, Any]:
+def evaluate(
+    model: ModelRef, include_dir: Path, task_names: list[str], run: Settings, limit: int | None
+) -> dict[str, Any]:
     """One `simple_evaluate` call; any failure inside lm-eval or transformers becomes ReplicationFailed."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    model_args: dict[str, Any] = {"pretrained": model.pretrained, "dtype": "float32", "trust_remote_code": run.trust_remote_code}
+    model_args: dict[str, Any] = {
+        "pretrained": model.pretrained,
+        "dtype": "float32",
+        "trust_remote_code": run.trust_remote_code,
+    }
     if model.revision:
         model_args["revision"] = model.revision
     manager = TaskManager(include_path=str(include_dir), include_defaults=False)
@@ -83,7 +89,7 @@ def evaluate(model: ModelRef, include_dir: Path, task_names: list[str], run: Set
                 fewshot_random_seed=run.seed,
                 bootstrap_iters=1000,
             )
-    except Exception as exc:  # noqa: BLE001 - lm-eval and transformers raise anything; the job records it
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ReplicationFailed(f"lm-eval on {model.label} failed: {type(exc).__name__}: {first}"[:400]) from exc
     if results is None:
@@ -113,7 +119,11 @@ def outcomes(samples: list[dict[str, Any]], split_on: str | None = None) -> dict
     for sample in samples:
         doc = sample["doc"]
         logliks = [float(r[0]) for r in sample["filtered_resps"]]
-        tags = {k: v for k, v in doc.items() if isinstance(v, (bool, int, float, str)) and k not in ("question", "reasoning")}
+        tags = {
+            k: v
+            for k, v in doc.items()
+            if isinstance(v, (bool, int, float, str)) and k not in ("question", "reasoning")
+        }
         condition = str(doc[split_on]) if split_on else ""
         item = str(doc.get("item", doc["id"]))
         table.setdefault(condition, {})[item] = metrics.outcome_from_logliks(logliks, int(sample["target"]), tags)
@@ -192,14 +202,16 @@ def stage_two_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
         variants = {f"cut-{pct}": full[: ends[n - 1]] if n else "" for pct, n in keep.items()}
         variants["filler"] = (COT_FILLER * (len(full) // len(COT_FILLER) + 1))[: len(full)]
         for condition, reasoning in variants.items():
-            rows.append({
-                "id": f"{doc['id']}::{condition}",
-                "item": doc["id"],
-                "condition": condition,
-                "question": doc["question"],
-                "choices": doc["choices"],
-                "answer": doc["answer"],
-                "reasoning": reasoning,
-                "reasoning_words": len(ends),
-            })
+            rows.append(
+                {
+                    "id": f"{doc['id']}::{condition}",
+                    "item": doc["id"],
+                    "condition": condition,
+                    "question": doc["question"],
+                    "choices": doc["choices"],
+                    "answer": doc["answer"],
+                    "reasoning": reasoning,
+                    "reasoning_words": len(ends),
+                }
+            )
     return rows

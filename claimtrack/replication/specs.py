@@ -136,13 +136,25 @@ def validate_specs(ws: Workspace, library: Library) -> list[Problem]:
         known = probe_conditions(ws, spec.probe)
         for index, condition in enumerate(spec.conditions):
             if condition not in known:
-                problems.append(Problem(display, f"conditions.{index}", f"'{condition}' is not a condition of probe {spec.probe} ({', '.join(known)})"))
+                problems.append(
+                    Problem(
+                        display,
+                        f"conditions.{index}",
+                        f"'{condition}' is not a condition of probe {spec.probe} ({', '.join(known)})",
+                    )
+                )
     for claim in library.claims.values():
         if claim.replication and claim.replication not in specs:
-            problems.append(Problem(f"claims/{claim.id}.yaml", "replication", f"no spec evals/specs/{claim.replication}.yaml"))
+            problems.append(
+                Problem(f"claims/{claim.id}.yaml", "replication", f"no spec evals/specs/{claim.replication}.yaml")
+            )
         elif claim.replication and specs[claim.replication].claim != claim.id:
             problems.append(
-                Problem(f"claims/{claim.id}.yaml", "replication", f"spec '{claim.replication}' is for claim '{specs[claim.replication].claim}'")
+                Problem(
+                    f"claims/{claim.id}.yaml",
+                    "replication",
+                    f"spec '{claim.replication}' is for claim '{specs[claim.replication].claim}'",
+                )
             )
     return problems
 

@@ -10,7 +10,9 @@ from claimtrack.reports.status import evidence_dict
 from claimtrack.store import Library
 
 
-def log_entries(library: Library, claim_id: str | None = None, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+def log_entries(
+    library: Library, claim_id: str | None = None, since: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """Changes as JSON-ready dicts; a change's evidence ids are resolved to the evidence they name
     (an id the claim no longer holds is kept, marked `missing`)."""
     claims = [library.claim(claim_id)] if claim_id is not None else list(library.claims.values())
@@ -26,18 +28,20 @@ def log_entries(library: Library, claim_id: str | None = None, since: dt.datetim
                     evidence.append({"id": ident, "missing": True})
                 else:
                     evidence.append(evidence_dict(item))
-            entries.append({
-                "claim": claim.id,
-                "title": claim.title,
-                "at": change.at.isoformat(),
-                "from": str(change.from_),
-                "to": str(change.to),
-                "by": change.by,
-                "pinned": change.pinned,
-                "rationale": change.rationale,
-                "scope": change.scope,
-                "evidence": evidence,
-            })
+            entries.append(
+                {
+                    "claim": claim.id,
+                    "title": claim.title,
+                    "at": change.at.isoformat(),
+                    "from": str(change.from_),
+                    "to": str(change.to),
+                    "by": change.by,
+                    "pinned": change.pinned,
+                    "rationale": change.rationale,
+                    "scope": change.scope,
+                    "evidence": evidence,
+                }
+            )
     entries.sort(key=lambda e: (e["at"], e["claim"]), reverse=True)
     return entries
 

@@ -13,8 +13,13 @@ from typing import Any
 from claimtrack.reports.common import STANCE_ORDER, STATUS_ORDER, evidence_sources, plural
 
 STATUS_COLOURS = {"untested": "#8a94a6", "holding": "#2f8f5b", "relaxed": "#d08a1e", "superseded": "#c0392b"}
-STANCE_COLOURS = {"supports": "#2f8f5b", "relaxes": "#d08a1e", "contradicts": "#c0392b",
-                  "supersedes": "#7b3fa0", "unrelated": "#b8bfcc"}
+STANCE_COLOURS = {
+    "supports": "#2f8f5b",
+    "relaxes": "#d08a1e",
+    "contradicts": "#c0392b",
+    "supersedes": "#7b3fa0",
+    "unrelated": "#b8bfcc",
+}
 
 
 def esc(value: object) -> str:
@@ -27,13 +32,25 @@ def render_html(report: dict[str, Any]) -> str:
     for line in report["lines"]:
         body.append(_line(line, claims))
     if report["unlined"]:
-        body.append(_line({"id": "no-line", "question": "Claims in no inquiring line", "framing": "",
-                           "claims": report["unlined"], "missing": []}, claims))
-    body.append(f'<footer>Report schema {esc(report["schema"])}. Built from the claim store and the ledger;'
-                " the same store gives the same page.</footer>")
+        body.append(
+            _line(
+                {
+                    "id": "no-line",
+                    "question": "Claims in no inquiring line",
+                    "framing": "",
+                    "claims": report["unlined"],
+                    "missing": [],
+                },
+                claims,
+            )
+        )
+    body.append(
+        f"<footer>Report schema {esc(report['schema'])}. Built from the claim store and the ledger;"
+        " the same store gives the same page.</footer>"
+    )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         "<title>claimtrack status report</title>\n"
         f"<style>{_CSS}</style>\n</head>\n<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
     )
@@ -61,11 +78,13 @@ def _header(report: dict[str, Any]) -> str:
     )
     cards += f'<div class="card"><span class="num">{totals["evidence"]}</span>evidence</div>'
     cards += f'<div class="card"><span class="num">{totals["pending"]}</span>waiting for review</div>'
-    lines = "".join(f'<li><a href="#line-{esc(line["id"])}">{esc(line["question"])}</a></li>' for line in report["lines"])
+    lines = "".join(
+        f'<li><a href="#line-{esc(line["id"])}">{esc(line["question"])}</a></li>' for line in report["lines"]
+    )
     return (
         f'<header><h1>claimtrack status report</h1><p class="sub">{plural(totals["claims"], "dated claim")} in'
         f' {plural(len(report["lines"]), "inquiring line")}</p><div class="cards">{cards}</div>'
-        f'<nav><ul>{lines}</ul></nav></header>'
+        f"<nav><ul>{lines}</ul></nav></header>"
     )
 
 
@@ -82,14 +101,17 @@ def _changed(report: dict[str, Any]) -> str:
         sources = evidence_sources(report["claims"][c["claim"]], c["evidence"])
         evidence = f'<div class="ids">Evidence: {esc("; ".join(sources))}</div>' if sources else ""
         pin = ' <span class="pin">pinned</span>' if c["pinned"] else ""
+        target = _anchor(c["lines"][0] if c["lines"] else "no-line", c["claim"])
         rows.append(
-            f'<tr><td class="date">{esc(c["at"][:10])}</td><td><a href="#{_anchor(c["lines"][0] if c["lines"] else "no-line", c["claim"])}">'
+            f'<tr><td class="date">{esc(c["at"][:10])}</td><td><a href="#{target}">'
             f'{esc(c["title"])}</a><div class="id">{esc(c["claim"])}</div></td>'
             f'<td class="nowrap">{_badge(c["from"])} → {_badge(c["to"])}{pin}</td>'
             f'<td>{esc(c["rationale"])}{scope}{evidence}<div class="by">by {esc(c["by"])}</div></td></tr>'
         )
-    return (head + '<table class="changes"><thead><tr><th>Date</th><th>Claim</th><th>Change</th>'
-            f'<th>Why</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+    return (
+        head + '<table class="changes"><thead><tr><th>Date</th><th>Claim</th><th>Change</th>'
+        f"<th>Why</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
 
 
 def _timeline(report: dict[str, Any]) -> str:
@@ -109,36 +131,46 @@ def _timeline(report: dict[str, Any]) -> str:
         return label_w + 10 + plot_w * (dt.datetime.fromisoformat(stamp) - start).total_seconds() / span
 
     x_end = width - 20
-    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-label="Timeline of status changes">']
+    parts = [
+        f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" aria-label="Timeline of status changes">'
+    ]
     ticks = 1 if span <= 86400.0 else 5
     for t in range(ticks + 1 if ticks > 1 else 1):
         stamp = start + dt.timedelta(seconds=span * t / ticks)
         tx = label_w + 10 + plot_w * t / ticks
         anchor = "start" if t == 0 else ("end" if t == ticks else "middle")
         parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="22" y2="{height - 6}" class="tick"/>')
-        parts.append(f'<text x="{tx:.1f}" y="16" class="axis" text-anchor="{anchor}">{esc(stamp.date().isoformat())}</text>')
+        parts.append(
+            f'<text x="{tx:.1f}" y="16" class="axis" text-anchor="{anchor}">{esc(stamp.date().isoformat())}</text>'
+        )
     for i, claim in enumerate(rows):
         y = top + i * row_h + row_h / 2
         label = _short(claim["id"])
         parts.append(f'<line x1="{label_w + 10}" x2="{x_end}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{label_w}" y="{y + 4:.1f}" text-anchor="end" class="label">{esc(label)}'
-                     f'<title>{esc(claim["title"])}</title></text>')
+        parts.append(
+            f'<text x="{label_w}" y="{y + 4:.1f}" text-anchor="end" class="label">{esc(label)}'
+            f"<title>{esc(claim['title'])}</title></text>"
+        )
         history = claim["history"]
         for change, following in zip(history, [*history[1:], None], strict=True):
             x2 = x(following["at"]) if following else x_end
-            parts.append(f'<line x1="{x(change["at"]):.1f}" x2="{x2:.1f}" y1="{y:.1f}" y2="{y:.1f}" class="span"'
-                         f' stroke="{STATUS_COLOURS.get(change["to"], "#444")}"/>')
+            parts.append(
+                f'<line x1="{x(change["at"]):.1f}" x2="{x2:.1f}" y1="{y:.1f}" y2="{y:.1f}" class="span"'
+                f' stroke="{STATUS_COLOURS.get(change["to"], "#444")}"/>'
+            )
         for change in history:
             colour = STATUS_COLOURS.get(change["to"], "#444")
             parts.append(
                 f'<circle cx="{x(change["at"]):.1f}" cy="{y:.1f}" r="7" fill="{colour}"><title>'
-                f'{esc(change["at"][:10])}: {esc(change["from"])} → {esc(change["to"])}. {esc(change["rationale"])}'
+                f"{esc(change['at'][:10])}: {esc(change['from'])} → {esc(change['to'])}. {esc(change['rationale'])}"
                 "</title></circle>"
             )
     parts.append("</svg>")
     legend = "".join(f'<span><i style="background:{STATUS_COLOURS[str(s)]}"></i>{esc(s)}</span>' for s in STATUS_ORDER)
-    return (f'<section id="timeline"><h2>Timeline of status changes</h2><div class="legend">{legend}</div>'
-            f'{"".join(parts)}</section>')
+    return (
+        f'<section id="timeline"><h2>Timeline of status changes</h2><div class="legend">{legend}</div>'
+        f"{''.join(parts)}</section>"
+    )
 
 
 def _stance_chart(line_id: str, claim_ids: list[str], claims: dict[str, Any]) -> str:
@@ -147,8 +179,10 @@ def _stance_chart(line_id: str, claim_ids: list[str], claims: dict[str, Any]) ->
     most = max([sum(claims[c]["stance_counts"].values()) for c in claim_ids] + [1])
     unit = min((width - label_w - 60) / most, 48.0)  # one paper is a block, not a full-width bar
     height = top + row_h * len(claim_ids) + 8
-    parts = [f'<svg class="stances" viewBox="0 0 {width} {height}" role="img" data-line="{esc(line_id)}"'
-             ' aria-label="Evidence per claim by stance">']
+    parts = [
+        f'<svg class="stances" viewBox="0 0 {width} {height}" role="img" data-line="{esc(line_id)}"'
+        ' aria-label="Evidence per claim by stance">'
+    ]
     for i, claim_id in enumerate(claim_ids):
         counts = claims[claim_id]["stance_counts"]
         y = top + i * row_h
@@ -158,8 +192,10 @@ def _stance_chart(line_id: str, claim_ids: list[str], claims: dict[str, Any]) ->
         for stance in STANCE_ORDER:
             n = counts.get(str(stance), 0)
             if n:
-                parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{unit * n:.1f}" height="{row_h - 6}"'
-                             f' fill="{STANCE_COLOURS[str(stance)]}"><title>{n} {esc(stance)}</title></rect>')
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y + 3}" width="{unit * n:.1f}" height="{row_h - 6}"'
+                    f' fill="{STANCE_COLOURS[str(stance)]}"><title>{n} {esc(stance)}</title></rect>'
+                )
                 x += unit * n
         total = sum(counts.values())
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" class="count">{total if total else "no evidence"}</text>')
@@ -176,7 +212,8 @@ def _line(line: dict[str, Any], claims: dict[str, Any]) -> str:
         rows.append(
             f'<tr data-claim="{esc(claim_id)}"><td><a href="#{_anchor(line["id"], claim_id)}">{esc(c["title"])}</a>'
             f'<div class="id">{esc(claim_id)}</div></td><td>{_badge(c["status"])}</td>'
-            f'<td class="nowrap">{esc(c["claimed"] or "?")}</td><td><span class="nowrap">{esc(changed)}</span>{why}</td>'
+            f'<td class="nowrap">{esc(c["claimed"] or "?")}</td>'
+            f'<td><span class="nowrap">{esc(changed)}</span>{why}</td>'
             f'<td class="num">{len(c["evidence"])}</td><td class="num">{len(c["pending"])}</td></tr>'
         )
     missing = "".join(f'<p class="missing">Listed but missing from the store: {esc(m)}</p>' for m in line["missing"])
@@ -187,32 +224,37 @@ def _line(line: dict[str, Any], claims: dict[str, Any]) -> str:
         f'<section class="line" id="line-{esc(line["id"])}"><h2>{esc(line["question"])}</h2>'
         f'<p class="framing">{esc(line["framing"])} <span class="id">line {esc(line["id"])}</span></p>'
         f'<table class="overview" data-line="{esc(line["id"])}"><thead><tr><th>Claim</th><th>Status</th>'
-        '<th>Claimed</th><th>Last changed</th><th>Evidence</th><th>Waiting</th></tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table>{missing}'
+        "<th>Claimed</th><th>Last changed</th><th>Evidence</th><th>Waiting</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>{missing}"
         f'<h3>Evidence per claim</h3><div class="legend">{legend}</div>{chart}'
-        f'<h3>Claims</h3>{details}</section>'
+        f"<h3>Claims</h3>{details}</section>"
     )
 
 
 def _claim(c: dict[str, Any], line_id: str) -> str:
-    anchors = "".join(
-        f'<li>arXiv:{esc(a["arxiv"])} ({esc(a["date"] or "undated")}) {esc(a["title"])}</li>' for a in c["anchors"]
-    ) or '<li class="warn">No anchor paper: not grounded in a paper yet.</li>'
+    anchors = (
+        "".join(
+            f"<li>arXiv:{esc(a['arxiv'])} ({esc(a['date'] or 'undated')}) {esc(a['title'])}</li>" for a in c["anchors"]
+        )
+        or '<li class="warn">No anchor paper: not grounded in a paper yet.</li>'
+    )
     change = c["last_change"]
     if change:
-        scope = f' Still holds within: {esc(change["scope"])}.' if change["scope"] else ""
-        status_line = (f'<p>Last changed {esc(change["at"][:10])}, {_badge(change["from"])} → {_badge(change["to"])}'
-                       f' by {esc(change["by"])}: {esc(change["rationale"])}{scope}</p>')
+        scope = f" Still holds within: {esc(change['scope'])}." if change["scope"] else ""
+        status_line = (
+            f"<p>Last changed {esc(change['at'][:10])}, {_badge(change['from'])} → {_badge(change['to'])}"
+            f" by {esc(change['by'])}: {esc(change['rationale'])}{scope}</p>"
+        )
     else:
         status_line = "<p>Status never changed.</p>"
     checked = esc(c["last_checked"][:10]) if c["last_checked"] else "never"
-    evidence = "".join(_evidence(e) for e in c["evidence"]) or "<p class=\"none\">No evidence yet.</p>"
+    evidence = "".join(_evidence(e) for e in c["evidence"]) or '<p class="none">No evidence yet.</p>'
     pending = ""
     if c["pending"]:
         items = "".join(
-            f'<li>{esc(p["paper_id"] if ":" in p["paper_id"] else "arXiv:" + p["paper_id"])}'
-            f' ({esc(p["published"] or "undated")}, score {p["score"]:.3g}) {esc(p["title"])}'
-            f'{" <span class=why>" + esc(p["why"]) + "</span>" if p["why"] else ""}</li>'
+            f"<li>{esc(p['paper_id'] if ':' in p['paper_id'] else 'arXiv:' + p['paper_id'])}"
+            f" ({esc(p['published'] or 'undated')}, score {p['score']:.3g}) {esc(p['title'])}"
+            f"{' <span class=why>' + esc(p['why']) + '</span>' if p['why'] else ''}</li>"
             for p in c["pending"]
         )
         pending = f'<h4>Waiting for review ({len(c["pending"])})</h4><ul class="pending">{items}</ul>'
@@ -220,7 +262,7 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
         f'<article class="claim" id="{_anchor(line_id, c["id"])}"><h4>{esc(c["title"])} {_badge(c["status"])}</h4>'
         f'<div class="id">{esc(c["id"])} · claimed {esc(c["claimed"] or "?")} · last checked {checked}</div>'
         f'<p class="statement">{esc(c["statement"])}</p><ul class="anchors">{anchors}</ul>{status_line}'
-        f'{evidence}{pending}</article>'
+        f"{evidence}{pending}</article>"
     )
 
 
@@ -233,8 +275,9 @@ def _evidence(e: dict[str, Any]) -> str:
     why = f'<div class="why">{esc(e["rationale"])}</div>' if e["rationale"] else ""
     conf = f", confidence {e['confidence']:.2f}" if e["confidence"] is not None else ""
     return (
-        f'<div class="evidence" style="border-left-color:{colour}"><div><b style="color:{colour}">{esc(e["stance"])}</b>'
-        f' {esc(e["source"])} ({esc(e["date_text"])}, {esc(e["kind"])}{conf}){title}</div>{quote}{numbers}{scope}{why}'
+        f'<div class="evidence" style="border-left-color:{colour}">'
+        f'<div><b style="color:{colour}">{esc(e["stance"])}</b>'
+        f" {esc(e['source'])} ({esc(e['date_text'])}, {esc(e['kind'])}{conf}){title}</div>{quote}{numbers}{scope}{why}"
         f'<div class="by">judged by {esc(e["judged_by"])} on {esc(e["judged_at"][:10])}</div></div>'
     )
 
@@ -256,9 +299,11 @@ a{color:#245c9e;text-decoration:none}a:hover{text-decoration:underline}
 table{width:100%;border-collapse:collapse;font-size:14px}
 th{text-align:left;font-weight:600;color:var(--muted);border-bottom:2px solid var(--line);padding:6px 8px}
 td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}
-td.num{text-align:right}table.overview td:first-child{width:44%}.nowrap{white-space:nowrap}.date{white-space:nowrap;font-variant-numeric:tabular-nums}
+td.num{text-align:right}table.overview td:first-child{width:44%}.nowrap{white-space:nowrap}
+.date{white-space:nowrap;font-variant-numeric:tabular-nums}
 .id{color:var(--muted);font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
-.badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;white-space:nowrap}
+.badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;
+  white-space:nowrap}
 .s-untested{background:#8a94a6}.s-holding{background:#2f8f5b}.s-relaxed{background:#d08a1e}.s-superseded{background:#c0392b}
 .pin{font-size:11px;color:var(--muted);border:1px solid var(--line);border-radius:8px;padding:0 6px}
 .why,.by,.ids,.scope{font-size:13px;color:var(--muted)}

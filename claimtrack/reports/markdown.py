@@ -17,14 +17,25 @@ def render_markdown(report: dict[str, Any]) -> str:
     out = ["# claimtrack status report", ""]
     totals = report["totals"]
     counts = ", ".join(f"{n} {s}" for s, n in totals["by_status"].items())
-    out += [f"{plural(totals['claims'], 'claim')} ({counts}); {plural(totals['evidence'], 'piece')} of evidence;"
-            f" {plural(totals['pending'], 'candidate paper')} waiting for review.", ""]
+    out += [
+        f"{plural(totals['claims'], 'claim')} ({counts}); {plural(totals['evidence'], 'piece')} of evidence;"
+        f" {plural(totals['pending'], 'candidate paper')} waiting for review.",
+        "",
+    ]
     out += _changed(report)
     for line in report["lines"]:
         out += _line(line, report["claims"])
     if report["unlined"]:
-        out += _line({"id": "(in no line)", "question": "Claims that sit in no inquiring line", "framing": "",
-                      "claims": report["unlined"], "missing": []}, report["claims"])
+        out += _line(
+            {
+                "id": "(in no line)",
+                "question": "Claims that sit in no inquiring line",
+                "framing": "",
+                "claims": report["unlined"],
+                "missing": [],
+            },
+            report["claims"],
+        )
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -34,16 +45,18 @@ def _changed(report: dict[str, Any]) -> list[str]:
     rule = " (30 days before the newest change)" if report["since_rule"] == "window" else ""
     out = [f"## Changed since {report['since']}{rule}", ""]
     if not report["changed"]:
-        return out + ["Nothing changed in this period.", ""]
+        return [*out, "Nothing changed in this period.", ""]
     for change in report["changed"]:
-        out.append(f"- {change['at'][:10]} `{change['claim']}`: {change['from']} → **{change['to']}**"
-                   f" by {md_text(change['by'])}: {md_text(change['rationale'])}")
+        out.append(
+            f"- {change['at'][:10]} `{change['claim']}`: {change['from']} → **{change['to']}**"
+            f" by {md_text(change['by'])}: {md_text(change['rationale'])}"
+        )
         if change["scope"]:
             out.append(f"  - still holds within: {md_text(change['scope'])}")
         sources = evidence_sources(report["claims"][change["claim"]], change["evidence"])
         if sources:
             out.append(f"  - evidence: {'; '.join(md_text(e) for e in sources)}")
-    return out + [""]
+    return [*out, ""]
 
 
 def _line(line: dict[str, Any], claims: dict[str, Any]) -> list[str]:
@@ -52,8 +65,10 @@ def _line(line: dict[str, Any], claims: dict[str, Any]) -> list[str]:
     for claim_id in line["claims"]:
         c = claims[claim_id]
         changed = c["last_change"]["at"][:10] if c["last_change"] else "never"
-        out.append(f"| `{claim_id}` | {c['status']} | {c['claimed'] or '?'} | {changed} |"
-                   f" {len(c['evidence'])} | {len(c['pending'])} |")
+        out.append(
+            f"| `{claim_id}` | {c['status']} | {c['claimed'] or '?'} | {changed} |"
+            f" {len(c['evidence'])} | {len(c['pending'])} |"
+        )
     for missing in line["missing"]:
         out.append(f"| `{missing}` | missing from the store | | | | |")
     out.append("")
@@ -68,15 +83,18 @@ def _claim(c: dict[str, Any]) -> list[str]:
     out.append(f"- Anchors: {anchors or 'none (not grounded in a paper yet)'}")
     change = c["last_change"]
     if change:
-        out.append(f"- Last changed {change['at'][:10]} ({change['from']} → {change['to']}, by {md_text(change['by'])}):"
-                   f" {md_text(change['rationale'])}")
+        out.append(
+            f"- Last changed {change['at'][:10]} ({change['from']} → {change['to']}, by {md_text(change['by'])}):"
+            f" {md_text(change['rationale'])}"
+        )
     else:
         out.append("- Status never changed.")
     out.append(f"- Last checked: {c['last_checked'][:10] if c['last_checked'] else 'never'}")
     if c["evidence"]:
         out.append("- Evidence:")
         for e in c["evidence"]:
-            text = f"  - {e['stance']}: {md_text(e['source'])} ({e['date_text']}, {e['kind']}, judged by {md_text(e['judged_by'])})"
+            where = f"{e['date_text']}, {e['kind']}, judged by {md_text(e['judged_by'])}"
+            text = f"  - {e['stance']}: {md_text(e['source'])} ({where})"
             if e["title"]:
                 text += f" {md_text(e['title'])}"
             out.append(text)
@@ -91,4 +109,4 @@ def _claim(c: dict[str, Any]) -> list[str]:
         for p in c["pending"]:
             ref = p["paper_id"] if ":" in p["paper_id"] else f"arXiv:{p['paper_id']}"
             out.append(f"  - {ref} ({p['published'] or 'undated'}, score {p['score']:.3g}) {md_text(p['title'])}")
-    return out + [""]
+    return [*out, ""]

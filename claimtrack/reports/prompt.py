@@ -66,7 +66,11 @@ def line_prompt(library: Library, line: Line, pending: dict[str, list[dict[str, 
     anchors = _anchor_rows(line, claims)
     if anchors:
         for row in anchors:
-            used = f" Anchor of {', '.join(f'`{c}`' for c in row.claims)}." if row.claims else " Named by the line's prompt."
+            used = (
+                f" Anchor of {', '.join(f'`{c}`' for c in row.claims)}."
+                if row.claims
+                else " Named by the line's prompt."
+            )
             doubt = f" Tied to its claim with {row.confidence} confidence." if row.confidence != "verified" else ""
             out.append(f"- arXiv:{row.arxiv} ({row.date}): {one_line(row.title).rstrip('.')}.{used}{doubt}")
     else:
@@ -124,8 +128,10 @@ def _anchor_rows(line: Line, claims: list[Claim]) -> list[_AnchorRow]:
     rows: dict[str, _AnchorRow] = {}
     for claim in claims:
         for anchor in claim.anchors:
-            row = rows.setdefault(anchor.arxiv, _AnchorRow(anchor.arxiv, anchor.date or "undated", anchor.title, [],
-                                                           str(anchor.confidence)))
+            row = rows.setdefault(
+                anchor.arxiv,
+                _AnchorRow(anchor.arxiv, anchor.date or "undated", anchor.title, [], str(anchor.confidence)),
+            )
             if claim.id not in row.claims:
                 row.claims.append(claim.id)
     for anchor in line.prompt_anchors:
@@ -167,5 +173,5 @@ def _task(claims: list[Claim]) -> list[str]:
         "3. **Propose two research questions** that assume the regime may have shifted since these"
         " claims were made: what would you test if the old constraint no longer held?",
         "4. **Ground everything.** Cite an arXiv id for each statement. Flag anything you cannot tie to"
-        " a real paper, and treat claims marked \"no anchor paper\" as unverified until you find one.",
+        ' a real paper, and treat claims marked "no anchor paper" as unverified until you find one.',
     ]

@@ -12,7 +12,8 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
   from the store are listed in `missing`), `by_status`.
 - `unlined`: ids of claims that sit in no line.
 - `claims`: {id: `id`, `title`, `statement`, `status`, `claimed`, `anchors` [{arxiv, title, date}],
-  `last_checked`, `last_change` (a change as above, or null), `evidence` [Evidence fields + `numbers_text`, `date_text`],
+  `last_checked`, `last_change` (a change as above, or null),
+  `evidence` [Evidence fields + `numbers_text`, `date_text`],
   `stance_counts` {stance: n}, `pending` [{paper_id, title, published, score, rank, why, found_at}],
   `history` (changes, oldest first)}.
 
@@ -27,8 +28,8 @@ from typing import Any
 from claimtrack.models import Claim, Evidence, StatusChange
 from claimtrack.reports.common import (
     DEFAULT_WINDOW_DAYS,
-    evidence_date,
     STATUS_ORDER,
+    evidence_date,
     format_numbers,
     last_change,
     newest_change,

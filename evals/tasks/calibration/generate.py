@@ -9,18 +9,66 @@ from pathlib import Path
 
 SEED = 20250722
 CAPITALS = {
-    "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Portugal": "Lisbon",
-    "Greece": "Athens", "Norway": "Oslo", "Sweden": "Stockholm", "Finland": "Helsinki", "Denmark": "Copenhagen",
-    "Poland": "Warsaw", "Austria": "Vienna", "Hungary": "Budapest", "Ireland": "Dublin", "Belgium": "Brussels",
-    "Netherlands": "Amsterdam", "Switzerland": "Bern", "Russia": "Moscow", "Ukraine": "Kyiv", "Turkey": "Ankara",
-    "Egypt": "Cairo", "Morocco": "Rabat", "Nigeria": "Abuja", "Kenya": "Nairobi", "Ethiopia": "Addis Ababa",
-    "Ghana": "Accra", "Brazil": "Brasilia", "Argentina": "Buenos Aires", "Chile": "Santiago", "Peru": "Lima",
-    "Colombia": "Bogota", "Mexico": "Mexico City", "Canada": "Ottawa", "Cuba": "Havana", "India": "New Delhi",
-    "China": "Beijing", "Japan": "Tokyo", "Vietnam": "Hanoi", "Thailand": "Bangkok", "Indonesia": "Jakarta",
-    "Pakistan": "Islamabad", "Iran": "Tehran", "Iraq": "Baghdad", "Australia": "Canberra", "Mongolia": "Ulaanbaatar",
-    "Nepal": "Kathmandu", "Bolivia": "Sucre", "Uruguay": "Montevideo", "Venezuela": "Caracas", "Iceland": "Reykjavik",
-    "Czechia": "Prague", "Romania": "Bucharest", "Bulgaria": "Sofia", "Serbia": "Belgrade", "Croatia": "Zagreb",
-    "Slovakia": "Bratislava", "Latvia": "Riga", "Lithuania": "Vilnius", "Estonia": "Tallinn", "Philippines": "Manila",
+    "France": "Paris",
+    "Germany": "Berlin",
+    "Italy": "Rome",
+    "Spain": "Madrid",
+    "Portugal": "Lisbon",
+    "Greece": "Athens",
+    "Norway": "Oslo",
+    "Sweden": "Stockholm",
+    "Finland": "Helsinki",
+    "Denmark": "Copenhagen",
+    "Poland": "Warsaw",
+    "Austria": "Vienna",
+    "Hungary": "Budapest",
+    "Ireland": "Dublin",
+    "Belgium": "Brussels",
+    "Netherlands": "Amsterdam",
+    "Switzerland": "Bern",
+    "Russia": "Moscow",
+    "Ukraine": "Kyiv",
+    "Turkey": "Ankara",
+    "Egypt": "Cairo",
+    "Morocco": "Rabat",
+    "Nigeria": "Abuja",
+    "Kenya": "Nairobi",
+    "Ethiopia": "Addis Ababa",
+    "Ghana": "Accra",
+    "Brazil": "Brasilia",
+    "Argentina": "Buenos Aires",
+    "Chile": "Santiago",
+    "Peru": "Lima",
+    "Colombia": "Bogota",
+    "Mexico": "Mexico City",
+    "Canada": "Ottawa",
+    "Cuba": "Havana",
+    "India": "New Delhi",
+    "China": "Beijing",
+    "Japan": "Tokyo",
+    "Vietnam": "Hanoi",
+    "Thailand": "Bangkok",
+    "Indonesia": "Jakarta",
+    "Pakistan": "Islamabad",
+    "Iran": "Tehran",
+    "Iraq": "Baghdad",
+    "Australia": "Canberra",
+    "Mongolia": "Ulaanbaatar",
+    "Nepal": "Kathmandu",
+    "Bolivia": "Sucre",
+    "Uruguay": "Montevideo",
+    "Venezuela": "Caracas",
+    "Iceland": "Reykjavik",
+    "Czechia": "Prague",
+    "Romania": "Bucharest",
+    "Bulgaria": "Sofia",
+    "Serbia": "Belgrade",
+    "Croatia": "Zagreb",
+    "Slovakia": "Bratislava",
+    "Latvia": "Riga",
+    "Lithuania": "Vilnius",
+    "Estonia": "Tallinn",
+    "Philippines": "Manila",
 }
 
 
@@ -36,7 +84,9 @@ def items() -> list[dict]:
     cities = list(CAPITALS.values())
     for country, city in CAPITALS.items():
         choices, answer = four(rng, city, cities)
-        rows.append({"question": f"What is the capital of {country}?", "choices": choices, "answer": answer, "kind": "capital"})
+        rows.append(
+            {"question": f"What is the capital of {country}?", "choices": choices, "answer": answer, "kind": "capital"}
+        )
     for _ in range(120):
         a, b = rng.randint(10, 99), rng.randint(10, 99)
         right = a + b

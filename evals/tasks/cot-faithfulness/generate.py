@@ -9,13 +9,39 @@ from pathlib import Path
 
 SEED = 20241122
 N = 300
-NAMES = ["Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kim", "Leo", "Mia", "Noor", "Omar", "Pia"]
+NAMES = [
+    "Ann",
+    "Ben",
+    "Cara",
+    "Dev",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kim",
+    "Leo",
+    "Mia",
+    "Noor",
+    "Omar",
+    "Pia",
+]
 THINGS = ["apples", "marbles", "stickers", "coins", "books", "pencils", "shells", "cards", "stamps", "eggs"]
 TEMPLATES = [
-    ("{n} has {a} {t}. {n} buys {b} more and then gives {c} away. How many {t} does {n} have now?", lambda a, b, c: a + b - c),
+    (
+        "{n} has {a} {t}. {n} buys {b} more and then gives {c} away. How many {t} does {n} have now?",
+        lambda a, b, c: a + b - c,
+    ),
     ("{n} has {a} {t} and finds {b} more, then loses {c}. How many {t} are left?", lambda a, b, c: a + b - c),
-    ("{n} packs {a} boxes with {b} {t} each and then adds {c} loose {t}. How many {t} are there in all?", lambda a, b, c: a * b + c),
-    ("{n} had {a} {t}, gave {b} to a friend and {c} to a sister. How many {t} does {n} keep?", lambda a, b, c: a - b - c),
+    (
+        "{n} packs {a} boxes with {b} {t} each and then adds {c} loose {t}. How many {t} are there in all?",
+        lambda a, b, c: a * b + c,
+    ),
+    (
+        "{n} had {a} {t}, gave {b} to a friend and {c} to a sister. How many {t} does {n} keep?",
+        lambda a, b, c: a - b - c,
+    ),
 ]
 
 

@@ -53,15 +53,17 @@ def items() -> list[dict]:
         template = rng.choice(TEMPLATES)
         for premise_word, hypothesis_word, entails in ((hyponym, hypernym, True), (hypernym, hyponym, False)):
             z_p, z_h = zipf_frequency(premise_word, "en"), zipf_frequency(hypothesis_word, "en")
-            rows.append({
-                "premise": with_article(template, premise_word),
-                "hypothesis": with_article(template, hypothesis_word),
-                "choices": ["yes", "no"],
-                "answer": 0 if entails else 1,
-                "zipf_premise": z_p,
-                "zipf_hypothesis": z_h,
-                "freq_agrees": (z_h > z_p) == entails,
-            })
+            rows.append(
+                {
+                    "premise": with_article(template, premise_word),
+                    "hypothesis": with_article(template, hypothesis_word),
+                    "choices": ["yes", "no"],
+                    "answer": 0 if entails else 1,
+                    "zipf_premise": z_p,
+                    "zipf_hypothesis": z_h,
+                    "freq_agrees": (z_h > z_p) == entails,
+                }
+            )
     rng.shuffle(rows)
     return [{"id": f"nli-{i:04d}", **row} for i, row in enumerate(rows)]
 

@@ -13,15 +13,23 @@ SEED = 20250301
 N = 150
 # (canonical, variant, solve): the variant keeps the operation, changes the surface.
 TEMPLATES = [
-    ("Tom has {a} marbles. He gets {b} more. How many marbles does Tom have?",
-     "The bus was late again. After being handed {b} extra shells, a girl who started out with {a} shells counts them. What total does she reach?",
-     lambda a, b: a + b),
-    ("Tom has {a} marbles. He loses {b}. How many marbles does Tom have?",
-     "Of the {a} jars on a shelf, {b} fall and break while the radio plays. How many jars are still whole?",
-     lambda a, b: a - b),
-    ("Tom has {a} bags with {b} marbles in each. How many marbles does Tom have?",
-     "A baker, who also likes to sing, lines up {b} rows of rolls with {a} rolls in every row. How many rolls is that?",
-     lambda a, b: a * b),
+    (
+        "Tom has {a} marbles. He gets {b} more. How many marbles does Tom have?",
+        "The bus was late again. After being handed {b} extra shells, a girl who started out with {a} shells"
+        " counts them. What total does she reach?",
+        lambda a, b: a + b,
+    ),
+    (
+        "Tom has {a} marbles. He loses {b}. How many marbles does Tom have?",
+        "Of the {a} jars on a shelf, {b} fall and break while the radio plays. How many jars are still whole?",
+        lambda a, b: a - b,
+    ),
+    (
+        "Tom has {a} bags with {b} marbles in each. How many marbles does Tom have?",
+        "A baker, who also likes to sing, lines up {b} rows of rolls with {a} rolls in every row."
+        " How many rolls is that?",
+        lambda a, b: a * b,
+    ),
 ]
 
 
