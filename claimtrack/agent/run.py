@@ -203,7 +203,16 @@ def execute(
         if llm is not None:
             summary.usage = llm.usage
         ctx = RunContext(
-            ws, ledger, store, llm, prompts, options, settings, run_id, now, progress or (lambda _i, _n, _c, _s: None)
+            ws=ws,
+            ledger=ledger,
+            store=store,
+            llm=llm,
+            prompts=prompts,
+            options=options,
+            settings=settings,
+            run_id=run_id,
+            now=now,
+            progress=progress or (lambda _i, _n, _claim, _step: None),
         )
         outcome = "interrupted"
         try:
