@@ -35,6 +35,13 @@ class InvalidInput(ClaimtrackError):
         super().__init__(str(self.problem))
 
 
+class ChangeRefused(InvalidInput):
+    """A change that would break a claim's rules (see Claim.record_change); nothing is written."""
+
+    def __init__(self, claim_id: str, field: str, message: str):
+        super().__init__(f"claim {claim_id}", field, message)
+
+
 class StoreInvalid(ClaimtrackError):
     """The store holds files that do not validate; carries every problem found."""
 
@@ -56,6 +63,17 @@ class NotFound(ClaimtrackError):
 
 class WorkspaceNotFound(ClaimtrackError):
     """No workspace could be located from the flag, the environment or the folders above."""
+
+
+class LedgerTooNew(ClaimtrackError):
+    """The ledger records schema migrations this version does not know: a newer claimtrack wrote it."""
+
+    def __init__(self, path: Path, unknown: list[str]):
+        self.path, self.unknown = path, unknown
+        super().__init__(
+            f"{path}: made by a newer claimtrack (schema migration {', '.join(unknown)} is unknown to this version);"
+            " upgrade claimtrack to use this ledger"
+        )
 
 
 class Busy(ClaimtrackError):

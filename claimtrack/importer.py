@@ -83,11 +83,14 @@ def import_line(
     sheet = load_sheet(sheet_path) if sheet_path else []
     if line_id is not None and not is_slug(line_id):
         raise InvalidInput("--id", "id", f"'{line_id}' is not a slug (lowercase letters, digits, hyphens)")
-    with store.locked():
+    with store.locked():  # held across the writes, so the plan stays true of the store it was made from
         library = store.load()
         plan = _plan(doc, path, library, sheet, line_id or slugify(doc.question))
         for claim in plan.claims:
-            store.write_claim(claim)
+            if claim.id in library.claims:
+                store.update_claim(claim.id, lambda _stored, merged=claim: merged)
+            else:
+                store.create_claim(claim)
         store.write_line(plan.line)
     return plan.report
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from claimtrack.errors import ChangeRefused
 from claimtrack.ids import is_slug, normalize_arxiv_id
 
 
@@ -143,7 +145,11 @@ class StatusChange(Model):
 
 
 class Claim(Model):
-    """A dated claim about how models learn, with its anchors, evidence and status history."""
+    """A dated claim about how models learn, with its anchors, evidence and status history.
+
+    Evidence and history change only through `add_evidence` and `record_change`, which hold the rules every
+    writer (a run, a replication, a person's verdict) must keep; `Store.update_claim` writes the result.
+    """
 
     id: Slug
     title: str  # the question the claim answers
@@ -180,6 +186,53 @@ class Claim(Model):
 
     def evidence_by_id(self, evidence_id: str) -> Evidence | None:
         return next((e for e in self.evidence if e.id == evidence_id), None)
+
+    @property
+    def latest_change(self) -> StatusChange | None:
+        """The change in force: the newest by `at`, and of equally new ones the later in the history."""
+        latest = None
+        for change in self.history:
+            if latest is None or change.at >= latest.at:
+                latest = change
+        return latest
+
+    def add_evidence(self, items: Iterable[Evidence]) -> list[str]:
+        """Append the items whose ids the claim does not hold yet, so re-recording the same judgement or job
+        is harmless; returns the ids added, in order."""
+        held = {e.id for e in self.evidence}
+        added = []
+        for item in items:
+            if item.id not in held:
+                self.evidence.append(item)
+                held.add(item.id)
+                added.append(item.id)
+        return added
+
+    def record_change(self, change: StatusChange) -> None:
+        """Append `change` to the history and move the status with it, so the two never disagree.
+
+        Refused (ChangeRefused) when it starts from another status than the claim's, names evidence the
+        claim does not hold (add it first), or is dated before the change in force: each would leave a
+        history that `claimtrack validate` rejects.
+        """
+        if change.from_ != self.status:
+            raise ChangeRefused(
+                self.id, "from", f"the change starts at '{change.from_}' but the claim is '{self.status}'"
+            )
+        unknown = [ref for ref in change.evidence if self.evidence_by_id(ref) is None]
+        if unknown:
+            raise ChangeRefused(
+                self.id, "evidence", f"the change names evidence the claim does not hold: {', '.join(unknown)}"
+            )
+        latest = self.latest_change
+        if latest is not None and change.at < latest.at:
+            raise ChangeRefused(
+                self.id,
+                "at",
+                f"the change is dated {change.at.isoformat()}, before the latest ({latest.at.isoformat()})",
+            )
+        self.history.append(change)
+        self.status = change.to
 
 
 class PromptAnchor(Model):

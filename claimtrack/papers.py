@@ -12,42 +12,6 @@ from pydantic import Field
 from claimtrack.ledger import Ledger
 from claimtrack.models import Model
 
-PAPERS_DDL = """
-CREATE TABLE IF NOT EXISTS papers (
-    id TEXT PRIMARY KEY,          -- versionless arXiv id; 'doi:<doi>' or '<source>:<id>' when there is none
-    version TEXT,                 -- latest arXiv version seen, e.g. 'v3'
-    doi TEXT,
-    title TEXT NOT NULL,
-    abstract TEXT NOT NULL DEFAULT '',
-    authors_json TEXT NOT NULL DEFAULT '[]',
-    categories_json TEXT NOT NULL DEFAULT '[]',
-    published TEXT,               -- ISO date of first version
-    updated TEXT,
-    url TEXT,
-    first_seen_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS papers_doi ON papers(doi) WHERE doi IS NOT NULL;
-CREATE TABLE IF NOT EXISTS paper_sightings (
-    paper_id TEXT NOT NULL REFERENCES papers(id),
-    source TEXT NOT NULL,         -- arxiv | semanticscholar | openalex | snapshot
-    detail TEXT NOT NULL DEFAULT '',  -- the query, or the anchor a citation came from
-    claim_id TEXT NOT NULL DEFAULT '',
-    seen_at TEXT NOT NULL,
-    PRIMARY KEY (paper_id, source, detail, claim_id)
-);
-CREATE TABLE IF NOT EXISTS candidates (
-    claim_id TEXT NOT NULL,
-    paper_id TEXT NOT NULL REFERENCES papers(id),
-    score REAL NOT NULL,
-    rank INTEGER NOT NULL,
-    why TEXT NOT NULL DEFAULT '',  -- what matched: terms, dense similarity, citing an anchor
-    found_at TEXT NOT NULL,
-    run_id TEXT,
-    state TEXT NOT NULL DEFAULT 'unjudged',  -- unjudged | judged | judge-error
-    PRIMARY KEY (claim_id, paper_id)
-);
-"""
-
 
 class Paper(Model):
     """A paper as claimtrack knows it, whichever source it came from."""
@@ -68,10 +32,6 @@ class Paper(Model):
         return None if ":" in self.id else self.id
 
 
-def ensure(ledger: Ledger) -> None:
-    ledger.ensure("papers", PAPERS_DDL)
-
-
 def _row_to_paper(row: Any) -> Paper:
     return Paper(
         id=row["id"],
@@ -88,7 +48,6 @@ def _row_to_paper(row: Any) -> Paper:
 
 
 def get_paper(ledger: Ledger, paper_id: str) -> Paper | None:
-    ensure(ledger)
     row = ledger.conn.execute("SELECT * FROM papers WHERE id = ?", (paper_id,)).fetchone()
     return _row_to_paper(row) if row else None
 
@@ -101,7 +60,6 @@ def upsert_paper(
     A paper known by DOI under a provisional id is found by its DOI, so no second row appears.
     Runs inside the caller's transaction if there is one.
     """
-    ensure(ledger)
     seen = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     conn = ledger.conn
     existing = conn.execute("SELECT * FROM papers WHERE id = ?", (paper.id,)).fetchone()
@@ -168,7 +126,6 @@ def upsert_paper(
 
 def pending_candidates(ledger: Ledger, claim_id: str | None = None) -> list[dict[str, Any]]:
     """Candidates waiting for review (not yet judged), best first, with their paper's title and date."""
-    ensure(ledger)
     query = (
         "SELECT c.claim_id, c.paper_id, c.score, c.rank, c.why, c.found_at, c.state, p.title, p.published"
         " FROM candidates c JOIN papers p ON p.id = c.paper_id WHERE c.state = 'unjudged'"

@@ -1,9 +1,14 @@
-"""The claim store: one YAML file per claim and per line, loaded into models, written atomically under a lock."""
+"""The claim store: one YAML file per claim and per line, loaded into models, written atomically under a lock.
+
+A claim file is written in two ways only: `Store.create_claim` for a new claim and `Store.update_claim` for
+every change to a stored one (its rules live on the Claim model: `add_evidence`, `record_change`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +16,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from claimtrack.errors import InvalidInput, NotFound, Problem, StoreInvalid
+from claimtrack.errors import Busy, InvalidInput, NotFound, Problem, StoreInvalid
 from claimtrack.fileio import atomic_write, dump_yaml, file_lock, load_yaml
 from claimtrack.models import Claim, Line
 from claimtrack.workspace import Workspace
@@ -123,29 +128,74 @@ class Store:
 
     @contextlib.contextmanager
     def locked(self, wait: float = 30.0) -> Iterator[None]:
-        """Serialise writers across processes, so two edits cannot lose each other."""
-        with file_lock(self.ws.lock_path, wait=wait, holder="another claimtrack process writing this store"):
-            yield
+        """Serialise writers across processes, so two edits cannot lose each other.
 
-    def write_claim(self, claim: Claim) -> None:
-        """Write one claim atomically. Callers hold `locked()` when they read-modify-write."""
-        checked = Claim.model_validate(claim.model_dump(by_alias=True))
-        atomic_write(self.claim_path(checked.id), dump_yaml(_plain(checked)))
+        Re-entrant within a process: a caller holding it (an import writing many claims) can call
+        update_claim and create_claim, which take it too.
+        """
+        with _REGISTRY:
+            held = _HELD.setdefault(self.ws.lock_path.resolve(), _Held())
+        if not held.lock.acquire(timeout=wait):
+            raise Busy(f"another thread of this process holds {self.ws.lock_path}; waited {wait:.0f}s")
+        try:
+            with contextlib.ExitStack() as stack:
+                if held.depth == 0:
+                    stack.enter_context(
+                        file_lock(self.ws.lock_path, wait=wait, holder="another claimtrack process writing this store")
+                    )
+                held.depth += 1
+                try:
+                    yield
+                finally:
+                    held.depth -= 1
+        finally:
+            held.lock.release()
 
-    def write_line(self, line: Line) -> None:
-        checked = Line.model_validate(line.model_dump(by_alias=True))
-        atomic_write(self.line_path(checked.id), dump_yaml(_plain(checked)))
+    def create_claim(self, claim: Claim) -> Claim:
+        """Write a new claim under the lock; an id the store already holds is refused, never overwritten."""
+        with self.locked():
+            library = self.load()
+            if claim.id in library.claims:
+                raise InvalidInput(self.display(self.claim_path(claim.id)), "id", f"claim '{claim.id}' already exists")
+            return self._write_claim(claim)
 
     def update_claim(self, claim_id: str, change: Callable[[Claim], Claim | None]) -> Claim:
-        """Re-read a claim under the lock, apply `change`, write it back; returns the written claim."""
+        """The one way a stored claim changes: under the lock, re-read the store (refusing a broken one), apply
+        `change` to a copy of the claim (edit it in place, or return a replacement), then validate and write it
+        atomically. Returns the claim as written."""
         with self.locked():
             library = self.load()
             current = library.claim(claim_id)
             candidate = current.model_copy(deep=True)
             returned = change(candidate)
             updated = candidate if returned is None else returned
-            self.write_claim(updated)
-            return updated
+            if updated.id != claim_id:
+                raise InvalidInput(
+                    self.display(self.claim_path(claim_id)), "id", f"a change cannot rename the claim to '{updated.id}'"
+                )
+            return self._write_claim(updated)
+
+    def _write_claim(self, claim: Claim) -> Claim:
+        """Validate and write one claim atomically; only create_claim and update_claim call it, under the lock."""
+        checked = Claim.model_validate(claim.model_dump(by_alias=True))
+        atomic_write(self.claim_path(checked.id), dump_yaml(_plain(checked)))
+        return checked
+
+    def write_line(self, line: Line) -> None:
+        checked = Line.model_validate(line.model_dump(by_alias=True))
+        atomic_write(self.line_path(checked.id), dump_yaml(_plain(checked)))
+
+
+@dataclass
+class _Held:
+    """This process's hold on one store lock: a thread lock, and how deeply the holding thread has entered."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+
+
+_REGISTRY = threading.Lock()
+_HELD: dict[Path, _Held] = {}
 
 
 def _plain(model: BaseModel) -> dict:

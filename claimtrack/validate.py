@@ -68,7 +68,7 @@ def _claim_problems(claim: Claim, file: str) -> list[Problem]:
                     f"'{change.from_}' but the entry before ends at '{claim.history[index - 1].to}'",
                 )
             )
-    expected = claim.history[-1].to if claim.history else Status.UNTESTED
+    expected = claim.latest_change.to if claim.latest_change else Status.UNTESTED
     if claim.status != expected:
         problems.append(Problem(file, "status", f"'{claim.status}' but its history ends at '{expected}'"))
     return problems

@@ -36,38 +36,36 @@ def record_verdict(
             papers.append(normalize_arxiv_id(ref))
         except ValueError as exc:
             raise InvalidInput("--evidence", "evidence", str(exc)) from exc
-    at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     person = f"person:{by}"
 
     def apply(claim: Claim) -> None:
-        ids = []
-        for arxiv in papers:
-            evidence_id = "manual-" + hashlib.sha256(f"{arxiv}|{at.isoformat()}|{by}".encode()).hexdigest()[:10]
-            claim.evidence.append(
-                Evidence(
-                    id=evidence_id,
-                    kind=EvidenceKind.MANUAL,
-                    source=f"arXiv:{arxiv}",
-                    stance=STANCE_OF[status],
-                    scope_note=scope,
-                    rationale=because,
-                    judged_by=person,
-                    judged_at=at,
-                )
-            )
-            ids.append(evidence_id)
-        claim.history.append(
-            StatusChange(
-                from_=claim.status,
-                to=status,
-                at=at,
-                by=person,
-                evidence=ids,
+        # The clock is read under the store's lock, so verdicts written at once by two people are dated in
+        # the order they land and the history stays in date order.
+        at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        items = [
+            Evidence(
+                id="manual-" + hashlib.sha256(f"{arxiv}|{at.isoformat()}|{by}".encode()).hexdigest()[:10],
+                kind=EvidenceKind.MANUAL,
+                source=f"arXiv:{arxiv}",
+                stance=STANCE_OF[status],
+                scope_note=scope,
                 rationale=because,
-                scope=scope,
-                pinned=True,
+                judged_by=person,
+                judged_at=at,
             )
+            for arxiv in dict.fromkeys(papers)  # a paper cited twice is one piece of evidence
+        ]
+        claim.add_evidence(items)
+        change = StatusChange(
+            from_=claim.status,
+            to=status,
+            at=at,
+            by=person,
+            evidence=[item.id for item in items],
+            rationale=because,
+            scope=scope,
+            pinned=True,
         )
-        claim.status = status
+        claim.record_change(change)
 
     return store.update_claim(claim_id, apply)

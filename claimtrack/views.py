@@ -16,7 +16,7 @@ def _date(value: dt.datetime | None) -> str | None:
 
 def status_row(claim: Claim, library: Library, now: dt.datetime) -> dict[str, Any]:
     """The fields `claimtrack status --json` prints for one claim."""
-    changed = claim.history[-1].at if claim.history else None
+    changed = claim.latest_change.at if claim.latest_change else None
     return {
         "id": claim.id,
         "title": claim.title,

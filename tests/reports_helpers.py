@@ -52,66 +52,68 @@ def seed_line_workspace(root: Path) -> Workspace:
     shutil.copytree(FIXTURES / "store" / "claims", root / "claims")
     ws = Workspace.at(root)
     store = Store(ws)
-    library = store.load()
 
-    relaxed = library.claim("it-output-format-not-task")
-    relaxed.evidence.append(
-        Evidence(
-            id="ev-2604-01234",
-            kind=EvidenceKind.PAPER,
-            source="arXiv:2604.01234",
-            title="Instructions Matter at Scale",
-            published="2026-04-02",
-            stance=Stance.RELAXES,
-            quote="above 7B parameters, models trained on correct instructions outperform those trained on"
-            " shuffled ones by 6 points",
-            scope_note="holds for models under 7B parameters",
-            confidence=0.8,
-            rationale="scale-dependent effect",
-            judged_by="gpt-test@judge-v1",
-            judged_at=at(35),
+    def relax(relaxed: Claim) -> None:
+        relaxed.add_evidence(
+            [
+                Evidence(
+                    id="ev-2604-01234",
+                    kind=EvidenceKind.PAPER,
+                    source="arXiv:2604.01234",
+                    title="Instructions Matter at Scale",
+                    published="2026-04-02",
+                    stance=Stance.RELAXES,
+                    quote="above 7B parameters, models trained on correct instructions outperform those trained on"
+                    " shuffled ones by 6 points",
+                    scope_note="holds for models under 7B parameters",
+                    confidence=0.8,
+                    rationale="scale-dependent effect",
+                    judged_by="gpt-test@judge-v1",
+                    judged_at=at(35),
+                )
+            ]
         )
-    )
-    relaxed.history.append(
-        StatusChange(
-            from_=Status.UNTESTED,
-            to=Status.RELAXED,
-            at=at(35),
-            by="run-20260405",
-            evidence=["ev-2604-01234"],
-            rationale="A newer study finds the effect only below 7B parameters.",
-            scope="models under 7B parameters",
+        relaxed.record_change(
+            StatusChange(
+                from_=Status.UNTESTED,
+                to=Status.RELAXED,
+                at=at(35),
+                by="run-20260405",
+                evidence=["ev-2604-01234"],
+                rationale="A newer study finds the effect only below 7B parameters.",
+                scope="models under 7B parameters",
+            )
         )
-    )
-    relaxed.status = Status.RELAXED
-    relaxed.last_checked = at(35)
-    store.write_claim(relaxed)
+        relaxed.last_checked = at(35)
 
-    holding = library.claim("finetuning-makes-cot-performative")
-    holding.evidence.append(
-        Evidence(
-            id="rep-cot-1",
-            kind=EvidenceKind.REPLICATION,
-            source="job:cot-faithfulness-7",
-            stance=Stance.SUPPORTS,
-            judged_by="rule:cot-faithfulness",
-            judged_at=at(20),
-            numbers={"effect": 0.142, "stderr": 0.031, "ci_low": 0.081, "ci_high": 0.203, "n": 400},
+    def hold(holding: Claim) -> None:
+        holding.add_evidence(
+            [
+                Evidence(
+                    id="rep-cot-1",
+                    kind=EvidenceKind.REPLICATION,
+                    source="job:cot-faithfulness-7",
+                    stance=Stance.SUPPORTS,
+                    judged_by="rule:cot-faithfulness",
+                    judged_at=at(20),
+                    numbers={"effect": 0.142, "stderr": 0.031, "ci_low": 0.081, "ci_high": 0.203, "n": 400},
+                )
+            ]
         )
-    )
-    holding.history.append(
-        StatusChange(
-            from_=Status.UNTESTED,
-            to=Status.HOLDING,
-            at=at(20),
-            by="run-20260321",
-            evidence=["rep-cot-1"],
-            rationale="Replication on an open model reproduces the drop in faithfulness.",
+        holding.record_change(
+            StatusChange(
+                from_=Status.UNTESTED,
+                to=Status.HOLDING,
+                at=at(20),
+                by="run-20260321",
+                evidence=["rep-cot-1"],
+                rationale="Replication on an open model reproduces the drop in faithfulness.",
+            )
         )
-    )
-    holding.status = Status.HOLDING
-    holding.last_checked = at(20)
-    store.write_claim(holding)
+        holding.last_checked = at(20)
+
+    store.update_claim("it-output-format-not-task", relax)
+    store.update_claim("finetuning-makes-cot-performative", hold)
 
     add_candidates(
         ws,
@@ -219,7 +221,7 @@ def hostile_workspace(root: Path) -> Workspace:
         ),
     ]
     for claim in claims:
-        store.write_claim(claim)
+        store.create_claim(claim)
     store.write_line(
         Line(
             id="test-line",

@@ -410,7 +410,7 @@ def test_contested_claim_triggers_its_replication_in_the_same_run(ws, literature
     )
     assert off.exit_code == 0 and all(c["replication"] is None for c in json.loads(off.stdout)["claims"])
     with sqlite3.connect(ledger) as conn:
-        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'replication_jobs'").fetchone() is None
+        assert conn.execute("SELECT COUNT(*) FROM replication_jobs").fetchone() == (0,)
 
     on = invoke("--workspace", str(ws), "run", "it-output-format-not-task", "softcot-frozen-backbone", "--json")
     assert on.exit_code == 0, on.stdout + on.stderr

@@ -49,8 +49,9 @@ def effective_stance(evidence: Evidence, claim: Claim) -> Stance:
 
 
 def latest_pin(claim: Claim) -> StatusChange | None:
-    """The person's verdict in force: the last change, when it is pinned."""
-    return claim.history[-1] if claim.history and claim.history[-1].pinned else None
+    """The person's verdict in force: the latest change, when it is pinned."""
+    change = claim.latest_change
+    return change if change is not None and change.pinned else None
 
 
 def decide(claim: Claim, *, threshold: float, run_id: str, now: dt.datetime) -> StatusChange | None:

@@ -109,13 +109,11 @@ def check_gpu() -> Check:
 
 def check_index(ws: Workspace, settings: Settings) -> Check:
     """Papers in the ledger and embeddings in the Chroma index that ranks them."""
-    from claimtrack import papers
     from claimtrack.ledger import Ledger
 
     if not ws.ledger_path.exists():
         return Check("index", None, "no ledger yet (nothing discovered)")
     with Ledger.open(ws) as ledger:
-        papers.ensure(ledger)
         count = ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
         return Check("index", True, f"{count} papers in the ledger; {_chroma_count(ws, ledger, settings)}")
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from pydantic import Field, ValidationError
 
-from claimtrack import papers
 from claimtrack.agent.grounding import MIN_QUOTE_WORDS, is_grounded, looks_like_instruction, word_count
 from claimtrack.agent.llm import LLM
 from claimtrack.agent.prompts import Prompt
@@ -28,28 +27,6 @@ from claimtrack.models import Claim, Evidence, EvidenceKind, Model, Stance
 from claimtrack.papers import Paper
 
 INJECTION_CAP = 0.3  # confidence ceiling when the paper's text addresses the judge
-JUDGEMENTS_DDL = """
-CREATE TABLE IF NOT EXISTS judgements (
-    key TEXT PRIMARY KEY,          -- sha256(claim text, paper id + version, model, prompt version)
-    claim_id TEXT NOT NULL,
-    paper_id TEXT NOT NULL,
-    paper_version TEXT,
-    model TEXT NOT NULL,
-    prompt_version TEXT NOT NULL,
-    outcome TEXT NOT NULL,         -- judged | judge-error
-    stance TEXT,
-    quote TEXT,
-    scope_note TEXT,
-    confidence REAL,
-    rationale TEXT,
-    error TEXT,                    -- why a judge-error was recorded
-    tokens_in INTEGER NOT NULL DEFAULT 0,
-    tokens_out INTEGER NOT NULL DEFAULT 0,
-    judged_at TEXT NOT NULL,
-    run_id TEXT
-);
-CREATE INDEX IF NOT EXISTS judgements_claim ON judgements(claim_id);
-"""
 
 
 class Judgement(Model):
@@ -88,13 +65,7 @@ def cache_key(claim: Claim, paper: Paper, model: str, prompt_version: str) -> st
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def ensure(ledger: Ledger) -> None:
-    papers.ensure(ledger)  # judging updates the candidates table
-    ledger.ensure("judgements", JUDGEMENTS_DDL)
-
-
 def cached(ledger: Ledger, key: str) -> dict | None:
-    ensure(ledger)
     row = ledger.conn.execute("SELECT * FROM judgements WHERE key = ?", (key,)).fetchone()
     return dict(row) if row else None
 
@@ -165,7 +136,6 @@ def judge_pair(
     """Judge a pair, from the cache when possible. Raises LLMError when the endpoint fails (not cached:
     the pair stays unjudged and the next run tries again); a reply that stays invalid after one retry is
     recorded as `judge-error` with the reason, and committed at once so a killed run never re-asks."""
-    ensure(ledger)
     key = cache_key(claim, paper, llm.model, prompt.version)
     judged_by = f"{llm.model}@{prompt.version}"
     hit = cached(ledger, key)

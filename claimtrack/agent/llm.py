@@ -14,19 +14,6 @@ from claimtrack.config import Settings
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 
-LLM_CALLS_DDL = """
-CREATE TABLE IF NOT EXISTS llm_calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT,
-    purpose TEXT NOT NULL,        -- judge | plan | bench | doctor
-    model TEXT NOT NULL,
-    tokens_in INTEGER NOT NULL DEFAULT 0,
-    tokens_out INTEGER NOT NULL DEFAULT 0,
-    ok INTEGER NOT NULL,          -- 1 when a reply came back, 0 when the call failed
-    error TEXT,
-    at TEXT NOT NULL
-);
-"""
 _PLACEHOLDER_KEY = "no-key-needed"  # for keyless local servers; never leaves this process except as a header
 
 
@@ -100,7 +87,6 @@ class LLM:
         self.usage.tokens_out += tokens_out
         if self.ledger is None:
             return
-        self.ledger.ensure("llm_calls", LLM_CALLS_DDL)
         with self.ledger.transaction() as conn:
             conn.execute(
                 "INSERT INTO llm_calls (run_id, purpose, model, tokens_in, tokens_out, ok, error, at)"

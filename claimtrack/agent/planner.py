@@ -17,17 +17,6 @@ from claimtrack.models import Claim
 
 MAX_QUERIES = 5
 MAX_QUERY_CHARS = 120
-PLANS_DDL = """
-CREATE TABLE IF NOT EXISTS query_plans (
-    key TEXT PRIMARY KEY,
-    claim_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    prompt_version TEXT NOT NULL,
-    queries_json TEXT NOT NULL,
-    made_at TEXT NOT NULL,
-    run_id TEXT
-);
-"""
 _SAFE = re.compile(r"[^\w\s\-]")
 
 
@@ -60,7 +49,6 @@ def clean_queries(text: str, curated: list[str]) -> list[str]:
 
 def plan_queries(ledger: Ledger, llm: LLM, prompt: Prompt, claim: Claim, *, run_id: str | None = None) -> list[str]:
     """Extra queries for `claim`, from the cache or one LLM call. Raises LLMError when the endpoint fails."""
-    ledger.ensure("query_plans", PLANS_DDL)
     key = _key(claim, llm.model, prompt.version)
     row = ledger.conn.execute("SELECT queries_json FROM query_plans WHERE key = ?", (key,)).fetchone()
     if row is not None:

@@ -1,7 +1,7 @@
-"""One re-validation run: for each chosen claim, discover -> rank -> judge the top k -> replicate where due or
-contested -> decide -> write. Claims are written one at a time (Store.update_claim: lock, re-read, atomic
-write), and each judgement is committed to the ledger as it is made, so a run killed at any point leaves a
-valid store and the next run re-asks nothing it already paid for.
+"""One re-validation run: for each chosen claim, the steps in CLAIM_STEPS (plan queries -> discover and rank
+-> judge the top k -> replicate where due or contested -> decide and write). Claims are written one at a time
+(Store.update_claim: lock, re-read, atomic write), and each judgement is committed to the ledger as it is made,
+so a run killed at any point leaves a valid store and the next run re-asks nothing it already paid for.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from claimtrack.config import Settings
 from claimtrack.errors import Busy, ClaimtrackError, InvalidInput, SourceError
 from claimtrack.fileio import atomic_write, file_lock
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Evidence, EvidenceKind, StatusChange
+from claimtrack.models import Claim, Evidence, EvidenceKind
+from claimtrack.papers import Paper
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
@@ -185,7 +186,6 @@ def execute(
     claims = select_claims(store, options, now)  # bad input fails before anything is locked or written
     judging = options.judge and settings.llm_configured
     prompts = {name: load_prompt(ws, name) for name in ("judge", "queries")} if judging else {}
-    report_step = progress or (lambda _i, _n, _claim, _step: None)
     with RunLock(ws, settings.run_lock_wait_s) as lock, Ledger.open(ws) as ledger:
         run_id = new_run_id(now)
         summary = RunSummary(run_id=run_id, started_at=now.isoformat(), offline=options.offline)
@@ -202,18 +202,24 @@ def execute(
         summary.llm = llm.model if llm else None
         if llm is not None:
             summary.usage = llm.usage
+        ctx = RunContext(
+            ws=ws,
+            ledger=ledger,
+            store=store,
+            llm=llm,
+            prompts=prompts,
+            options=options,
+            settings=settings,
+            run_id=run_id,
+            now=now,
+            progress=progress or (lambda _i, _n, _claim, _step: None),
+        )
         outcome = "interrupted"
         try:
             if options.replicate:
                 summary.collected = _collect(ws)
             for number, claim in enumerate(claims, 1):
-
-                def say(claim_id: str, step: str, number: int = number) -> None:
-                    report_step(number, len(claims), claim_id, step)
-
-                summary.claims.append(
-                    _one_claim(ws, ledger, store, llm, prompts, claim, options, settings, run_id, now, say)
-                )
+                summary.claims.append(check_claim(ctx, claim, number, len(claims)))
             outcome = "failed" if summary.failed else "ok"
         finally:
             summary.finished_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
@@ -231,116 +237,95 @@ def _close_dead_runs(ledger: Ledger) -> None:
         conn.execute("UPDATE runs SET outcome = 'interrupted' WHERE outcome IS NULL")
 
 
-def _one_claim(
-    ws: Workspace,
-    ledger: Ledger,
-    store: Store,
-    llm: LLM | None,
-    prompts: dict[str, Prompt],
-    claim: Claim,
-    options: RunOptions,
-    settings: Settings,
-    run_id: str,
-    now: dt.datetime,
-    say: Callable[[str, str], None],
-) -> ClaimReport:
-    report = ClaimReport(claim.id)
-    if llm is not None and not options.offline:  # offline, no query would be sent
-        say(claim.id, "planning queries")
-        try:
-            report.extra_queries = plan_queries(ledger, llm, prompts["queries"], claim, run_id=run_id)
-        except LLMError as exc:
-            report.failures.append(f"query planning: {exc}")
-    say(claim.id, "discovering")
-    candidates = _discover(ws, ledger, claim, options, settings, run_id, now, report)
-    k = options.k or settings.judge_k
-    new_evidence: list[Evidence] = []
-    if llm is None:
-        report.unjudged = len(candidates[:k])
-    else:
-        prompt = prompts["judge"]
-        for index, paper in enumerate(candidates[:k]):
-            say(claim.id, f"judging {index + 1}/{min(k, len(candidates))}")
-            try:
-                outcome = judge_pair(ledger, llm, prompt, claim, paper, run_id=run_id)
-            except LLMError as exc:
-                report.failures.append(f"judge: {exc}")
-                report.unjudged = len(candidates[:k]) - index
-                break  # the endpoint is failing; the rest stay unjudged for the next run
-            if outcome.cached:
-                report.cached += 1
-            elif outcome.outcome == "judged":
-                report.judged += 1
-            if outcome.outcome == "judge-error":
-                report.judge_errors += 1
-                if not outcome.cached:  # said once, in the run that recorded it
-                    report.notes.append(f"judge-error on {paper.id}: {outcome.error}")
-            evidence = to_evidence(outcome, run_id)
-            if evidence is not None:
-                new_evidence.append(evidence)
-    contested = any(is_credible(e, settings.judge_threshold) and e.stance in CONTESTING for e in new_evidence)
-    replication_evidence = _replicate(ws, claim, options, contested, run_id, now, report, say)
-    say(claim.id, "deciding")
+def _collect(ws: Workspace) -> list[str]:
+    """Replication jobs submitted to Slurm by earlier runs: finished ones write their evidence now."""
+    from claimtrack.replication import collect
 
-    def apply(current: Claim) -> None:
-        known = {e.id for e in current.evidence}
-        for item in [*new_evidence, *replication_evidence]:
-            if item.id not in known:
-                current.evidence.append(item)
-                known.add(item.id)
-                report.evidence_added.append(item.id)
-        change = decide(current, threshold=settings.judge_threshold, run_id=run_id, now=now)
-        if change is not None:
-            _apply_change(current, change)
-            report.change = {
-                "from": change.from_.value,
-                "to": change.to.value,
-                "evidence": change.evidence,
-                "rationale": change.rationale,
-                "scope": change.scope,
-            }
-        if not report.failures and not options.offline:
-            current.last_checked = now  # a failed or offline check leaves the claim due, so --due retries it
-
-    store.update_claim(claim.id, apply)
-    say(claim.id, "done")
-    return report
+    return [f"{o.job_id}: {o.error or 'collected'}" for o in collect(ws)]
 
 
-def _apply_change(claim: Claim, change: StatusChange) -> None:
-    claim.history.append(change)
-    claim.status = change.to
+@dataclass(frozen=True)
+class RunContext:
+    """What every step of a run shares, fixed for the whole run."""
+
+    ws: Workspace
+    ledger: Ledger
+    store: Store
+    llm: LLM | None  # None: no endpoint configured, or --no-judge
+    prompts: dict[str, Prompt]  # "judge" and "queries", loaded when judging
+    options: RunOptions
+    settings: Settings
+    run_id: str
+    now: dt.datetime  # the run's start: the date of its status changes and of last_checked
+    progress: Progress
+
+    @property
+    def k(self) -> int:
+        return self.options.k or self.settings.judge_k
 
 
-def _discover(
-    ws: Workspace,
-    ledger: Ledger,
-    claim: Claim,
-    options: RunOptions,
-    settings: Settings,
-    run_id: str,
-    now: dt.datetime,
-    report: ClaimReport,
-) -> list[Any]:
-    """Candidates ranked best first (papers.Paper); each source's failure is noted, the run goes on."""
+@dataclass
+class ClaimCheck:
+    """One claim on its way through the steps: what the steps found so far, and the report they fill.
+
+    `claim` is the claim as the run read it at the start; only the last step re-reads and writes it.
+    """
+
+    claim: Claim
+    report: ClaimReport
+    say: Callable[[str], None]  # progress: what the run is doing for this claim now
+    candidates: list[Paper] = field(default_factory=list)  # ranked best first
+    judged: list[Evidence] = field(default_factory=list)  # from this run's judgements, fresh or cached
+    replicated: list[Evidence] = field(default_factory=list)
+
+
+def check_claim(ctx: RunContext, claim: Claim, number: int, total: int) -> ClaimReport:
+    """Take one claim through every step in order. A step that fails notes it in the report and the next
+    still runs: a source being down must not stop the judging of what was already found."""
+    check = ClaimCheck(claim, ClaimReport(claim.id), lambda step: ctx.progress(number, total, claim.id, step))
+    for step in CLAIM_STEPS:
+        step(ctx, check)
+    check.say("done")
+    return check.report
+
+
+def plan_extra_queries(ctx: RunContext, check: ClaimCheck) -> None:
+    """Ask the LLM for extra search queries beside the curated ones, since papers name the same mechanism in
+    words a curator did not think of. Skipped offline, where no query is sent."""
+    if ctx.llm is None or ctx.options.offline:
+        return
+    check.say("planning queries")
+    try:
+        check.report.extra_queries = plan_queries(
+            ctx.ledger, ctx.llm, ctx.prompts["queries"], check.claim, run_id=ctx.run_id
+        )
+    except LLMError as exc:
+        check.report.failures.append(f"query planning: {exc}")
+
+
+def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
+    """Find and rank papers newer than the claim. Each source's failure is noted and the others' papers are
+    still ranked, so one source down costs the run that source only."""
     from claimtrack.discovery.discover import discover
 
+    check.say("discovering")
+    report = check.report
     try:
         result = discover(
-            ws,
-            ledger,
-            claim,
-            settings=settings,
+            ctx.ws,
+            ctx.ledger,
+            check.claim,
+            settings=ctx.settings,
             extra_queries=tuple(report.extra_queries),
-            offline=options.offline,
-            k=max(20, options.k or settings.judge_k),
-            run_id=run_id,
-            now=now,
+            offline=ctx.options.offline,
+            k=max(20, ctx.k),
+            run_id=ctx.run_id,
+            now=ctx.now,
         )
     except SourceError as exc:
         report.failures.append(f"discovery: {exc}")
-        return []
-    if options.offline:  # discovery lists each source it skipped; one line per claim says it
+        return
+    if ctx.options.offline:  # discovery lists each source it skipped; one line per claim says it
         skipped = sorted({f.source for f in result.failures})
         report.notes.append(f"offline: {', '.join(skipped)} not queried; ranked the papers already stored")
     else:
@@ -351,14 +336,72 @@ def _discover(
     report.new_papers = (
         len(result.new_papers) if isinstance(result.new_papers, (list, tuple, set)) else int(result.new_papers or 0)
     )
-    return [c.paper for c in ranked]
+    check.candidates = [c.paper for c in ranked]
 
 
-def _collect(ws: Workspace) -> list[str]:
-    """Replication jobs submitted to Slurm by earlier runs: finished ones write their evidence now."""
-    from claimtrack.replication import collect
+def pairs_to_judge(ctx: RunContext, check: ClaimCheck) -> list[Paper]:
+    """The candidates this run judges: the k best ranked. Cached judgements count among them, so k bounds
+    what one run weighs per claim and a re-run over the same papers asks the LLM nothing."""
+    return check.candidates[: ctx.k]
 
-    return [f"{o.job_id}: {o.error or 'collected'}" for o in collect(ws)]
+
+def judge_candidates(ctx: RunContext, check: ClaimCheck) -> None:
+    """Judge each chosen (claim, paper) pair, grounded in the paper's own words (judge.py). Without an LLM the
+    pairs stay unjudged; when the endpoint fails the rest wait for the next run rather than be guessed."""
+    pairs = pairs_to_judge(ctx, check)
+    report = check.report
+    if ctx.llm is None:
+        report.unjudged = len(pairs)
+        return
+    for index, paper in enumerate(pairs):
+        check.say(f"judging {index + 1}/{len(pairs)}")
+        try:
+            outcome = judge_pair(ctx.ledger, ctx.llm, ctx.prompts["judge"], check.claim, paper, run_id=ctx.run_id)
+        except LLMError as exc:
+            report.failures.append(f"judge: {exc}")
+            report.unjudged = len(pairs) - index
+            return
+        if outcome.cached:
+            report.cached += 1
+        elif outcome.outcome == "judged":
+            report.judged += 1
+        if outcome.outcome == "judge-error":
+            report.judge_errors += 1
+            if not outcome.cached:  # said once, in the run that recorded it
+                report.notes.append(f"judge-error on {paper.id}: {outcome.error}")
+        evidence = to_evidence(outcome, run_id=ctx.run_id)
+        if evidence is not None:
+            check.judged.append(evidence)
+
+
+def replicate_claim(ctx: RunContext, check: ClaimCheck) -> None:
+    """Run the claim's replication probe when it is due, or at once when new literature contests the claim:
+    a measurement then weighs against the papers' word. A broken spec or failed job fails this claim only."""
+    claim, report = check.claim, check.report
+    contested = any(is_credible(e, ctx.settings.judge_threshold) and e.stance in CONTESTING for e in check.judged)
+    if not (ctx.options.replicate and claim.replication) or not (contested or _replication_due(claim, ctx.now)):
+        return
+    check.say("replicating" + (" (contested by new literature)" if contested else ""))
+    from claimtrack.replication import replicate
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # lm-eval prints to stdout; keep it for the summary/--json
+            outcome = replicate(
+                ctx.ws, claim.id, limit=ctx.options.replicate_limit, run_id=ctx.run_id, comparison_only=True
+            )
+    except ClaimtrackError as exc:
+        report.failures.append(f"replication: {exc.message()}")
+        return
+    if outcome.state == "skipped":
+        report.notes.append(
+            f"replication skipped: {outcome.note} (`claimtrack replicate {claim.id}` probes the offline model alone)"
+        )
+        return
+    report.replication = outcome.job_id
+    if outcome.error:
+        report.failures.append(f"replication: {outcome.error}")
+    elif outcome.evidence is not None:
+        check.replicated.append(outcome.evidence)
 
 
 def _replication_due(claim: Claim, now: dt.datetime) -> bool:
@@ -367,34 +410,35 @@ def _replication_due(claim: Claim, now: dt.datetime) -> bool:
     return not done or now - max(done) >= dt.timedelta(days=claim.review_every_days)
 
 
-def _replicate(
-    ws: Workspace,
-    claim: Claim,
-    options: RunOptions,
-    contested: bool,
-    run_id: str,
-    now: dt.datetime,
-    report: ClaimReport,
-    say: Callable[[str, str], None],
-) -> list[Evidence]:
-    if not (options.replicate and claim.replication) or not (contested or _replication_due(claim, now)):
-        return []
-    say(claim.id, "replicating" + (" (contested by new literature)" if contested else ""))
-    from claimtrack.replication import replicate
+def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
+    """Add the new evidence to the claim and let the status rules (decide.py) move it, in one locked
+    read-modify-write of the claim as it is on disk now, so an edit made during the run is kept."""
+    check.say("deciding")
+    report = check.report
 
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # lm-eval prints to stdout; keep it for the summary/--json
-            outcome = replicate(ws, claim.id, limit=options.replicate_limit, run_id=run_id, comparison_only=True)
-    except ClaimtrackError as exc:  # a broken spec or a failed job: this claim's failure, not the run's
-        report.failures.append(f"replication: {exc.message()}")
-        return []
-    if outcome.state == "skipped":
-        report.notes.append(
-            f"replication skipped: {outcome.note} (`claimtrack replicate {claim.id}` probes the offline model alone)"
-        )
-        return []
-    report.replication = outcome.job_id
-    if outcome.error:
-        report.failures.append(f"replication: {outcome.error}")
-        return []
-    return [outcome.evidence] if outcome.evidence is not None else []
+    def apply(current: Claim) -> None:
+        report.evidence_added += current.add_evidence([*check.judged, *check.replicated])
+        change = decide(current, threshold=ctx.settings.judge_threshold, run_id=ctx.run_id, now=ctx.now)
+        if change is not None:
+            current.record_change(change)
+            report.change = {
+                "from": change.from_.value,
+                "to": change.to.value,
+                "evidence": change.evidence,
+                "rationale": change.rationale,
+                "scope": change.scope,
+            }
+        if not report.failures and not ctx.options.offline:
+            current.last_checked = ctx.now  # a failed or offline check leaves the claim due, so --due retries it
+
+    ctx.store.update_claim(check.claim.id, apply)
+
+
+CLAIM_STEPS: tuple[Callable[[RunContext, ClaimCheck], None], ...] = (
+    plan_extra_queries,
+    discover_candidates,
+    judge_candidates,
+    replicate_claim,
+    decide_and_write,
+)
+"""What a run does for each claim, in order; each step reads what the ones before it left in the ClaimCheck."""

@@ -102,7 +102,8 @@ def verdict(
     claim = record_verdict(
         store(ctx), claim_id, status, because, by=by or getpass.getuser(), evidence=evidence or [], scope=scope
     )
-    change = claim.history[-1]
+    change = claim.latest_change
+    assert change is not None  # record_verdict just recorded it
     typer.echo(f"{claim.id}: {change.from_} -> {change.to} (pinned until newer evidence)")
 
 

@@ -21,7 +21,7 @@ from claimtrack.discovery.http import Fetcher, Unreachable
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, partial_date_start
-from claimtrack.papers import Paper, ensure, get_paper, upsert_paper
+from claimtrack.papers import Paper, get_paper, upsert_paper
 from claimtrack.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -88,7 +88,6 @@ def discover(
 ) -> DiscoveryResult:
     """Fetch, store, index and rank newer papers for `claim`; the top k become its candidates."""
     now = now or dt.datetime.now(dt.UTC)
-    ensure(ledger)
     result = DiscoveryResult(claim.id, [], [], 0)
     if offline:
         result.failures = [SourceFailure(s, "offline: not queried; ranking what is already stored") for s in SOURCES]

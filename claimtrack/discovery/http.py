@@ -29,16 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CACHE_DDL = """
-CREATE TABLE IF NOT EXISTS http_cache (
-    key TEXT PRIMARY KEY,         -- sha256 of the URL with sorted query parameters
-    url TEXT NOT NULL,            -- for people reading the ledger; never holds a secret
-    status INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    content_type TEXT NOT NULL DEFAULT '',
-    fetched_at TEXT NOT NULL
-);
-"""
 
 USER_AGENT = "claimtrack/0.1 (literature tracker; https://github.com/claimtrack)"
 _RETRY_STATUS = {500, 502, 503, 504}
@@ -127,7 +117,6 @@ class Fetcher:
     def _cached(self, key: str) -> Response | None:
         if self.ledger is None or self.ttl_s <= 0:
             return None
-        self.ledger.ensure("http_cache", CACHE_DDL)
         row = self.ledger.conn.execute(
             "SELECT status, body, content_type, fetched_at FROM http_cache WHERE key = ?", (key,)
         ).fetchone()
@@ -141,7 +130,6 @@ class Fetcher:
     def _store(self, key: str, target: str, response: Response) -> None:
         if self.ledger is None or self.ttl_s <= 0:
             return
-        self.ledger.ensure("http_cache", CACHE_DDL)
         with self.ledger.transaction() as conn:
             conn.execute(
                 "INSERT INTO http_cache (key, url, status, body, content_type, fetched_at) VALUES (?,?,?,?,?,?)"

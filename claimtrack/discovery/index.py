@@ -205,9 +205,6 @@ class PaperIndex:
         return self._collection
 
     def _rows(self, ids: Sequence[str] | None = None) -> list[Any]:
-        from claimtrack.papers import ensure
-
-        ensure(self.ledger)
         query = "SELECT id, title, abstract, published FROM papers"
         if ids is None:
             return self.ledger.conn.execute(query + " ORDER BY id").fetchall()
@@ -219,9 +216,6 @@ class PaperIndex:
 
     def bm25(self) -> BM25:
         """BM25 over every stored paper, rebuilt only when the ledger's papers changed."""
-        from claimtrack.papers import ensure
-
-        ensure(self.ledger)
         count, newest = self.ledger.conn.execute(
             "SELECT COUNT(*), COALESCE(MAX(first_seen_at), '') FROM papers"
         ).fetchone()

@@ -21,7 +21,6 @@ from claimtrack.errors import InvalidInput
 from claimtrack.ids import parse_arxiv_id
 from claimtrack.ledger import Ledger
 from claimtrack.papers import Paper, upsert_paper
-from claimtrack.papers import ensure as ensure_papers
 
 SOURCE = "snapshot"
 
@@ -113,7 +112,6 @@ def import_snapshot(
     """Stream the file into the ledger. `categories` keeps papers in any of them (prefix 'cs.' works)."""
     if not path.is_file():
         raise InvalidInput(path, "FILE", "no such file")
-    ensure_papers(ledger)
     wanted = tuple(categories)
     summary = ImportSummary()
     pending: list[Paper] = []

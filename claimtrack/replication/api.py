@@ -270,8 +270,7 @@ def _finish(
     if evidence is not None:
 
         def add(claim: Claim) -> None:
-            if claim.evidence_by_id(evidence.id) is None:
-                claim.evidence.append(evidence)
+            claim.add_evidence([evidence])  # a job collected twice adds nothing the second time
 
         Store(ws).update_claim(result["claim_id"], add)
     if not cached:

@@ -21,27 +21,6 @@ from claimtrack.replication.models import ModelRef
 from claimtrack.replication.specs import Spec
 from claimtrack.workspace import Workspace
 
-JOBS_DDL = """
-CREATE TABLE IF NOT EXISTS replication_jobs (
-    id TEXT PRIMARY KEY,          -- rep-<spec>-<first 10 hex of the cache key>
-    cache_key TEXT NOT NULL,
-    claim_id TEXT NOT NULL,
-    spec_id TEXT NOT NULL,
-    executor TEXT NOT NULL,       -- local | slurm
-    state TEXT NOT NULL,          -- running | submitted | done | failed
-    created_at TEXT NOT NULL,
-    finished_at TEXT,
-    inputs_json TEXT NOT NULL,    -- what the cache key hashes, readable
-    lm_eval_calls INTEGER NOT NULL DEFAULT 0,
-    result_path TEXT,
-    external_id TEXT,             -- the Slurm (submitit) job id
-    evidence_id TEXT,
-    error TEXT,
-    run_id TEXT
-);
-CREATE INDEX IF NOT EXISTS replication_jobs_claim ON replication_jobs(claim_id, created_at);
-"""
-
 
 def lm_eval_version() -> str:
     try:
@@ -105,7 +84,6 @@ class JobBook:
 
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        ledger.ensure("replication", JOBS_DDL)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         row = self.ledger.conn.execute("SELECT * FROM replication_jobs WHERE id = ?", (job_id,)).fetchone()

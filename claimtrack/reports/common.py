@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from claimtrack.errors import InvalidInput
-from claimtrack.models import Claim, Evidence, Stance, Status, StatusChange, partial_date_start
+from claimtrack.models import Claim, Evidence, Stance, Status, partial_date_start
 from claimtrack.workspace import Workspace
 
 DEFAULT_WINDOW_DAYS = 30
@@ -88,14 +88,10 @@ def _num(value: float) -> str:
     return f"{value:.4g}"
 
 
-def last_change(claim: Claim) -> StatusChange | None:
-    return max(claim.history, key=lambda h: h.at) if claim.history else None
-
-
 def changing_evidence(claim: Claim) -> list[Evidence]:
     """The evidence behind the claim's current status: what its latest change names, else the evidence
     whose stance narrows or overturns it (for relaxed/superseded claims changed without ids)."""
-    change = last_change(claim)
+    change = claim.latest_change
     if change is not None and change.evidence:
         found = [claim.evidence_by_id(e) for e in change.evidence]
         return [e for e in found if e is not None]

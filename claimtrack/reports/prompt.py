@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimtrack.models import Claim, Evidence, Line, Status
-from claimtrack.reports.common import changing_evidence, evidence_date, format_numbers, last_change, one_line
+from claimtrack.reports.common import changing_evidence, evidence_date, format_numbers, one_line
 from claimtrack.store import Library
 
 MAX_PENDING_PER_CLAIM = 5  # the best-ranked unjudged candidates; the rest are in `report status`
@@ -88,7 +88,7 @@ def line_prompt(library: Library, line: Line, pending: dict[str, list[dict[str, 
 def _claim_bullet(claim: Claim) -> list[str]:
     when = claim.claimed or "undated"
     status = str(claim.status)
-    change = last_change(claim)
+    change = claim.latest_change
     if change is not None:
         status += f" since {change.at.date().isoformat()}"
     anchor = (

@@ -31,7 +31,6 @@ from claimtrack.reports.common import (
     STATUS_ORDER,
     evidence_date,
     format_numbers,
-    last_change,
     newest_change,
     stance_counts,
 )
@@ -115,7 +114,7 @@ def evidence_dict(item: Evidence) -> dict[str, Any]:
 
 
 def _claim(claim: Claim, library: Library, pending: list[dict[str, Any]]) -> dict[str, Any]:
-    change = last_change(claim)
+    change = claim.latest_change
     return {
         "id": claim.id,
         "title": claim.title,

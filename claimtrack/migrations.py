@@ -1,0 +1,208 @@
+"""The ledger's schema, owned here alone as an ordered list of named migrations.
+
+A ledger outlives the code that made it, so its schema moves forward in steps that every ledger takes in the
+same order: each migration is a small function of the connection, and a ledger records the names it has
+applied in its `_migrations` table. `migrate` runs on every open; when something is pending it applies it
+inside one BEGIN IMMEDIATE transaction that re-reads `_migrations` first, so two processes opening a new
+ledger at once apply each migration once, and a failure leaves the ledger as it was. A ledger that records a
+migration this code does not know was written by a newer claimtrack and is refused (`LedgerTooNew`), since
+code that does not know its schema must not write it.
+
+Adding a migration: append a function below the last one, numbered one higher, and nothing else::
+
+    @migration
+    def m002_candidates_note(conn: sqlite3.Connection) -> None:
+        \"\"\"Why the schema needs it.\"\"\"
+        conn.execute("ALTER TABLE candidates ADD COLUMN note TEXT")
+
+Never edit, rename or reorder a migration that has shipped: ledgers know them by name. Run each statement with
+`conn.execute` (`executescript` would commit half-way). A number out of sequence fails at import, so two
+branches that both add m002 are caught when they are merged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from claimtrack.errors import LedgerTooNew
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+_NAME = re.compile(r"^m(\d{3})_[a-z0-9_]+$")
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration; its name must be `mNNN_what` with NNN one above the last."""
+    match = _NAME.match(fn.__name__)
+    if match is None or int(match.group(1)) != len(MIGRATIONS) + 1:
+        raise ValueError(f"migration {fn.__name__!r} must be named m{len(MIGRATIONS) + 1:03d}_<what>")
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """Apply the migrations `conn`'s ledger lacks, all in one transaction; returns the names applied.
+
+    `conn` must be in autocommit mode (isolation_level=None) and outside a transaction.
+    """
+    known = [fn.__name__ for fn in MIGRATIONS]
+    if not _pending(conn, path, known):
+        return []  # the common case: a read, no write lock
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        pending = _pending(conn, path, known)  # again, under the lock: another process may have just migrated
+        for fn in MIGRATIONS:
+            if fn.__name__ in pending:
+                fn(conn)
+                conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                    (fn.__name__, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+                )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return [name for name in known if name in pending]
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """The migration names a ledger records, oldest first; [] for a ledger made before migrations."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
+    if exists is None:
+        return []
+    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def _pending(conn: sqlite3.Connection, path: Path, known: list[str]) -> set[str]:
+    done = applied(conn)
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise LedgerTooNew(path, unknown)
+    return set(known) - set(done)
+
+
+# Migration 1: the tables as the modules that used them declared them before migrations began.
+_INITIAL = (
+    """CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    command TEXT NOT NULL,
+    outcome TEXT,              -- ok | failed | interrupted; NULL while running
+    summary_json TEXT
+)""",
+    """CREATE TABLE IF NOT EXISTS papers (
+    id TEXT PRIMARY KEY,          -- versionless arXiv id; 'doi:<doi>' or '<source>:<id>' when there is none
+    version TEXT,                 -- latest arXiv version seen, e.g. 'v3'
+    doi TEXT,
+    title TEXT NOT NULL,
+    abstract TEXT NOT NULL DEFAULT '',
+    authors_json TEXT NOT NULL DEFAULT '[]',
+    categories_json TEXT NOT NULL DEFAULT '[]',
+    published TEXT,               -- ISO date of first version
+    updated TEXT,
+    url TEXT,
+    first_seen_at TEXT NOT NULL
+)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS papers_doi ON papers(doi) WHERE doi IS NOT NULL",
+    """CREATE TABLE IF NOT EXISTS paper_sightings (
+    paper_id TEXT NOT NULL REFERENCES papers(id),
+    source TEXT NOT NULL,         -- arxiv | semanticscholar | openalex | snapshot
+    detail TEXT NOT NULL DEFAULT '',  -- the query, or the anchor a citation came from
+    claim_id TEXT NOT NULL DEFAULT '',
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (paper_id, source, detail, claim_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS candidates (
+    claim_id TEXT NOT NULL,
+    paper_id TEXT NOT NULL REFERENCES papers(id),
+    score REAL NOT NULL,
+    rank INTEGER NOT NULL,
+    why TEXT NOT NULL DEFAULT '',  -- what matched: terms, dense similarity, citing an anchor
+    found_at TEXT NOT NULL,
+    run_id TEXT,
+    state TEXT NOT NULL DEFAULT 'unjudged',  -- unjudged | judged | judge-error
+    PRIMARY KEY (claim_id, paper_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS judgements (
+    key TEXT PRIMARY KEY,          -- sha256(claim text, paper id + version, model, prompt version)
+    claim_id TEXT NOT NULL,
+    paper_id TEXT NOT NULL,
+    paper_version TEXT,
+    model TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    outcome TEXT NOT NULL,         -- judged | judge-error
+    stance TEXT,
+    quote TEXT,
+    scope_note TEXT,
+    confidence REAL,
+    rationale TEXT,
+    error TEXT,                    -- why a judge-error was recorded
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    judged_at TEXT NOT NULL,
+    run_id TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS judgements_claim ON judgements(claim_id)",
+    """CREATE TABLE IF NOT EXISTS llm_calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT,
+    purpose TEXT NOT NULL,        -- judge | plan | bench | doctor
+    model TEXT NOT NULL,
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    ok INTEGER NOT NULL,          -- 1 when a reply came back, 0 when the call failed
+    error TEXT,
+    at TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS query_plans (
+    key TEXT PRIMARY KEY,         -- sha256(claim text, curated terms, model, prompt version)
+    claim_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    queries_json TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    run_id TEXT
+)""",
+    """CREATE TABLE IF NOT EXISTS http_cache (
+    key TEXT PRIMARY KEY,         -- sha256 of the URL with sorted query parameters
+    url TEXT NOT NULL,            -- for people reading the ledger; never holds a secret
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    content_type TEXT NOT NULL DEFAULT '',
+    fetched_at TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS replication_jobs (
+    id TEXT PRIMARY KEY,          -- rep-<spec>-<first 10 hex of the cache key>
+    cache_key TEXT NOT NULL,
+    claim_id TEXT NOT NULL,
+    spec_id TEXT NOT NULL,
+    executor TEXT NOT NULL,       -- local | slurm
+    state TEXT NOT NULL,          -- running | submitted | done | failed
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    inputs_json TEXT NOT NULL,    -- what the cache key hashes, readable
+    lm_eval_calls INTEGER NOT NULL DEFAULT 0,
+    result_path TEXT,
+    external_id TEXT,             -- the Slurm (submitit) job id
+    evidence_id TEXT,
+    error TEXT,
+    run_id TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS replication_jobs_claim ON replication_jobs(claim_id, created_at)",
+)
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """The schema as it stood when migrations began. IF NOT EXISTS throughout, so a ledger made before then
+    (which holds some or all of these tables, created as each subsystem first ran) keeps its rows and gains
+    what it lacks; its old bookkeeping table goes."""
+    for statement in _INITIAL:
+        conn.execute(statement)
+    conn.execute("DROP TABLE IF EXISTS schema_parts")

@@ -1,0 +1,202 @@
+"""The ledger's schema migrations: an old ledger migrates on first open and keeps its rows, a later migration
+reaches an existing ledger, a failed one changes nothing, a newer ledger is refused, and two processes opening
+a new ledger at once migrate it once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, invoke
+
+from claimtrack import migrations
+from claimtrack.agent.judge import cached
+from claimtrack.errors import LedgerTooNew
+from claimtrack.ledger import Ledger
+from claimtrack.papers import get_paper, pending_candidates
+
+OLD_LEDGER = FIXTURES / "ledger" / "ledger-before-migrations.sql"
+TABLES = {
+    "runs",
+    "papers",
+    "paper_sightings",
+    "candidates",
+    "judgements",
+    "llm_calls",
+    "query_plans",
+    "http_cache",
+    "replication_jobs",
+}
+INDEXES = {"papers_doi", "judgements_claim", "replication_jobs_claim"}
+
+
+def _old_ledger(path: Path) -> Path:
+    """The fixture, loaded as the file claimtrack 98147ae left behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_LEDGER.read_text())
+    conn.close()
+    return path
+
+
+def _rows(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in sorted(TABLES)}
+
+
+def _schema(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    """Each table's columns (name, type, not null, default, primary key) and the indexes, ignoring SQL text."""
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    schema = {name: [tuple(c)[1:] for c in conn.execute(f"PRAGMA table_info({name})")] for name in names}
+    indexes = conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+    schema["indexes"] = sorted(tuple(r) for r in indexes)
+    return schema
+
+
+def _later_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later migration as a branch would add it: a column on a table that already holds rows."""
+    monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
+
+    @migrations.migration
+    def m002_candidates_note(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE candidates ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+
+
+def test_a_ledger_made_before_migrations_keeps_every_row_and_gains_the_bookkeeping(tmp_path: Path) -> None:
+    path = _old_ledger(tmp_path / "ledger.sqlite")
+    with sqlite3.connect(path) as conn:
+        before = _rows(conn)
+    assert all(before.values()), "the fixture holds a row in every table"
+
+    with Ledger(path) as ledger:
+        conn = ledger.conn
+        assert migrations.applied(conn) == ["m001_initial"]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables >= TABLES | {"_migrations"}
+        assert "schema_parts" not in tables
+        assert _rows(conn) == before
+        # The code reads what the old code wrote.
+        assert get_paper(ledger, "2401.00001").title == "A paper that relaxes the demo claim"
+        assert cached(ledger, "f" * 64)["quote"] == "the effect holds only at small scale"
+        assert pending_candidates(ledger) == []  # the one candidate is judged
+        migrated = _schema(conn)
+
+    with Ledger(tmp_path / "fresh.sqlite") as fresh:
+        assert _schema(fresh.conn) == migrated
+        assert {name for name, _ in _schema(fresh.conn)["indexes"]} == INDEXES
+
+
+def test_a_second_open_changes_nothing(tmp_path: Path) -> None:
+    path = _old_ledger(tmp_path / "ledger.sqlite")
+    Ledger(path).close()
+    with sqlite3.connect(path) as conn:
+        recorded = conn.execute("SELECT name, applied_at FROM _migrations").fetchall()
+        rows = _rows(conn)
+    with Ledger(path) as again:
+        assert again.conn.total_changes == 0  # nothing written on open
+        assert [tuple(r) for r in again.conn.execute("SELECT name, applied_at FROM _migrations")] == recorded
+        assert _rows(again.conn) == rows
+        assert migrations.migrate(again.conn, path) == []
+
+
+def test_a_later_migration_reaches_a_ledger_that_already_has_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _old_ledger(tmp_path / "ledger.sqlite")
+    Ledger(path).close()  # migrated to m001 by today's code
+    _later_column(monkeypatch)
+    with Ledger(path) as ledger:
+        assert migrations.applied(ledger.conn) == ["m001_initial", "m002_candidates_note"]
+        columns = [c["name"] for c in ledger.conn.execute("PRAGMA table_info(candidates)")]
+        assert columns[-1] == "note"
+        assert [tuple(r) for r in ledger.conn.execute("SELECT claim_id, note FROM candidates")] == [("demo-claim", "")]
+
+    # A ledger from before migrations takes both steps in one open.
+    older = _old_ledger(tmp_path / "older.sqlite")
+    with Ledger(older) as ledger:
+        assert migrations.applied(ledger.conn) == ["m001_initial", "m002_candidates_note"]
+        assert "note" in [c["name"] for c in ledger.conn.execute("PRAGMA table_info(candidates)")]
+
+
+def test_a_failing_migration_leaves_the_ledger_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
+
+    @migrations.migration
+    def m002_half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE runs ADD COLUMN note TEXT")
+        raise sqlite3.OperationalError("disk full, say")
+
+    with pytest.raises(sqlite3.OperationalError, match="disk full"):
+        Ledger(path)
+    with sqlite3.connect(path) as conn:
+        assert migrations.applied(conn) == ["m001_initial"]
+        assert "note" not in [c[1] for c in conn.execute("PRAGMA table_info(runs)")]
+
+
+def test_migrations_must_be_numbered_in_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
+
+    def m003_skips_two(conn: sqlite3.Connection) -> None:
+        pass
+
+    def m002_No_Case(conn: sqlite3.Connection) -> None:
+        pass
+
+    for fn in (m003_skips_two, m002_No_Case):
+        with pytest.raises(ValueError, match="must be named m002_<what>"):
+            migrations.migration(fn)
+    assert [fn.__name__ for fn in migrations.MIGRATIONS] == ["m001_initial"]
+
+
+def test_a_ledger_from_a_newer_claimtrack_is_refused(repo_workspace: Path) -> None:
+    path = repo_workspace / ".claimtrack" / "ledger.sqlite"
+    Ledger(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m999_from_the_future', '2030-01-01')")
+    before = path.read_bytes()
+
+    with pytest.raises(LedgerTooNew) as refused:
+        Ledger(path)
+    assert str(path) in str(refused.value) and "m999_from_the_future" in str(refused.value)
+
+    result = invoke("-w", str(repo_workspace), "report", "status", "--format", "json")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: made by a newer claimtrack")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert path.read_bytes() == before
+
+
+def _open_after(barrier: Any, path: str) -> None:
+    barrier.wait()
+    Ledger(Path(path)).close()
+
+
+def test_two_processes_opening_a_new_ledger_at_once_migrate_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
+
+    @migrations.migration
+    def m002_slow_and_counted(conn: sqlite3.Connection) -> None:
+        # Slow, so the other process is at the lock while this one migrates; counted, so a second apply shows.
+        conn.execute("CREATE TABLE IF NOT EXISTS applied_log (pid INTEGER)")
+        conn.execute("INSERT INTO applied_log VALUES (1)")
+        time.sleep(0.5)
+
+    path = tmp_path / "state" / "ledger.sqlite"
+    fork = multiprocessing.get_context("fork")  # the children inherit the extra migration
+    barrier = fork.Barrier(2)
+    children = [fork.Process(target=_open_after, args=(barrier, str(path))) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0, 0]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM applied_log").fetchone() == (1,)
+        assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_slow_and_counted"]
