@@ -12,7 +12,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from claimtrack.errors import InvalidInput, NotFound, Problem, StoreInvalid
-from claimtrack.fileio import atomic_write, dump_yaml, file_lock, load_yaml
+from claimtrack.fileio import file_lock, load_yaml, write_yaml
 from claimtrack.models import Claim, Line
 from claimtrack.workspace import Workspace
 
@@ -128,13 +128,13 @@ class Store:
             yield
 
     def write_claim(self, claim: Claim) -> None:
-        """Write one claim atomically. Callers hold `locked()` when they read-modify-write."""
+        """Write one claim atomically, its comments and key order kept. Callers hold `locked()` to read-modify-write."""
         checked = Claim.model_validate(claim.model_dump(by_alias=True))
-        atomic_write(self.claim_path(checked.id), dump_yaml(_plain(checked)))
+        write_yaml(self.claim_path(checked.id), _plain(checked))
 
     def write_line(self, line: Line) -> None:
         checked = Line.model_validate(line.model_dump(by_alias=True))
-        atomic_write(self.line_path(checked.id), dump_yaml(_plain(checked)))
+        write_yaml(self.line_path(checked.id), _plain(checked))
 
     def update_claim(self, claim_id: str, change: Callable[[Claim], Claim | None]) -> Claim:
         """Re-read a claim under the lock, apply `change`, write it back; returns the written claim."""
