@@ -17,7 +17,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from claimtrack.errors import Busy, InvalidInput, NotFound, Problem, StoreInvalid
-from claimtrack.fileio import atomic_write, dump_yaml, file_lock, load_yaml
+from claimtrack.fileio import file_lock, load_yaml, write_yaml
 from claimtrack.models import Claim, Line
 from claimtrack.workspace import Workspace
 
@@ -176,14 +176,15 @@ class Store:
             return self._write_claim(updated)
 
     def _write_claim(self, claim: Claim) -> Claim:
-        """Validate and write one claim atomically; only create_claim and update_claim call it, under the lock."""
+        """Validate and write one claim atomically, its comments and key order kept; only create_claim and
+        update_claim call it, under the lock."""
         checked = Claim.model_validate(claim.model_dump(by_alias=True))
-        atomic_write(self.claim_path(checked.id), dump_yaml(_plain(checked)))
+        write_yaml(self.claim_path(checked.id), _plain(checked))
         return checked
 
     def write_line(self, line: Line) -> None:
         checked = Line.model_validate(line.model_dump(by_alias=True))
-        atomic_write(self.line_path(checked.id), dump_yaml(_plain(checked)))
+        write_yaml(self.line_path(checked.id), _plain(checked))
 
 
 @dataclass

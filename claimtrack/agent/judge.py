@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Evidence, EvidenceKind, Model, Stance
 from claimtrack.papers import Paper
 
+log = logging.getLogger(__name__)
 INJECTION_CAP = 0.3  # confidence ceiling when the paper's text addresses the judge
 
 
@@ -140,6 +142,7 @@ def judge_pair(
     judged_by = f"{llm.model}@{prompt.version}"
     hit = cached(ledger, key)
     if hit is not None:
+        log.debug("judge: %s on %s from the cache", claim.id, paper.id)
         return _from_row(hit, claim.id, paper, judged_by)
     user = _user_message(prompt, claim, paper)
     tokens_in = tokens_out = 0
@@ -153,6 +156,7 @@ def judge_pair(
             break
         except Rejected as exc:
             error = str(exc)
+            log.info("judge: reply on %s for %s rejected (%s)", paper.id, claim.id, error)
             if attempt == 0:
                 user = (
                     f"{user}\n\nYour previous reply was rejected: {error}. Reply again with one JSON object; "

@@ -7,6 +7,8 @@ only in memory: local servers (vLLM, llama.cpp, Ollama) often need none, so a pl
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ from claimtrack.config import Settings
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 
+log = logging.getLogger(__name__)
 _PLACEHOLDER_KEY = "no-key-needed"  # for keyless local servers; never leaves this process except as a header
 
 
@@ -64,21 +67,25 @@ class LLM:
         from openai import APIError, APITimeoutError
 
         messages = [SystemMessage(content=system), HumanMessage(content=user)]
+        started = time.monotonic()
         try:
             message = self.chat_model.invoke(messages)
         except APITimeoutError as exc:
-            self._record(purpose, 0, 0, error="timed out")
+            self._record(purpose, 0, 0, started, error="timed out")
             raise LLMError(f"{self.model}: request timed out ({exc.__class__.__name__})") from exc
         except APIError as exc:  # status errors, connection errors (APIConnectionError subclasses APIError)
             detail = f"HTTP {exc.status_code}" if getattr(exc, "status_code", None) else exc.__class__.__name__
-            self._record(purpose, 0, 0, error=detail)
+            self._record(purpose, 0, 0, started, error=detail)
             raise LLMError(f"{self.model}: {detail}") from exc
         tokens_in, tokens_out = _tokens(message)
-        self._record(purpose, tokens_in, tokens_out)
+        self._record(purpose, tokens_in, tokens_out, started)
         content = message.content if isinstance(message.content, str) else str(message.content)
         return Reply(content, tokens_in, tokens_out)
 
-    def _record(self, purpose: str, tokens_in: int, tokens_out: int, error: str | None = None) -> None:
+    def _record(self, purpose: str, tokens_in: int, tokens_out: int, started: float, error: str | None = None) -> None:
+        seconds = time.monotonic() - started
+        outcome = f"failed ({error})" if error else f"{tokens_in} tokens in, {tokens_out} out"
+        log.info("llm: %s %s call: %s, %.1f s", self.model, purpose, outcome, seconds)
         if error is None:
             self.usage.calls += 1
         else:

@@ -55,7 +55,23 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="Log more on stderr: -v each request and LLM call, -vv cache hits too.",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Errors only on stderr: no warnings, no progress lines.")
+    ] = False,
 ) -> None:
+    from claimtrack.cli import logs
+
+    logs.configure(verbose - quiet)
     ctx.obj = workspace
 
 

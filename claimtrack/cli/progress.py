@@ -1,4 +1,4 @@
-"""Run progress on stderr: a bar per claim on a terminal, plain lines otherwise (logs, cron, CI)."""
+"""Run progress on stderr: a bar per claim on a terminal, plain lines otherwise (logs, cron, CI), none with -q."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from collections.abc import Iterator
 import typer
 
 from claimtrack.agent.run import Progress, RunSummary
+from claimtrack.cli import logs
 
 
 @contextlib.contextmanager
 def reporter() -> Iterator[Progress]:
+    if logs.quiet():
+        yield lambda number, total, claim_id, step: None
+        return
     if not sys.stderr.isatty():
         last: dict[str, str] = {}
 

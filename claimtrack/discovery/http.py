@@ -36,6 +36,7 @@ _RETRY_STATUS = {500, 502, 503, 504}
 # again for every claim of a run. Expires so a long-lived process recovers when the network returns.
 _DOWN_HOSTS: dict[str, tuple[float, str]] = {}
 DOWN_FOR_S = 300.0
+LONG_WAIT_S = 5.0  # a wait before a retry this long or longer is logged as a warning, not as info
 
 
 class Unreachable(SourceError):
@@ -105,6 +106,7 @@ class Fetcher:
         cached = self._cached(key)
         if cached is not None:
             self.cache_hits += 1
+            log.debug("%s: %s from the cache", self.source, target)
             return cached
         response = self._fetch(target)
         if response.status == 200:
@@ -161,11 +163,26 @@ class Fetcher:
         down = _DOWN_HOSTS.get(host)
         if down and time.monotonic() - down[0] < DOWN_FOR_S:
             raise Unreachable(self.source, f"{host} unreachable earlier in this run ({down[1]}); not retried")
-        problem, wait = "", 0.0
+        problem, wait, asked = "", 0.0, 0.0
         for attempt in range(self.retries + 1):
             if attempt:
+                # A long wait is a warning, so that a server asking for minutes is never silent.
+                level = logging.WARNING if max(wait, asked) >= LONG_WAIT_S else logging.INFO
+                note = f", the server asks for {asked:g} s" if asked else ""
+                log.log(
+                    level,
+                    "%s: %s%s; retrying in %g s (try %d of %d)",
+                    self.source,
+                    problem,
+                    note,
+                    round(wait, 2),
+                    attempt + 1,
+                    self.retries + 1,
+                )
                 self.sleep(wait)
             self._space()
+            started, asked = time.monotonic(), 0.0
+            log.debug("%s: GET %s", self.source, target)  # in full: keys travel in headers, never in URLs
             try:
                 self.network_calls += 1
                 reply = self._http().get(target)
@@ -175,10 +192,11 @@ class Fetcher:
             except httpx.TransportError as exc:
                 problem, wait = f"connection failed: {exc}", self._backoff(attempt)
                 continue
+            log.info("%s: GET %s -> %d in %.2f s", self.source, _short(target), reply.status_code, _since(started))
             if reply.status_code == 429:
                 problem = "HTTP 429 (rate limited)"
-                wait = _retry_after(reply.headers.get("retry-after")) or self._backoff(attempt)
-                wait = min(wait, self.max_wait_s)
+                asked = round(_retry_after(reply.headers.get("retry-after")) or 0.0, 2)
+                wait = min(asked or self._backoff(attempt), self.max_wait_s)
                 continue
             if reply.status_code in _RETRY_STATUS:
                 problem, wait = f"HTTP {reply.status_code}", self._backoff(attempt)
@@ -194,6 +212,7 @@ class Fetcher:
         if self.min_interval_s > 0 and self._last_call:
             remaining = self.min_interval_s - (time.monotonic() - self._last_call)
             if remaining > 0:
+                log.debug("%s: waiting %.1f s between calls (the source asks for spacing)", self.source, remaining)
                 self.sleep(remaining)
         self._last_call = time.monotonic()
 
@@ -220,6 +239,10 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
 
 
 def _short(url: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,6 +21,8 @@ from claimtrack.ledger import Ledger
 from claimtrack.replication.models import ModelRef
 from claimtrack.replication.specs import Spec
 from claimtrack.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 def lm_eval_version() -> str:
@@ -109,6 +112,9 @@ class JobBook:
                     run_id,
                 ),
             )
+        log.info(
+            "replication job %s started: claim %s, spec %s, %s executor", job_id, claim_id, inputs.spec.id, executor
+        )
         return job_id
 
     def count_call(self, job_id: str, calls: int) -> None:
@@ -116,18 +122,21 @@ class JobBook:
             conn.execute("UPDATE replication_jobs SET lm_eval_calls = lm_eval_calls + ? WHERE id = ?", (calls, job_id))
 
     def submitted(self, job_id: str, external_id: str) -> None:
+        log.info("replication job %s submitted as %s", job_id, external_id)
         with self.ledger.transaction() as conn:
             conn.execute(
                 "UPDATE replication_jobs SET state='submitted', external_id=? WHERE id=?", (external_id, job_id)
             )
 
     def failed(self, job_id: str, error: str) -> None:
+        log.info("replication job %s failed: %s", job_id, error)
         with self.ledger.transaction() as conn:
             conn.execute(
                 "UPDATE replication_jobs SET state='failed', error=?, finished_at=? WHERE id=?", (error, _now(), job_id)
             )
 
     def done(self, job_id: str, result_path: Path, evidence_id: str | None) -> None:
+        log.info("replication job %s done: %s", job_id, f"evidence {evidence_id}" if evidence_id else "no verdict")
         with self.ledger.transaction() as conn:
             conn.execute(
                 "UPDATE replication_jobs SET state='done', result_path=?, evidence_id=?, finished_at=?, error=NULL"
