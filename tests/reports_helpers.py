@@ -1,5 +1,5 @@
 """Workspaces for the report tests: claims with evidence, history and pending candidates, built through
-the real models, Store.write_claim and the real ledger."""
+the real models, the store's writer and the real ledger."""
 
 from __future__ import annotations
 
