@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from claimtrack.errors import ChangeRefused
 from claimtrack.ids import is_slug, normalize_arxiv_id
@@ -144,6 +144,18 @@ class StatusChange(Model):
     pinned: bool = False  # a person's verdict: kept until evidence newer than it arrives
 
 
+def _history_event(entry: Any) -> str:
+    """The kind of a history entry. Entries of other kinds carry an `event` tag; status changes, the first
+    kind and the one every file written before had, carry none."""
+    event = entry.get("event") if isinstance(entry, dict) else getattr(entry, "event", None)
+    return event or "status"
+
+
+HistoryEntry = Annotated[Annotated[StatusChange, Tag("status")], Discriminator(_history_event)]
+"""One dated entry of a claim's history. A new kind (a person's decision that moves no status) is a model
+with an `event: Literal[...]` field, added to this union under the same tag."""
+
+
 class Claim(Model):
     """A dated claim about how models learn, with its anchors, evidence and status history.
 
@@ -168,7 +180,7 @@ class Claim(Model):
     review_every_days: int = Field(default=90, gt=0)
     replication: Slug | None = None  # id of a spec in evals/specs/
     evidence: list[Evidence] = Field(default_factory=list)
-    history: list[StatusChange] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)
 
     @property
     def anchor_ids(self) -> list[str]:
@@ -188,10 +200,15 @@ class Claim(Model):
         return next((e for e in self.evidence if e.id == evidence_id), None)
 
     @property
+    def status_changes(self) -> list[StatusChange]:
+        """The history's status changes, in order (other entries record decisions that moved no status)."""
+        return [entry for entry in self.history if isinstance(entry, StatusChange)]
+
+    @property
     def latest_change(self) -> StatusChange | None:
         """The change in force: the newest by `at`, and of equally new ones the later in the history."""
         latest = None
-        for change in self.history:
+        for change in self.status_changes:
             if latest is None or change.at >= latest.at:
                 latest = change
         return latest

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 
 from claimtrack.errors import Problem
-from claimtrack.models import Claim, Status
+from claimtrack.models import Claim, Status, StatusChange
 from claimtrack.store import Library, Store
 
 
@@ -54,20 +54,20 @@ def _claim_problems(claim: Claim, file: str) -> list[Problem]:
         if evidence_ids.index(evidence_id) != index:
             problems.append(Problem(file, f"evidence.{index}.id", f"duplicate evidence id '{evidence_id}'"))
     known = set(evidence_ids)
-    for index, change in enumerate(claim.history):
-        for ref in change.evidence:
+    previous: StatusChange | None = None
+    for index, entry in enumerate(claim.history):
+        if index and entry.at < claim.history[index - 1].at:
+            problems.append(Problem(file, f"history.{index}.at", "earlier than the entry before it"))
+        if not isinstance(entry, StatusChange):
+            continue
+        for ref in entry.evidence:
             if ref not in known:
                 problems.append(Problem(file, f"history.{index}.evidence", f"names unknown evidence '{ref}'"))
-        if index and change.at < claim.history[index - 1].at:
-            problems.append(Problem(file, f"history.{index}.at", "earlier than the entry before it"))
-        if index and change.from_ != claim.history[index - 1].to:
+        if previous is not None and entry.from_ != previous.to:
             problems.append(
-                Problem(
-                    file,
-                    f"history.{index}.from",
-                    f"'{change.from_}' but the entry before ends at '{claim.history[index - 1].to}'",
-                )
+                Problem(file, f"history.{index}.from", f"'{entry.from_}' but the change before ends at '{previous.to}'")
             )
+        previous = entry
     expected = claim.latest_change.to if claim.latest_change else Status.UNTESTED
     if claim.status != expected:
         problems.append(Problem(file, "status", f"'{claim.status}' but its history ends at '{expected}'"))

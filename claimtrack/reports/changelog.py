@@ -18,7 +18,7 @@ def log_entries(
     claims = [library.claim(claim_id)] if claim_id is not None else list(library.claims.values())
     entries = []
     for claim in claims:
-        for change in claim.history:
+        for change in claim.status_changes:
             if since is not None and change.at < since:
                 continue
             evidence = []

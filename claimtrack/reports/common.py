@@ -108,7 +108,7 @@ def stance_counts(claim: Claim) -> dict[str, int]:
 
 
 def newest_change(claims: list[Claim]) -> dt.datetime | None:
-    stamps = [h.at for c in claims for h in c.history]
+    stamps = [h.at for c in claims for h in c.status_changes]
     return max(stamps) if stamps else None
 
 

@@ -54,7 +54,7 @@ def build_status(
     changed = []
     if since is not None:
         for claim in claims:
-            changed += [_change(h, claim, library) for h in claim.history if h.at >= since]
+            changed += [_change(h, claim, library) for h in claim.status_changes if h.at >= since]
     changed.sort(key=lambda c: (c["at"], c["claim"]), reverse=True)
     lined = {c for line in library.lines.values() for c in line.claims}
     return {
@@ -130,5 +130,5 @@ def _claim(claim: Claim, library: Library, pending: list[dict[str, Any]]) -> dic
             {k: row[k] for k in ("paper_id", "title", "published", "score", "rank", "why", "found_at")}
             for row in pending
         ],
-        "history": [_change(h, claim, library) for h in sorted(claim.history, key=lambda h: h.at)],
+        "history": [_change(h, claim, library) for h in sorted(claim.status_changes, key=lambda h: h.at)],
     }
