@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import ROOT, invoke
+from typer.core import TyperCommand, TyperGroup
 
 from claimtrack.models import Status
 from claimtrack.store import Store
@@ -178,7 +180,9 @@ def _break(root: Path, name: str, text: str) -> None:
         ("copy.yaml", None, "claims/copy.yaml: id: 'it-output-format-not-task' does not match the file name 'copy'"),
     ],
 )
-def test_validate_names_file_and_field(repo_workspace: Path, name: str, edit, expected: str) -> None:
+def test_validate_names_file_and_field(
+    repo_workspace: Path, name: str, edit: str | Callable[[str], str] | None, expected: str
+) -> None:
     claims = repo_workspace / "claims"
     if edit is None:
         _break(repo_workspace, name, (claims / f"{IT}.yaml").read_text())
@@ -270,27 +274,34 @@ def test_two_processes_writing_at_once_lose_nothing(repo_workspace: Path) -> Non
     assert reasons == {f"{n}-{i}" for n in ("ada", "bob") for i in range(15)}
 
 
-def _commands(group, prefix=()):  # type: ignore[no-untyped-def]
-    import click
-
+def _commands(
+    group: TyperGroup, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], TyperCommand | TyperGroup]]:
+    """Every command under `group`, sub-apps walked (typer's groups are not click.Group subclasses)."""
     for name, command in group.commands.items():
         yield (*prefix, name), command
-        if isinstance(command, click.Group):
+        if isinstance(command, TyperGroup):
             yield from _commands(command, (*prefix, name))
 
 
 def test_every_command_has_help() -> None:
+    """The one help check: every command and sub-command, sub-apps included, says what it does."""
     import typer
 
     from claimtrack.cli import app
 
     root = typer.main.get_command(app)
-    found = list(_commands(root))
-    assert len(found) >= 7
-    for path, command in found:
-        assert (command.help or "").strip(), f"claimtrack {' '.join(path)} has no help"
+    assert isinstance(root, TyperGroup)
+    found = dict(_commands(root))
+    groups = [path for path, command in found.items() if isinstance(command, TyperGroup)]
+    assert {("papers",), ("report",), ("bench",)} <= set(groups)
+    assert all(any(p[: len(g)] == g and len(p) > len(g) for p in found) for g in groups), "a sub-app was not walked"
+    for path, command in found.items():
+        summary = (command.help or "").strip().splitlines()[0] if (command.help or "").strip() else ""
+        assert len(summary) > 20, f"claimtrack {' '.join(path)} has no help"
         result = invoke(*path, "--help")
         assert result.exit_code == 0 and "Usage" in result.stdout
+        assert " ".join(summary.split()) in " ".join(result.stdout.split()), path  # the help shows the docstring
 
 
 def test_status_does_not_import_the_heavy_stack(repo_workspace: Path) -> None:

@@ -187,17 +187,3 @@ def test_log_unknown_claim_is_one_line_error(ws: Path) -> None:
     result = invoke("-w", str(ws), "log", "calibration")
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: unknown claim id 'calibration' (did you mean calibration-claim?)"
-
-
-@pytest.mark.parametrize(
-    ("args", "first_line"),
-    [
-        (["report", "prompt"], "Write a Markdown research prompt per line"),
-        (["report", "status"], "Report each claim's status, why it last changed"),
-        (["log"], "Show status changes across claims, newest first"),
-    ],
-)
-def test_every_report_command_has_help(args: list[str], first_line: str) -> None:
-    result = invoke(*args, "--help")
-    assert result.exit_code == 0
-    assert first_line in result.stdout
