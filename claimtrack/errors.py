@@ -28,11 +28,22 @@ class Problem:
 
 
 class InvalidInput(ClaimtrackError):
-    """A file, field or argument the user supplied is malformed."""
+    """A file the user supplied, or a field in it, is malformed: `file: field: message`."""
 
     def __init__(self, where: str | Path, field: str, message: str):
         self.problem = Problem(str(where), field, message)
         super().__init__(str(self.problem))
+
+
+class InvalidArgument(ClaimtrackError):
+    """A command-line argument or option, or the environment variable standing for one, is malformed.
+
+    Printed `--option: message`: unlike a file, an option holds no field to name as well.
+    """
+
+    def __init__(self, name: str | Path, message: str):
+        self.name = str(name)
+        super().__init__(f"{self.name}: {message}")
 
 
 class StoreInvalid(ClaimtrackError):

@@ -371,6 +371,7 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
                 monkeypatch.setenv(key, value)
             refused = invoke("run", "--all", "--no-replicate")
             assert refused.exit_code == 75
+            assert "75 when another run holds the workspace" in " ".join(invoke("run", "--help").stdout.split())
             assert f"pid {first.pid}" in refused.stderr and "started" in refused.stderr
         finally:
             first.send_signal(signal.SIGKILL)

@@ -136,9 +136,9 @@ def test_empty_store_reports_no_changes(empty_workspace: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--since", "2026-02-30"], "error: --since: date: '2026-02-30' is not a date (expected YYYY-MM-DD)"),
-        (["--since", "last week"], "error: --since: date: 'last week' is not a date (expected YYYY-MM-DD)"),
-        (["--format", "pdf"], "error: --format: format: 'pdf' is not one of md, html, json"),
+        (["--since", "2026-02-30"], "error: --since: '2026-02-30' is not a date (expected YYYY-MM-DD)"),
+        (["--since", "last week"], "error: --since: 'last week' is not a date (expected YYYY-MM-DD)"),
+        (["--format", "pdf"], "error: --format: 'pdf' is not one of md, html, json"),
     ],
 )
 def test_bad_arguments_fail_in_one_line_and_write_nothing(
