@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 if TYPE_CHECKING:
     from claimtrack.config import Settings
@@ -134,11 +135,11 @@ class Loopback:
         self._services.append(service)
         return service
 
-    def route(self, route: str, answer: Route, method: str = "GET") -> None:
+    def route(self, route: str, target: Route, method: str = "GET") -> None:
         """Answer `method route` with a handler, or with a script: replies (or handlers) in turn, the last one
         repeating; `[Reply(429), service.handler]` refuses once, then speaks the protocol."""
         with self._lock:
-            self._routes.append((method, _pattern(route), answer))
+            self._routes.append((method, _pattern(route), target))
 
     def hits(self, path: str) -> list[Request]:
         with self._lock:
@@ -163,22 +164,22 @@ class Loopback:
             matched = self._match(request)
             if matched is None:
                 return json_reply({"error": f"no route for {request.method} {request.path}"}, 404)
-            answer, params = matched
-            if isinstance(answer, list):
-                answer = answer.pop(0) if len(answer) > 1 else answer[0]
-            if isinstance(answer, Reply):
-                return answer
+            target, params = matched
+            if isinstance(target, list):
+                target = target.pop(0) if len(target) > 1 else target[0]
+            if isinstance(target, Reply):
+                return target
         try:
-            return answer(replace(request, params=params))
+            return target(replace(request, params=params))
         except Exception as exc:  # a test's handler failed (an assert): the test hears of it at exit
             self.errors.append(exc)
             return Reply(500, traceback.format_exc(), "text/plain")
 
     def _match(self, request: Request) -> tuple[Route, dict[str, str]] | None:
-        for method, pattern, answer in reversed(self._routes):  # the latest registration wins
+        for method, pattern, target in reversed(self._routes):  # the latest registration wins
             found = pattern.fullmatch(request.path)
             if found and method == request.method:
-                return answer, found.groupdict()
+                return target, found.groupdict()
         return None
 
     def __enter__(self) -> Self:
@@ -212,8 +213,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        from urllib.parse import parse_qsl, unquote, urlsplit
-
         parts = urlsplit(self.path)
         request = Request(
             method=self.command,
