@@ -68,7 +68,6 @@ def _register() -> None:
     replicate.register(app)
     report.register(app)
     bench.register(app)
-    bench.register(app)
 
 
 _register()
