@@ -28,7 +28,7 @@ class Problem:
 
 
 class InvalidInput(ClaimtrackError):
-    """A file, field or argument the user supplied is malformed."""
+    """A file the user supplied, or a field in it, is malformed: `file: field: message`."""
 
     def __init__(self, where: str | Path, field: str, message: str):
         self.problem = Problem(str(where), field, message)
@@ -40,6 +40,17 @@ class ChangeRefused(InvalidInput):
 
     def __init__(self, claim_id: str, field: str, message: str):
         super().__init__(f"claim {claim_id}", field, message)
+
+
+class InvalidArgument(ClaimtrackError):
+    """A command-line argument or option, or the environment variable standing for one, is malformed.
+
+    Printed `--option: message`: unlike a file, an option holds no field to name as well.
+    """
+
+    def __init__(self, name: str | Path, message: str):
+        self.name = str(name)
+        super().__init__(f"{self.name}: {message}")
 
 
 class StoreInvalid(ClaimtrackError):

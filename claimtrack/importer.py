@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from claimtrack.errors import InvalidInput, StoreInvalid
+from claimtrack.errors import InvalidArgument, InvalidInput, StoreInvalid
 from claimtrack.fileio import load_yaml
 from claimtrack.ids import is_slug, slugify
 from claimtrack.linedoc import LineDocument, Note, parse_line_document
@@ -82,7 +82,7 @@ def import_line(
     doc = parse_line_document(path)
     sheet = load_sheet(sheet_path) if sheet_path else []
     if line_id is not None and not is_slug(line_id):
-        raise InvalidInput("--id", "id", f"'{line_id}' is not a slug (lowercase letters, digits, hyphens)")
+        raise InvalidArgument("--id", f"'{line_id}' is not a slug (lowercase letters, digits, hyphens)")
     with store.locked():  # held across the writes, so the plan stays true of the store it was made from
         library = store.load()
         plan = _plan(doc, path, library, sheet, line_id or slugify(doc.question))

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument
 from claimtrack.ids import normalize_arxiv_id
 from claimtrack.models import Claim, Evidence, EvidenceKind, Stance, Status, StatusChange
 from claimtrack.store import Store
@@ -27,15 +27,15 @@ def record_verdict(
 ) -> Claim:
     """Set a claim's status on a person's authority, with each cited paper recorded as manual evidence."""
     if status == Status.UNTESTED:
-        raise InvalidInput("--status", "status", "a verdict is holding, relaxed or superseded")
+        raise InvalidArgument("--status", "a verdict is holding, relaxed or superseded")
     if not because.strip():
-        raise InvalidInput("--because", "because", "say why; the reason is the changelog")
+        raise InvalidArgument("--because", "say why; the reason is the changelog")
     papers = []
     for ref in evidence:
         try:
             papers.append(normalize_arxiv_id(ref))
         except ValueError as exc:
-            raise InvalidInput("--evidence", "evidence", str(exc)) from exc
+            raise InvalidArgument("--evidence", str(exc)) from exc
     person = f"person:{by}"
 
     def apply(claim: Claim) -> None:

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from claimtrack.errors import InvalidInput, WorkspaceNotFound
+from claimtrack.errors import InvalidArgument, InvalidInput, WorkspaceNotFound
 
 STATE_DIRNAME = ".claimtrack"
 # The project's own content (prompts, probes) beside the package, for workspaces that carry none.
@@ -73,7 +73,7 @@ def find_workspace(flag: Path | None = None, start: Path | None = None) -> Works
 
 def _checked(path: Path, source: str) -> Workspace:
     if not (path / "claims").is_dir():
-        raise InvalidInput(source, "workspace", f"{path} has no claims/ folder (create one with `claimtrack init`)")
+        raise InvalidArgument(source, f"{path} has no claims/ folder (create one with `claimtrack init`)")
     return Workspace.at(path)
 
 

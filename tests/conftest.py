@@ -7,8 +7,12 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from typer.testing import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -90,7 +94,7 @@ def repo_workspace(tmp_path: Path) -> Path:
     return root
 
 
-def invoke(*args: str, input: str | None = None):
+def invoke(*args: str, input: str | None = None) -> Result:
     """Run the CLI in-process with Typer's CliRunner; stderr is kept apart from stdout."""
     from typer.testing import CliRunner
 

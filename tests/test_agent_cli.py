@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
-from agent_helpers import FakeOpenAI, Scripted, judgement, user_text
+from agent_helpers import judgement
 from conftest import FIXTURES, invoke
+from loopback import ArxivAPI, ChatReply, Loopback, OpenAIChat, OpenAIServer, OpenAlex, user_text
 
 SECRET = "sk-test-never-print-me-0123456789"
 
@@ -42,16 +45,16 @@ def test_schedule_outputs_are_ready_and_hold_no_secrets(repo_workspace: Path, mo
 
 
 def test_doctor_reports_endpoint_and_sources_without_the_key(repo_workspace: Path, monkeypatch):
-    with FakeOpenAI(model_names=("judge-model",)) as server:
+    with Loopback() as server:  # the endpoint, arXiv and OpenAlex on one port; Semantic Scholar unreachable
+        for service in (OpenAIChat(models=("judge-model",)), ArxivAPI(), OpenAlex()):
+            server.mount(service)
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "judge-model")
-        base = server.base_url.removesuffix("/v1")
-        monkeypatch.setenv("CLAIMTRACK_ARXIV_URL", f"{base}/api/query")
         monkeypatch.setenv("CLAIMTRACK_S2_URL", "http://127.0.0.1:9/graph/v1")  # nothing listens on port 9
-        monkeypatch.setenv("CLAIMTRACK_OPENALEX_URL", base)
         result = invoke("--workspace", str(repo_workspace), "doctor")
-        assert server.headers_seen[0]["authorization"] == f"Bearer {SECRET}"  # the key was used...
+        listing = server.hits(OpenAIChat.MODELS)
+        assert listing[0].headers["authorization"] == f"Bearer {SECRET}"  # the key was used...
     assert SECRET not in result.stdout + result.stderr  # ...and never printed
     assert result.exit_code == 0
     lines = {ln.split()[1]: ln for ln in result.stdout.splitlines()}
@@ -79,8 +82,8 @@ def test_doctor_flags_an_invalid_store(repo_workspace: Path):
 SCIFACT_STANCE = {9: "supports", 12: "supports", 2: "contradicts", 28: "supports", 0: "unrelated", 4: "unrelated"}
 
 
-def _scifact_responder(claims: dict[str, int]):
-    def respond(request: dict) -> Scripted:
+def _scifact_responder(claims: dict[str, int]) -> Callable[[dict[str, Any]], ChatReply]:
+    def respond(request: dict[str, Any]) -> ChatReply:
         text = user_text(request)
         statement = re.search(r"^Statement: (.*)$", text, re.MULTILINE).group(1)
         abstract = re.search(r"^Abstract: (.*)$", text, re.MULTILINE).group(1)
@@ -94,13 +97,13 @@ def _scifact_responder(claims: dict[str, int]):
 def test_bench_judge_on_the_scifact_fixture(repo_workspace: Path, monkeypatch):
     folder = FIXTURES / "scifact"
     claims = {json.loads(ln)["claim"]: json.loads(ln)["id"] for ln in (folder / "claims_train.jsonl").open()}
-    with FakeOpenAI(responder=_scifact_responder(claims)) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    with OpenAIServer(responder=_scifact_responder(claims)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.env()["OPENAI_BASE_URL"])
         args = ("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(folder), "--json")
         first = json.loads(invoke(*args).stdout)
-        assert len(server.chat_requests) == 6
+        assert len(server.chat.requests) == 6
         second = json.loads(invoke(*args).stdout)
-        assert len(server.chat_requests) == 6  # cached in the workspace ledger
+        assert len(server.chat.requests) == 6  # cached in the workspace ledger
     # gold S S C C N N, predicted S S C S N N
     assert first["pairs"] == 6 and first["calls"] == 6 and first["tokens_in"] == 600
     assert abs(first["accuracy"] - 5 / 6) < 1e-9

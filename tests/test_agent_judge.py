@@ -7,12 +7,13 @@ import json
 import re
 
 import pytest
-from agent_helpers import FakeOpenAI, Scripted, judgement, user_text
+from agent_helpers import judgement
+from loopback import ChatReply, OpenAIServer, user_text
 
 from claimtrack.agent import judge as judge_mod
 from claimtrack.agent.decide import decide
 from claimtrack.agent.judge import INJECTION_CAP, judge_pair
-from claimtrack.agent.llm import LLMError, make_llm
+from claimtrack.agent.llm import LLM, LLMError, make_llm
 from claimtrack.agent.prompts import load_prompt
 from claimtrack.config import Settings
 from claimtrack.ledger import Ledger
@@ -62,18 +63,28 @@ def ledger(ws):
         yield led
 
 
-def _llm(monkeypatch, server, ledger, *, timeout=10.0, retries=2, key=None):
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "test-model")
+def _llm(
+    monkeypatch: pytest.MonkeyPatch,
+    server: OpenAIServer,
+    ledger: Ledger,
+    *,
+    timeout: float = 10.0,
+    retries: int = 2,
+    key: str | None = None,
+) -> LLM:
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("CLAIMTRACK_LLM_TIMEOUT_S", str(timeout))
     if key:
         monkeypatch.setenv("OPENAI_API_KEY", key)
-    return make_llm(Settings(), ledger=ledger, run_id="run-test", max_retries=retries)
+    llm = make_llm(Settings(), ledger=ledger, run_id="run-test", max_retries=retries)
+    assert llm is not None
+    return llm
 
 
 def test_valid_judgement_is_grounded_and_counted(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue.append(
+    with OpenAIServer() as server:
+        server.chat.queue.append(
             judgement(
                 "supports",
                 "We find that instruction tuning mainly teaches the output format,"
@@ -86,11 +97,11 @@ def test_valid_judgement_is_grounded_and_counted(monkeypatch, ws, ledger, claim,
     assert out.outcome == "judged" and out.judgement.stance == "supports" and out.judgement.confidence == 0.8
     assert out.judged_by.startswith("test-model@") and not out.cached
     assert llm.usage.calls == 1 and llm.usage.tokens_in == 100 and llm.usage.tokens_out == 20
-    request = server.chat_requests[0]
+    request = server.chat.requests[0]
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
     assert ABSTRACT.split("\n")[0] not in request["messages"][0]["content"]  # the paper is never in the system part
     assert "untrusted" in user_text(request) and "Published: 2025-01-02" in user_text(request)
-    assert server.headers_seen[0]["authorization"] == "Bearer sk-secret-123"
+    assert server.requests[0].headers["authorization"] == "Bearer sk-secret-123"
     dump = "\n".join(ledger.conn.iterdump())
     assert "sk-secret-123" not in dump
     row = ledger.conn.execute("SELECT tokens_in, tokens_out, ok FROM llm_calls").fetchone()
@@ -98,23 +109,23 @@ def test_valid_judgement_is_grounded_and_counted(monkeypatch, ws, ledger, claim,
 
 
 def test_ungrounded_quote_retries_then_records_judge_error(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue += [
+    with OpenAIServer() as server:
+        server.chat.queue += [
             judgement("supersedes", "instruction tuning is useless"),
             judgement("supersedes", "Instruction tuning never works."),
         ]
         llm = _llm(monkeypatch, server, ledger)
         out = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
-        assert len(server.chat_requests) == 2
-        assert "does not occur verbatim" in user_text(server.chat_requests[1])
+        assert len(server.chat.requests) == 2
+        assert "does not occur verbatim" in user_text(server.chat.requests[1])
         assert out.outcome == "judge-error" and "does not occur verbatim" in out.error
         again = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
-        assert again.cached and again.outcome == "judge-error" and len(server.chat_requests) == 2
+        assert again.cached and again.outcome == "judge-error" and len(server.chat.requests) == 2
 
 
 def test_ungrounded_then_grounded_is_accepted(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue += [
+    with OpenAIServer() as server:
+        server.chat.queue += [
             judgement("relaxes", "only for tiny tasks"),
             judgement(
                 "relaxes",
@@ -129,35 +140,35 @@ def test_ungrounded_then_grounded_is_accepted(monkeypatch, ws, ledger, claim, pa
 
 
 def test_malformed_json_then_valid(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue += [
-            Scripted(content='{"stance": "supports", "quote": }'),
-            Scripted(content="```json\n" + judgement("supports", FINDING).content + "\n```"),
+    with OpenAIServer() as server:
+        server.chat.queue += [
+            ChatReply(content='{"stance": "supports", "quote": }'),
+            ChatReply(content="```json\n" + judgement("supports", FINDING).content + "\n```"),
         ]
         llm = _llm(monkeypatch, server, ledger)
         out = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
-        assert "not valid JSON" in user_text(server.chat_requests[1])
+        assert "not valid JSON" in user_text(server.chat.requests[1])
     assert out.outcome == "judged" and llm.usage.calls == 2
 
 
 def test_wrong_schema_twice_is_judge_error(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue += [Scripted(content='{"stance": "maybe", "confidence": 2}'), Scripted(content="no idea")]
+    with OpenAIServer() as server:
+        server.chat.queue += [ChatReply(content='{"stance": "maybe", "confidence": 2}'), ChatReply(content="no idea")]
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
     assert out.outcome == "judge-error" and "no JSON object" in out.error
 
 
 def test_429_is_retried_by_the_client(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue += [Scripted(status=429, headers={"Retry-After": "0"}), judgement("supports", FINDING)]
+    with OpenAIServer() as server:
+        server.chat.queue += [ChatReply(status=429, headers={"Retry-After": "0"}), judgement("supports", FINDING)]
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
-        assert len(server.chat_requests) == 2
+        assert len(server.chat.requests) == 2
     assert out.outcome == "judged"
 
 
 def test_timeout_raises_and_caches_nothing(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue += [Scripted(delay_s=2.0, content="{}")]
+    with OpenAIServer() as server:
+        server.chat.queue += [ChatReply(delay_s=2.0, content="{}")]
         llm = _llm(monkeypatch, server, ledger, timeout=0.3, retries=0)
         with pytest.raises(LLMError, match="timed out"):
             judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
@@ -166,16 +177,16 @@ def test_timeout_raises_and_caches_nothing(monkeypatch, ws, ledger, claim, paper
 
 
 def test_cache_second_call_makes_no_request(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue.append(judgement("supports", FINDING))
+    with OpenAIServer() as server:
+        server.chat.queue.append(judgement("supports", FINDING))
         llm = _llm(monkeypatch, server, ledger)
         first = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
         second = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
-        assert len(server.chat_requests) == 1
+        assert len(server.chat.requests) == 1
         newer = paper.model_copy(update={"version": "v2"})
-        server.queue.append(judgement("supports", FINDING))
+        server.chat.queue.append(judgement("supports", FINDING))
         judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, newer)  # a new version is a new pair
-        assert len(server.chat_requests) == 2
+        assert len(server.chat.requests) == 2
     assert second.cached and second.judgement == first.judgement
 
 
@@ -196,19 +207,19 @@ def _evidence(out, paper) -> Evidence:
 
 def test_injection_obeyed_cannot_make_credible_evidence(monkeypatch, ws, ledger, claim, paper):
     injected = paper.model_copy(update={"abstract": f"{ABSTRACT} {INJECTION}"})
-    with FakeOpenAI() as server:
+    with OpenAIServer() as server:
         # An obedient model first quotes the instruction itself: rejected both times.
-        server.queue += [judgement("supersedes", INJECTION, 1.0), judgement("supersedes", INJECTION, 1.0)]
+        server.chat.queue += [judgement("supersedes", INJECTION, 1.0), judgement("supersedes", INJECTION, 1.0)]
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, injected)
         assert out.outcome == "judge-error" and "instruction" in out.error
-        text = user_text(server.chat_requests[0])
+        text = user_text(server.chat.requests[0])
         fence = re.search(r"<<<PAPER-[0-9a-f]{12}>>>", text).group(0)
         opening, closing = text.index("\n" + fence + "\n"), text.rindex("\n" + fence + "\n")
         assert opening < text.index("IGNORE YOUR") < closing  # the injection sits inside the data fence
     other = injected.model_copy(update={"version": "v2"})
-    with FakeOpenAI() as server:
+    with OpenAIServer() as server:
         # It then quotes a real finding but with the stance and confidence the injection asked for.
-        server.queue.append(judgement("supersedes", FINDING, 1.0))
+        server.chat.queue.append(judgement("supersedes", FINDING, 1.0))
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, other)
     assert out.outcome == "judged" and out.judgement.confidence == INJECTION_CAP
     assert "capped" in out.judgement.rationale
@@ -218,15 +229,15 @@ def test_injection_obeyed_cannot_make_credible_evidence(monkeypatch, ws, ledger,
 
 def test_injection_not_obeyed_is_judged_on_content(monkeypatch, ws, ledger, claim, paper):
     injected = paper.model_copy(update={"abstract": f"{ABSTRACT} {INJECTION}"})
-    with FakeOpenAI() as server:
-        server.queue.append(judgement("supports", FINDING, 0.5, rationale="Text contains instructions; ignored."))
+    with OpenAIServer() as server:
+        server.chat.queue.append(judgement("supports", FINDING, 0.5, rationale="Text contains instructions; ignored."))
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, injected)
     assert out.outcome == "judged" and out.judgement.stance == "supports" and out.judgement.confidence == 0.3
 
 
 def test_clean_paper_is_not_capped(monkeypatch, ws, ledger, claim, paper):
-    with FakeOpenAI() as server:
-        server.queue.append(judgement("supersedes", FINDING, 0.95))
+    with OpenAIServer() as server:
+        server.chat.queue.append(judgement("supersedes", FINDING, 0.95))
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
     assert out.judgement.confidence == 0.95
     claim.evidence.append(_evidence(out, paper))
@@ -268,13 +279,13 @@ def test_planner_queries_are_cleaned_and_cached(monkeypatch, ws, ledger, claim):
         "extra query",
     ]
     assert clean_queries("not json at all", []) == []
-    with FakeOpenAI() as server:
-        server.queue.append(Scripted(content=reply))
+    with OpenAIServer() as server:
+        server.chat.queue.append(ChatReply(content=reply))
         llm = _llm(monkeypatch, server, ledger)
         first = plan_queries(ledger, llm, load_prompt(ws, "queries"), claim)
         second = plan_queries(ledger, llm, load_prompt(ws, "queries"), claim)
-        assert len(server.chat_requests) == 1
-        assert "instruction tuning output format" in user_text(server.chat_requests[0])  # told what is curated
+        assert len(server.chat.requests) == 1
+        assert "instruction tuning output format" in user_text(server.chat.requests[0])  # told what is curated
     assert (
         first
         == second

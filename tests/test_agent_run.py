@@ -12,13 +12,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from agent_helpers import Entry, FakeLiterature, FakeOpenAI, Scripted, judgement, user_text
+from agent_helpers import judgement
 from conftest import ROOT, invoke
+from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, user_text
 
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
@@ -51,6 +54,12 @@ PAPERS = [
         "2025-09-09",
     ),
     Entry(
+        "2509.00006v1",
+        "Latent space reasoning at scale",
+        "Continuous latent reasoning trained end to end shows catastrophic forgetting on knowledge benchmarks.",
+        "2025-09-20",
+    ),
+    Entry(  # answers none of the claims' queries: arXiv never returns it
         "2510.00004v1",
         "Protein folding with diffusion models",
         "We fold proteins with a diffusion model and report state of the art structure accuracy.",
@@ -76,18 +85,26 @@ VERDICTS = {
 }
 
 
-def respond(request: dict) -> Scripted:
-    """The scripted LLM: query plans for the planner prompt, fixed verdicts for the judge prompt."""
-    system = request["messages"][0]["content"]
+def judged_pair(request: dict[str, Any]) -> tuple[str, str] | None:
+    """(claim question, paper title) of a judge request; None for a query plan request."""
+    if "Propose arXiv search queries" in request["messages"][0]["content"]:
+        return None
     text = user_text(request)
-    if "Propose arXiv search queries" in system:
-        return Scripted(
+    found = [re.search(rf"^{label}: (.*)$", text, re.MULTILINE) for label in ("Question", "Title")]
+    assert found[0] and found[1], text
+    return found[0][1], found[1][1]
+
+
+def respond(request: dict[str, Any]) -> ChatReply:
+    """The scripted LLM: query plans for the planner prompt, fixed verdicts for the judge prompt."""
+    pair = judged_pair(request)
+    if pair is None:
+        return ChatReply(
             content=json.dumps({"queries": ["instruction following ablation", "reasoning faithfulness"]}),
             tokens_in=50,
             tokens_out=10,
         )
-    question = re.search(r"^Question: (.*)$", text, re.MULTILINE).group(1)
-    title = re.search(r"^Title: (.*)$", text, re.MULTILINE).group(1)
+    question, title = pair
     for (fragment, wanted), (stance, quote, confidence, scope) in VERDICTS.items():
         if fragment in question and title == wanted:
             return judgement(stance, quote, confidence, scope_note=scope)
@@ -103,9 +120,13 @@ def ws(tmp_path: Path) -> Path:
     return root
 
 
+ANCHORS = ("2305.11383", "2411.15382", "2502.12134")  # of CLAIMS: known to both citation sources, not yet cited
+
+
 @pytest.fixture
-def literature(monkeypatch):
-    with FakeLiterature(PAPERS) as server:
+def literature(monkeypatch: pytest.MonkeyPatch) -> Iterator[Literature]:
+    known = {anchor: [] for anchor in ANCHORS}
+    with Literature(PAPERS, s2={f"arXiv:{a}": [] for a in ANCHORS}, openalex=known) as server:
         for key, value in server.env().items():
             monkeypatch.setenv(key, value)
         yield server
@@ -115,11 +136,11 @@ SECRET = "sk-run-secret-0123456789abcdef"
 
 
 @pytest.fixture
-def llm(monkeypatch):
-    with FakeOpenAI(responder=respond) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
+    with OpenAIServer(responder=respond) as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
         monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-        monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "test-model")
         yield server
 
 
@@ -127,8 +148,8 @@ def _claim(ws: Path, claim_id: str) -> dict:
     return yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
 
 
-def server_saw_key(server: FakeOpenAI) -> bool:
-    return all(h.get("authorization") == f"Bearer {SECRET}" for h in server.headers_seen) and bool(server.headers_seen)
+def server_saw_key(server: OpenAIServer) -> bool:
+    return bool(server.requests) and all(r.headers.get("authorization") == f"Bearer {SECRET}" for r in server.requests)
 
 
 def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm):
@@ -155,16 +176,15 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     assert "3 claims checked, 0 failed" in out and "status changes: 3" in out
     assert "it-output-format-not-task: untested -> superseded" in out
     assert "[scope: models of 7B parameters and below]" in out
-    calls = len(llm.chat_requests)
-    plans = sum("Propose arXiv" in r["messages"][0]["content"] for r in llm.chat_requests)
+    calls = len(llm.chat.requests)
+    plans = sum("Propose arXiv" in r["messages"][0]["content"] for r in llm.chat.requests)
     assert plans == 3  # one query plan per claim: 50 tokens in, 10 out; each judgement 100 in, 20 out
     tokens_in, tokens_out = 50 * plans + 100 * (calls - plans), 10 * plans + 20 * (calls - plans)
     assert f"LLM {calls} calls, {tokens_in} tokens in, {tokens_out} out" in out
     # the planner's queries went to arXiv beside the curated terms
-    arxiv_queries = [p for p in literature.paths if p.startswith("/arxiv")]
-    curated = _claim(ws, "it-output-format-not-task")["search"]["terms"][0].split()[-1]
-    assert any(curated in p for p in arxiv_queries)  # a curated term of it-output-format-not-task
-    assert any("ablation" in p for p in arxiv_queries)  # the planner's query
+    curated = _claim(ws, "it-output-format-not-task")["search"]["terms"][0]
+    assert any(" AND ".join(f"all:{w}" for w in curated.split()) in q for q in literature.arxiv.searches)
+    assert any("all:ablation" in q for q in literature.arxiv.searches)  # the planner's query
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         command, outcome, summary = conn.execute("SELECT command, outcome, summary_json FROM runs").fetchone()
         assert outcome == "ok" and json.loads(summary)["totals"]["status_changes"] == 3
@@ -178,13 +198,22 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
 
-    # Second run: everything judged and planned is cached, nothing changes, no history is added.
+    # Second run: nothing new on arXiv, so each claim ranks the stored papers, which now include those found
+    # for the other claims. What was judged or planned comes from the cache; only new pairs are asked, and
+    # (all unrelated) they change nothing: no history is added.
+    first = [p for r in llm.chat.requests if (p := judged_pair(r))]
     before = {c: (ws / "claims" / f"{c}.yaml").read_text() for c in CLAIMS}
     again = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
     assert again.exit_code == 0
-    assert len(llm.chat_requests) == calls
+    second = [p for r in llm.chat.requests[calls:] if (p := judged_pair(r))]
+    assert len(second) == len(llm.chat.requests) - calls  # no query was planned again
+    assert second and not set(second) & set(first)  # no pair was judged twice
     totals = json.loads(again.stdout)["totals"]
-    assert totals["llm_calls"] == 0 and totals["pairs_judged"] == 0 and totals["pairs_cached"] > 0
+    assert (totals["llm_calls"], totals["pairs_judged"], totals["pairs_cached"]) == (
+        len(second),
+        len(second),
+        len(first),
+    )
     assert totals["status_changes"] == 0
     for claim_id in CLAIMS:
         now = yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
@@ -217,12 +246,12 @@ def test_pinned_verdict_stays_until_newer_evidence(ws, literature, llm, monkeypa
     claim = _claim(ws, "it-output-format-not-task")
     assert claim["status"] == "holding" and claim["history"][-1]["pinned"] is True
     time.sleep(1.1)  # evidence judged in a later second than the verdict
-    literature.entries.append(
+    literature.arxiv.entries.append(  # submitted after the last check, so inside the next run's window
         Entry(
             "2511.00005v1",
             "Misleading instructions at scale",
-            f"{NEWER}. The format-only account fails for large models.",
-            "2025-11-11",
+            f"{NEWER}. The format-only account fails for large instruction tuning models.",
+            datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
     )
     VERDICTS[("instruction", "Misleading instructions at scale")] = ("supersedes", NEWER, 0.9, None)
@@ -260,7 +289,7 @@ def test_offline_run_goes_on(ws, llm):
     summary = json.loads(result.stdout)
     assert summary["offline"] is True and summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == 0
     assert all("not queried" in c["notes"][0] for c in summary["claims"])
-    assert llm.chat_requests == []  # nothing was stored to judge, and no query planned that could not be sent
+    assert llm.chat.requests == []  # nothing was stored to judge, and no query planned that could not be sent
     assert all("last_checked" not in _claim(ws, c) for c in CLAIMS)  # an offline check leaves claims due
 
 
@@ -280,7 +309,7 @@ def test_replication_without_the_specs_models_is_skipped_not_run_on_one_model(ws
 
 
 def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm, monkeypatch):
-    literature.fail_with = 503
+    literature.route("/{rest:path}", lambda _: Reply(503, "unavailable", "text/plain"))  # every source
     monkeypatch.setenv("CLAIMTRACK_HTTP_BACKOFF_S", "0.01")  # retried, but quickly
     result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
     assert result.exit_code == 1
@@ -304,26 +333,25 @@ def test_bad_input_exits_2(ws, monkeypatch):
     assert not (ws / ".claimtrack" / "ledger.sqlite").exists()  # nothing was started
 
 
-def _subprocess_env(literature: FakeLiterature, llm: FakeOpenAI, ws: Path) -> dict[str, str]:
+def _subprocess_env(literature: Literature, llm: OpenAIServer, ws: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CLAIMTRACK"))}
-    env.update(literature.env())
-    env.update({"OPENAI_BASE_URL": llm.base_url, "CLAIMTRACK_LLM_MODEL": "test-model", "CLAIMTRACK_HOME": str(ws)})
-    return env
+    return {**env, **literature.env(), **llm.env(), "CLAIMTRACK_HOME": str(ws)}
 
 
 def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literature, monkeypatch):
     stall = {"on": True}
 
-    def slow_after_first(request: dict) -> Scripted:
+    def slow_after_first(request: dict[str, Any]) -> ChatReply:
         reply = respond(request)
-        if stall["on"] and "Propose arXiv" not in request["messages"][0]["content"] and len(judged) >= 1:
-            reply.delay_s = 60  # the run hangs on its second judgement until it is killed
-        if "Propose arXiv" not in request["messages"][0]["content"]:
-            judged.append(re.search(r"^Title: (.*)$", user_text(request), re.MULTILINE).group(1))
+        pair = judged_pair(request)
+        if pair is not None:
+            if stall["on"] and judged:
+                reply.delay_s = 60  # the run hangs on its second judgement until it is killed
+            judged.append(pair)
         return reply
 
-    judged: list[str] = []
-    with FakeOpenAI(responder=slow_after_first) as llm:
+    judged: list[tuple[str, str]] = []
+    with OpenAIServer(responder=slow_after_first) as llm:
         env = _subprocess_env(literature, llm, ws)
         log = ws.parent / "first-run.log"  # a file, not a pipe: an unread pipe could fill and stall the child
         first = subprocess.Popen(
@@ -343,6 +371,7 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
                 monkeypatch.setenv(key, value)
             refused = invoke("run", "--all", "--no-replicate")
             assert refused.exit_code == 75
+            assert "75 when another run holds the workspace" in " ".join(invoke("run", "--help").stdout.split())
             assert f"pid {first.pid}" in refused.stderr and "started" in refused.stderr
         finally:
             first.send_signal(signal.SIGKILL)
@@ -429,14 +458,14 @@ def test_contested_claim_triggers_its_replication_in_the_same_run(ws, literature
 def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literature):
     asked: list[str] = []
 
-    def stall(request: dict) -> Scripted:
+    def stall(request: dict[str, Any]) -> ChatReply:
         reply = respond(request)
-        if "Propose arXiv" not in request["messages"][0]["content"]:
+        if judged_pair(request) is not None:
             asked.append("judge")
             reply.delay_s = 60
         return reply
 
-    with FakeOpenAI(responder=stall) as llm:
+    with OpenAIServer(responder=stall) as llm:
         log = ws.parent / "run.log"  # a file, not a pipe: an unread pipe could fill and stall the child
         # As from a terminal: Ctrl-C's default action, even when this test runs in a background job, whose
         # children inherit SIGINT as ignored.
@@ -464,35 +493,29 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_store_valid(ws, literatu
 
 def test_endpoint_failure_leaves_pairs_unjudged_for_the_next_run(ws, literature, monkeypatch):
     monkeypatch.setenv("CLAIMTRACK_LLM_MAX_RETRIES", "0")
-    with FakeOpenAI(responder=lambda _request: Scripted(status=500)) as broken:
-        monkeypatch.setenv("OPENAI_BASE_URL", broken.base_url)
+    with OpenAIServer(responder=lambda _request: ChatReply(status=500)) as broken:
+        monkeypatch.setenv("OPENAI_BASE_URL", broken.env()["OPENAI_BASE_URL"])
         result = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate", "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)["claims"][0]
     assert any("HTTP 500" in f for f in report["failures"]) and report["unjudged"] > 0
     assert "last_checked" not in _claim(ws, "softcot-frozen-backbone")
-    with FakeOpenAI(responder=respond) as working:
-        monkeypatch.setenv("OPENAI_BASE_URL", working.base_url)
+    with OpenAIServer(responder=respond) as working:
+        monkeypatch.setenv("OPENAI_BASE_URL", working.env()["OPENAI_BASE_URL"])
         again = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate")
     assert again.exit_code == 0 and _claim(ws, "softcot-frozen-backbone")["status"] == "holding"
 
 
-def test_every_agent_command_has_help():
-    for args in (["run"], ["schedule"], ["doctor"], ["bench", "judge"]):
-        result = invoke(*args, "--help")
-        assert result.exit_code == 0 and len(result.stdout.split("\n\n")[1].strip()) > 20
-
-
 def test_ungrounded_judgement_is_a_judge_error_not_evidence(ws, literature, monkeypatch):
-    def invent(request: dict) -> Scripted:
+    def invent(request: dict[str, Any]) -> ChatReply:
         if "Propose arXiv" in request["messages"][0]["content"]:
-            return Scripted(content='{"queries": []}')
+            return ChatReply(content='{"queries": []}')
         return judgement("supersedes", "This paper proves the claim wrong beyond doubt.", 0.99)
 
-    with FakeOpenAI(responder=invent) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    with OpenAIServer(responder=invent) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.env()["OPENAI_BASE_URL"])
         result = invoke("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate", "--k", "2")
-        judge_calls = len(server.chat_requests) - 1
+        judge_calls = len(server.chat.requests) - 1
     assert result.exit_code == 0 and judge_calls == 4  # two pairs, each asked twice (one retry)
     assert "2 judge errors" in result.stdout and "status changes: 0" in result.stdout
     assert "does not occur verbatim" in result.stdout

@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, invoke
+from conftest import FIXTURES, ROOT, SEEDS, invoke
+from typer.core import TyperCommand, TyperGroup
 
 from claimtrack.models import Status
 from claimtrack.store import Store
@@ -18,6 +20,7 @@ from claimtrack.verdict import record_verdict
 from claimtrack.workspace import Workspace
 
 IT = "it-output-format-not-task"
+BEIR = FIXTURES / "discovery" / "beir-mini"
 
 
 def test_committed_store_is_valid_and_complete() -> None:
@@ -131,10 +134,10 @@ def test_verdict_records_a_pinned_dated_change(repo_workspace: Path) -> None:
     [
         (
             ["--status", "holding", "--because", "x", "--evidence", "arXiv:12345"],
-            "--evidence: evidence: 'arXiv:12345' is not an arXiv id",
+            "--evidence: 'arXiv:12345' is not an arXiv id (expected e.g. 2305.11383 or hep-th/9901001)",
         ),
-        (["--status", "untested", "--because", "x"], "--status: status: a verdict is holding, relaxed or superseded"),
-        (["--status", "holding", "--because", "  "], "--because: because:"),
+        (["--status", "untested", "--because", "x"], "--status: a verdict is holding, relaxed or superseded"),
+        (["--status", "holding", "--because", "  "], "--because: say why; the reason is the changelog"),
     ],
 )
 def test_verdict_bad_input_changes_nothing(repo_workspace: Path, args: list[str], message: str) -> None:
@@ -142,8 +145,43 @@ def test_verdict_bad_input_changes_nothing(repo_workspace: Path, args: list[str]
     before = path.read_text()
     result = invoke("-w", str(repo_workspace), "verdict", IT, *args)
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: {message}")
+    assert result.stderr == f"error: {message}\n"
     assert path.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["import-line", "{seed}", "--id", "Bad Id"],
+            "--id: 'Bad Id' is not a slug (lowercase letters, digits, hyphens)",
+        ),
+        (["replicate", IT, "--executor", "k8s"], "--executor: 'k8s' is not one of local, slurm"),
+        (["replicate", IT, "--limit", "0"], "--limit: must be a positive number of items"),
+        (["replicate", IT, "--device", "tpu"], "--device: 'tpu' is not cpu, cuda or cuda:N"),
+        (["replicate"], "CLAIM_ID: missing (or pass --collect)"),
+        (["papers", "import", "{ws}/none.jsonl", "--since", "May"], "--since: 'May' is not a date (YYYY-MM-DD)"),
+        (["papers", "import", "{ws}/none.jsonl"], "{ws}/none.jsonl: no such file"),
+        (
+            ["bench", "retrieval", "--beir", "{beir}", "--method", "bm42"],
+            "--method: 'bm42' is not one of bm25, dense, hybrid, rrf, all",
+        ),
+        (
+            ["bench", "retrieval", "--beir", "{ws}"],
+            "--beir: {ws} has no corpus.jsonl (a BEIR folder holds corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)",
+        ),
+        (["report", "status", "--out", "{ws}"], "--out: {ws} is a folder; name a file"),
+        (["schedule", "at"], "KIND: 'at' is not one of cron, systemd, github"),
+        (["run"], "CLAIM_ID: name claims, or pass --due or --all"),
+        (["bench", "judge", "--scifact", "{ws}"], "OPENAI_API_KEY/OPENAI_BASE_URL: no LLM endpoint configured"),
+    ],
+)
+def test_a_bad_argument_is_named_once(repo_workspace: Path, args: list[str], line: str) -> None:
+    """`error: --option: message`, never `--option: option: message`: an option has no field to repeat."""
+    places = {"ws": str(repo_workspace), "seed": str(SEEDS / "002_0842b44deafc3763.txt"), "beir": str(BEIR)}
+    result = invoke("-w", str(repo_workspace), *(a.format(**places) for a in args))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {line.format(**places)}\n"
 
 
 def test_verdict_unknown_claim(repo_workspace: Path) -> None:
@@ -178,7 +216,9 @@ def _break(root: Path, name: str, text: str) -> None:
         ("copy.yaml", None, "claims/copy.yaml: id: 'it-output-format-not-task' does not match the file name 'copy'"),
     ],
 )
-def test_validate_names_file_and_field(repo_workspace: Path, name: str, edit, expected: str) -> None:
+def test_validate_names_file_and_field(
+    repo_workspace: Path, name: str, edit: str | Callable[[str], str] | None, expected: str
+) -> None:
     claims = repo_workspace / "claims"
     if edit is None:
         _break(repo_workspace, name, (claims / f"{IT}.yaml").read_text())
@@ -215,7 +255,10 @@ def test_workspace_resolution(repo_workspace: Path, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("CLAIMTRACK_HOME", str(repo_workspace))
     assert invoke("status").exit_code == 0
     result = invoke("-w", str(tmp_path), "status")
-    assert result.exit_code == 2 and result.stderr.startswith("error: --workspace: workspace:")
+    assert (
+        result.stderr == f"error: --workspace: {tmp_path} has no claims/ folder (create one with `claimtrack init`)\n"
+    )
+    assert result.exit_code == 2
     monkeypatch.setenv("CLAIMTRACK_STATE_DIR", str(tmp_path / "elsewhere"))
     invoke("verdict", IT, "--status", "holding", "--because", "checked by hand")
     assert (tmp_path / "elsewhere" / "store.lock").exists()
@@ -270,27 +313,34 @@ def test_two_processes_writing_at_once_lose_nothing(repo_workspace: Path) -> Non
     assert reasons == {f"{n}-{i}" for n in ("ada", "bob") for i in range(15)}
 
 
-def _commands(group, prefix=()):  # type: ignore[no-untyped-def]
-    import click
-
+def _commands(
+    group: TyperGroup, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], TyperCommand | TyperGroup]]:
+    """Every command under `group`, sub-apps walked (typer's groups are not click.Group subclasses)."""
     for name, command in group.commands.items():
         yield (*prefix, name), command
-        if isinstance(command, click.Group):
+        if isinstance(command, TyperGroup):
             yield from _commands(command, (*prefix, name))
 
 
 def test_every_command_has_help() -> None:
+    """The one help check: every command and sub-command, sub-apps included, says what it does."""
     import typer
 
     from claimtrack.cli import app
 
     root = typer.main.get_command(app)
-    found = list(_commands(root))
-    assert len(found) >= 7
-    for path, command in found:
-        assert (command.help or "").strip(), f"claimtrack {' '.join(path)} has no help"
+    assert isinstance(root, TyperGroup)
+    found = dict(_commands(root))
+    groups = [path for path, command in found.items() if isinstance(command, TyperGroup)]
+    assert {("papers",), ("report",), ("bench",)} <= set(groups)
+    assert all(any(p[: len(g)] == g and len(p) > len(g) for p in found) for g in groups), "a sub-app was not walked"
+    for path, command in found.items():
+        summary = (command.help or "").strip().splitlines()[0] if (command.help or "").strip() else ""
+        assert len(summary) > 20, f"claimtrack {' '.join(path)} has no help"
         result = invoke(*path, "--help")
         assert result.exit_code == 0 and "Usage" in result.stdout
+        assert " ".join(summary.split()) in " ".join(result.stdout.split()), path  # the help shows the docstring
 
 
 def test_status_does_not_import_the_heavy_stack(repo_workspace: Path) -> None:

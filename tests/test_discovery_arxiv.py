@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import arxiv
 import pytest
-from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed, fixture
+from loopback import ArxivAPI, Entry, Loopback, Reply, atom_feed, recorded
 
 from claimtrack.config import Settings
 from claimtrack.discovery import arxiv_source
@@ -35,8 +36,8 @@ def _claim(**kw: object) -> Claim:
     return Claim(**{**base, **kw})
 
 
-def _client(api: FakeApi, ledger: Ledger | None = None, **kw: object):  # type: ignore[no-untyped-def]
-    settings = Settings(arxiv_url=api.url + "/api/query", arxiv_delay_s=0.0, arxiv_page_size=2, **kw)
+def _client(server: Loopback, ledger: Ledger | None = None, page_size: int = 2) -> tuple[arxiv.Client, Fetcher]:
+    settings = Settings(arxiv_url=server.url + ArxivAPI.PATH, arxiv_delay_s=0.0, arxiv_page_size=page_size)
     fetcher = Fetcher("arxiv", ledger=ledger, backoff_s=0.01)
     return arxiv_source.make_client(settings, fetcher), fetcher
 
@@ -59,12 +60,9 @@ def test_window_starts_at_the_claim_date_when_never_checked() -> None:
 
 
 def test_recorded_feed_parses_into_papers() -> None:
-    with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(
-            200, fixture("arxiv", "q_testing_s0_m10.xml"), "application/atom+xml"
-        )
-        client, _ = _client(api)
-        client.page_size = 10
+    with Loopback() as api:
+        api.route(ArxivAPI.PATH, [Reply(200, recorded("arxiv", "q_testing_s0_m10.xml"), "application/atom+xml")])
+        client, _ = _client(api, page_size=10)
         papers = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("testing",)), 10))
     assert len(papers) == 10
     first = papers[0]
@@ -75,35 +73,30 @@ def test_recorded_feed_parses_into_papers() -> None:
 
 
 def test_paging_follows_total_results() -> None:
-    entries = [atom_entry(f"2401.0000{i}v1", f"Paper {i}", f"Abstract {i}", "2024-01-0" + str(i + 1)) for i in range(3)]
-
-    def pages(query: dict[str, str], headers: dict[str, str]) -> Reply:
-        start = int(query["start"])
-        return Reply(200, atom_feed(entries[start : start + 2], total=3, start=start), "application/atom+xml")
-
-    with FakeApi() as api:
-        api.routes["/api/query"] = pages
+    papers = [Entry(f"2401.0000{i}v1", f"Paper {i}", f"Abstract {i}", f"2024-01-0{i + 1}") for i in range(3)]
+    with Loopback() as api:
+        api.mount(ArxivAPI([*papers, Entry("2401.00009v1", "Other", "Not this one", "2024-01-09")]))
         client, _ = _client(api)
-        papers = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("paper",)), 10))
-    assert [p.id for p in papers] == ["2401.00000", "2401.00001", "2401.00002"]
-    assert [r.query["start"] for r in api.hits("/api/query")] == ["0", "2"]
+        found = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("paper",)), 10))
+    assert [p.id for p in found] == ["2401.00000", "2401.00001", "2401.00002"]
+    assert [r.query["start"] for r in api.hits(ArxivAPI.PATH)] == ["0", "2"]
 
 
 def test_empty_first_page_means_no_results() -> None:
-    with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(200, fixture("arxiv", "id_0000.0000_s0_m100.xml"))
+    with Loopback() as api:
+        api.route(ArxivAPI.PATH, [Reply(200, recorded("arxiv", "id_0000.0000_s0_m100.xml"), "application/atom+xml")])
         client, _ = _client(api)
         assert list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("nothing",)), 10)) == []
 
 
 def test_empty_page_in_the_middle_is_reported() -> None:
     first = atom_feed(
-        [atom_entry("2401.00001v1", "One", "A", "2024-01-01"), atom_entry("2401.00002v1", "Two", "B", "2024-01-02")],
-        total=5,
+        [Entry("2401.00001v1", "One", "A", "2024-01-01"), Entry("2401.00002v1", "Two", "B", "2024-01-02")], total=5
     )
-    with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(
-            200, first if q["start"] == "0" else atom_feed([], total=5, start=2)
+    with Loopback() as api:
+        api.route(
+            ArxivAPI.PATH,
+            lambda r: Reply(200, first if r.query["start"] == "0" else atom_feed([], total=5, start=2)),
         )
         client, _ = _client(api)
         got = []
@@ -114,10 +107,10 @@ def test_empty_page_in_the_middle_is_reported() -> None:
 
 
 def test_malformed_feed_is_an_error_not_an_empty_result(tmp_path: Path) -> None:
-    cut = fixture("arxiv", "q_testing_s0_m10.xml")[:3000]
+    cut = recorded("arxiv", "q_testing_s0_m10.xml")[:3000]
     ledger = Ledger(tmp_path / "l.sqlite")
-    with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(200, cut, "application/atom+xml")
+    with Loopback() as api:
+        api.route(ArxivAPI.PATH, [Reply(200, cut, "application/atom+xml")])
         client, _ = _client(api, ledger)
         with pytest.raises(SourceError, match="malformed Atom feed"):
             list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("x",)), 10))
@@ -125,17 +118,17 @@ def test_malformed_feed_is_an_error_not_an_empty_result(tmp_path: Path) -> None:
 
 
 def test_arxiv_error_answer_is_reported_with_its_status() -> None:
-    with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(400, fixture("arxiv", "id_abc_s0_m100.xml"))
+    with Loopback() as api:
+        api.route(ArxivAPI.PATH, [Reply(400, recorded("arxiv", "id_abc_s0_m100.xml"), "application/atom+xml")])
         client, _ = _client(api)
         with pytest.raises(SourceError, match="HTTP 400"):
             list(arxiv_source.search(client, arxiv_source.ArxivQuery("bad", ("abc",)), 10))
 
 
 def test_503_then_success_and_429_then_success() -> None:
-    feed = atom_feed([atom_entry("2402.00001v3", "Format, not tasks", "Output format matters.", "2024-02-01")])
-    with FakeApi() as api:
-        api.routes["/api/query"] = [Reply(503), Reply(429, headers={"Retry-After": "0"}), Reply(200, feed)]
+    feed = atom_feed([Entry("2402.00001v3", "Format, not tasks", "Output format matters.", "2024-02-01")])
+    with Loopback() as api:
+        api.route(ArxivAPI.PATH, [Reply(503), Reply(429, headers={"Retry-After": "0"}), Reply(200, feed)])
         client, fetcher = _client(api)
         papers = list(arxiv_source.search(client, arxiv_source.ArxivQuery("t", ("format",)), 10))
     assert [(p.id, p.version) for p in papers] == [("2402.00001", "v3")]
@@ -143,7 +136,7 @@ def test_503_then_success_and_429_then_success() -> None:
 
 
 def test_the_clients_spacing_comes_from_settings() -> None:
-    with FakeApi() as api:
+    with Loopback() as api:
         client, _ = _client(api)
     assert client.delay_seconds == 0.0 and client.query_url_format == api.url + "/api/query?{}"
     assert Settings().arxiv_delay_s == 3.0

@@ -50,9 +50,3 @@ def test_bench_bad_arguments_are_one_line(tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "--method" in wrong.stderr
     split = invoke("bench", "retrieval", "--beir", str(MINI), "--split", "test")
     assert split.exit_code == 2 and "test.tsv" in split.stderr
-
-
-def test_every_discovery_command_has_help() -> None:
-    for args in (("papers", "import"), ("papers", "search"), ("discover",), ("bench", "retrieval")):
-        result = invoke(*args, "--help")
-        assert result.exit_code == 0 and len(result.stdout.split("Options")[0].strip()) > 40, args

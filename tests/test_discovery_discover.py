@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 from conftest import invoke
-from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed
+from loopback import Entry, Literature, OpenAlex, Reply, SemanticScholar
 
 from claimtrack.config import Settings
 from claimtrack.discovery.discover import discover
 from claimtrack.discovery.http import forget_down_hosts
 from claimtrack.discovery.snapshot import import_snapshot
 from claimtrack.ledger import Ledger
+from claimtrack.models import Claim
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
 CLAIM = "it-output-format-not-task"  # claimed 2023-05, anchor 2305.11383
 NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
-S2_PATH = "/graph/v1/paper/arXiv:2305.11383/citations"
 
 
 @pytest.fixture(autouse=True)
@@ -28,91 +28,74 @@ def _fresh_hosts() -> None:
     forget_down_hosts()
 
 
-FEED = atom_feed(
-    [
-        atom_entry(
-            "2402.11111v2",
-            "Instruction tuning teaches output format more than task understanding",
-            "We revisit whether instruction tuning teaches task understanding. Models tuned on corrupted "
-            "instructions match the output format and reach similar exact-match scores.",
-            "2024-02-10",
-            doi="10.1000/format.2024",
-        ),
-        atom_entry(
-            "2403.22222v1",
-            "Galaxy rotation curves without dark matter",
-            "We fit rotation curves of spiral galaxies.",
-            "2024-03-01",
-            ("astro-ph.GA",),
-        ),
-        atom_entry(
-            "2305.11383v2", "Do Models Really Learn to Follow Instructions?", "The anchor itself.", "2023-05-19"
-        ),
-    ]
-)
-
-
-def _s2_page() -> str:
-    return json.dumps(
-        {
-            "offset": 0,
-            "data": [
-                # the same paper as the arXiv feed's first entry, known to S2 only by its DOI: must not duplicate
-                {
-                    "citingPaper": {
-                        "paperId": "a1",
-                        "title": "Instruction tuning teaches output format more than task understanding",
-                        "abstract": "",
-                        "externalIds": {"DOI": "10.1000/FORMAT.2024"},
-                        "publicationDate": "2024-02-10",
-                    }
-                },
-                # the same as an arXiv id the ledger will know
-                {
-                    "citingPaper": {
-                        "paperId": "a2",
-                        "title": "Semantic content of instructions barely matters for instruction tuning",
-                        "abstract": (
-                            "Irrelevant or misleading instructions yield nearly the same performance after tuning."
-                        ),
-                        "externalIds": {"ArXiv": "2406.33333"},
-                        "publicationDate": None,
-                    }
-                },
-            ],
+PAPERS = [
+    Entry(
+        "2402.11111v2",
+        "Instruction tuning teaches output format more than task understanding",
+        "We revisit whether instruction tuning teaches task understanding. Models tuned on corrupted "
+        "instructions match the output format and reach similar exact-match scores.",
+        "2024-02-10",
+        doi="10.1000/format.2024",
+    ),
+    Entry(  # cross-listed to cs.LG and sharing the words "output space": arXiv returns it, the ranking must not
+        "2403.22222v1",
+        "Galaxy rotation curves without dark matter",
+        "We fit rotation curves of spiral galaxies; the output space of our simulator spans 40 galaxies.",
+        "2024-03-01",
+        ("astro-ph.GA", "cs.LG"),
+    ),
+    Entry(
+        "2305.11383v2",
+        "Do Models Really Learn to Follow Instructions? An Empirical Study of Instruction Tuning",
+        "The anchor itself.",
+        "2023-05-19",
+    ),
+]
+CITING = [
+    # the same paper as the arXiv feed's first entry, known to S2 only by its DOI: must not duplicate
+    {
+        "citingPaper": {
+            "paperId": "a1",
+            "title": "Instruction tuning teaches output format more than task understanding",
+            "abstract": "",
+            "externalIds": {"DOI": "10.1000/FORMAT.2024"},
+            "publicationDate": "2024-02-10",
         }
-    )
+    },
+    # the same as an arXiv id the ledger will know
+    {
+        "citingPaper": {
+            "paperId": "a2",
+            "title": "Semantic content of instructions barely matters for instruction tuning",
+            "abstract": "Irrelevant or misleading instructions yield nearly the same performance after tuning.",
+            "externalIds": {"ArXiv": "2406.33333"},
+            "publicationDate": None,
+        }
+    },
+]
 
 
-def _settings(api: FakeApi) -> Settings:
-    return Settings(
-        arxiv_url=api.url + "/api/query",
-        s2_url=api.url + "/graph/v1",
-        openalex_url=api.url,
-        arxiv_delay_s=0.0,
-        http_backoff_s=0.01,
-        http_retries=1,
-    )
+def _literature() -> Literature:
+    return Literature(PAPERS, s2={"arXiv:2305.11383": CITING})
 
 
-def _serve(api: FakeApi) -> None:
-    api.routes["/api/query"] = lambda q, h: Reply(200, FEED, "application/atom+xml")
-    api.routes[S2_PATH] = lambda q, h: Reply(200, _s2_page())
+def _settings(server: Literature) -> Settings:
+    return server.settings(http_backoff_s=0.01, http_retries=1)
 
 
-def _open(root: Path):  # type: ignore[no-untyped-def]
+def _open(root: Path) -> tuple[Workspace, Ledger, Claim]:
     ws = Workspace.at(root)
     return ws, Ledger.open(ws), Store(ws).load().claim(CLAIM)
 
 
 def test_discover_stores_once_ranks_and_records_candidates(repo_workspace: Path) -> None:
     ws, ledger, claim = _open(repo_workspace)
-    with FakeApi() as api:
-        _serve(api)
+    with _literature() as api:
         result = discover(ws, ledger, claim, settings=_settings(api), k=5, run_id="run-1", now=NOW)
     assert result.failures == []
     queries = len(claim.search.terms) + len(claim.anchors)  # one arXiv query per curated term and anchor title
-    assert result.fetched == {"arxiv": 2 * queries, "semanticscholar": 2}  # each answers two non-anchor entries
+    assert len(api.arxiv.searches) == queries
+    assert result.fetched == {"arxiv": 2, "semanticscholar": 2}  # two terms each found one non-anchor paper
     ids = [c.paper.id for c in result.candidates]
     assert ids[0] == "2402.11111"
     assert set(ids) == {"2402.11111", "2406.33333", "2403.22222"}  # never the anchor
@@ -134,8 +117,7 @@ def test_discover_stores_once_ranks_and_records_candidates(repo_workspace: Path)
 
 def test_second_run_uses_the_cache_and_keeps_judged_rows(repo_workspace: Path) -> None:
     ws, ledger, claim = _open(repo_workspace)
-    with FakeApi() as api:
-        _serve(api)
+    with _literature() as api:
         discover(ws, ledger, claim, settings=_settings(api), now=NOW)
         asked = len(api.requests)
         ledger.conn.execute("UPDATE candidates SET state = 'judged' WHERE paper_id = '2402.11111'")
@@ -174,8 +156,7 @@ def test_no_network_is_reported_per_source_and_stored_papers_still_rank(repo_wor
 
 def test_offline_asks_nobody_and_says_so(repo_workspace: Path) -> None:
     ws, ledger, claim = _open(repo_workspace)
-    with FakeApi() as api:
-        _serve(api)
+    with _literature() as api:
         discover(ws, ledger, claim, settings=_settings(api), now=NOW)
         before = len(api.requests)
         result = discover(ws, ledger, claim, settings=_settings(api), offline=True, now=NOW)
@@ -188,18 +169,10 @@ def test_offline_asks_nobody_and_says_so(repo_workspace: Path) -> None:
 def test_cli_discover_prints_candidates_and_one_line_per_failure(
     repo_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeApi() as api:
-        api.routes["/api/query"] = lambda q, h: Reply(200, FEED, "application/atom+xml")
-        api.routes[S2_PATH] = [Reply(503)]
-        api.routes["/works/doi:10.48550/arXiv.2305.11383"] = [Reply(503)]
-        for name, value in {
-            "CLAIMTRACK_ARXIV_URL": api.url + "/api/query",
-            "CLAIMTRACK_S2_URL": api.url + "/graph/v1",
-            "CLAIMTRACK_OPENALEX_URL": api.url,
-            "CLAIMTRACK_ARXIV_DELAY_S": "0",
-            "CLAIMTRACK_HTTP_BACKOFF_S": "0.01",
-            "CLAIMTRACK_HTTP_RETRIES": "1",
-        }.items():
+    with _literature() as api:
+        api.route(SemanticScholar.CITATIONS, [Reply(503)])
+        api.route(OpenAlex.WORK, [Reply(503)])
+        for name, value in {**api.env(), "CLAIMTRACK_HTTP_BACKOFF_S": "0.01", "CLAIMTRACK_HTTP_RETRIES": "1"}.items():
             monkeypatch.setenv(name, value)
         result = invoke("-w", str(repo_workspace), "discover", CLAIM)
         as_json = invoke("-w", str(repo_workspace), "discover", CLAIM, "--json", "--k", "1")

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from discovery_helpers import FakeApi, Reply
+from loopback import Loopback, Reply
 
 from claimtrack.discovery.http import Fetcher, forget_down_hosts
 from claimtrack.errors import SourceError
@@ -18,15 +18,20 @@ def _fresh_hosts() -> None:
     forget_down_hosts()
 
 
-def _fetcher(ledger: Ledger | None = None, **kw: object) -> tuple[Fetcher, list[float]]:
+def _fetcher(
+    ledger: Ledger | None = None, *, retries: int = 3, ttl_s: float = 86400.0, headers: dict[str, str] | None = None
+) -> tuple[Fetcher, list[float]]:
+    """A Fetcher that records its back-off waits instead of sleeping them."""
     waits: list[float] = []
-    fetcher = Fetcher("test", ledger=ledger, backoff_s=0.5, sleep=waits.append, **kw)  # type: ignore[arg-type]
+    fetcher = Fetcher(
+        "test", ledger=ledger, retries=retries, backoff_s=0.5, ttl_s=ttl_s, headers=headers or {}, sleep=waits.append
+    )
     return fetcher, waits
 
 
 def test_503_is_retried_with_exponential_backoff(tmp_path: Path) -> None:
-    with FakeApi() as api:
-        api.routes["/x"] = [Reply(503), Reply(503), Reply(200, '{"ok": 1}')]
+    with Loopback() as api:
+        api.route("/x", [Reply(503), Reply(503), Reply(200, '{"ok": 1}')])
         fetcher, waits = _fetcher()
         answer = fetcher.get(api.url + "/x")
     assert answer.json() == {"ok": 1}
@@ -35,16 +40,16 @@ def test_503_is_retried_with_exponential_backoff(tmp_path: Path) -> None:
 
 
 def test_429_waits_as_long_as_retry_after_says() -> None:
-    with FakeApi() as api:
-        api.routes["/x"] = [Reply(429, headers={"Retry-After": "7"}), Reply(200, "{}")]
+    with Loopback() as api:
+        api.route("/x", [Reply(429, headers={"Retry-After": "7"}), Reply(200, "{}")])
         fetcher, waits = _fetcher()
         assert fetcher.get(api.url + "/x").status == 200
     assert waits == [7.0]
 
 
 def test_persistent_5xx_becomes_a_source_error_naming_the_source() -> None:
-    with FakeApi() as api:
-        api.routes["/x"] = [Reply(502)]
+    with Loopback() as api:
+        api.route("/x", [Reply(502)])
         fetcher, waits = _fetcher(retries=2)
         with pytest.raises(SourceError, match=r"test: HTTP 502 after 3 tries"):
             fetcher.get(api.url + "/x")
@@ -53,8 +58,8 @@ def test_persistent_5xx_becomes_a_source_error_naming_the_source() -> None:
 
 def test_second_call_is_served_from_the_ledger_and_the_key_is_not_stored(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    with FakeApi() as api:
-        api.routes["/x"] = lambda q, h: Reply(200, '{"n": 1}')
+    with Loopback() as api:
+        api.route("/x", lambda _: Reply(200, '{"n": 1}'))
         fetcher, _ = _fetcher(ledger, headers={"x-api-key": "SECRET-KEY"})
         first = fetcher.get(api.url + "/x", {"b": 2, "a": 1})
         second = fetcher.get(api.url + "/x", {"a": 1, "b": 2})  # same parameters, other order
@@ -68,8 +73,8 @@ def test_second_call_is_served_from_the_ledger_and_the_key_is_not_stored(tmp_pat
 
 def test_expired_cache_entries_are_fetched_again(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    with FakeApi() as api:
-        api.routes["/x"] = lambda q, h: Reply(200, "{}")
+    with Loopback() as api:
+        api.route("/x", lambda _: Reply(200, "{}"))
         fetcher, _ = _fetcher(ledger, ttl_s=3600)
         fetcher.get(api.url + "/x")
         ledger.conn.execute("UPDATE http_cache SET fetched_at = '2000-01-01T00:00:00+00:00'")
@@ -79,8 +84,8 @@ def test_expired_cache_entries_are_fetched_again(tmp_path: Path) -> None:
 
 def test_errors_and_invalid_bodies_are_not_cached(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    with FakeApi() as api:
-        api.routes["/x"] = lambda q, h: Reply(200, "garbage")
+    with Loopback() as api:
+        api.route("/x", lambda _: Reply(200, "garbage"))
         fetcher, _ = _fetcher(ledger)
         for _ in range(2):
             with pytest.raises(SourceError, match="bad body"):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import invoke
 
 from claimtrack.config import Settings
@@ -141,7 +142,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_chroma_server_mode_with_chroma_host(empty_workspace: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_chroma_server_mode_with_chroma_host(
+    empty_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """CHROMA_HOST points the index at a Chroma server (the real one chromadb ships, on loopback)."""
     import shutil
     import time

@@ -110,7 +110,7 @@ def test_cli_import_reports_bad_lines_with_file_and_number(empty_workspace: Path
 def test_cli_import_of_a_missing_file_is_one_line_exit_2(empty_workspace: Path) -> None:
     result = invoke("-w", str(empty_workspace), "papers", "import", str(empty_workspace / "nope.jsonl"))
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {empty_workspace / 'nope.jsonl'}: FILE: no such file"
+    assert result.stderr.strip() == f"error: {empty_workspace / 'nope.jsonl'}: no such file"
 
 
 def test_cli_import_of_nothing_but_garbage_fails(empty_workspace: Path) -> None:

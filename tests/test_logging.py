@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import Entry, FakeLiterature, FakeOpenAI, judgement
+from agent_helpers import judgement
 from conftest import ROOT, invoke
-from discovery_helpers import FakeApi, Reply, atom_entry, atom_feed
+from loopback import Entry, Literature, OpenAIServer, Reply, SemanticScholar
+from typer.testing import Result
 
 from claimtrack.discovery.http import forget_down_hosts
 
 CLAIM = "it-output-format-not-task"  # anchor 2305.11383
 S2_PATH = "/graph/v1/paper/arXiv:2305.11383/citations"
-OPENALEX_WORK = "/works/doi:10.48550/arXiv.2305.11383"
 S2_KEY = "s2-key-never-log-me-31337"
 OPENAI_KEY = "sk-log-secret-0123456789abcdef"
-FEED = atom_feed(
-    [
-        atom_entry(
-            "2402.11111v2",
-            "Instruction tuning teaches output format more than task understanding",
-            "Models tuned on corrupted instructions match the output format.",
-            "2024-02-10",
-        )
-    ]
+FOUND = Entry(
+    "2402.11111v2",
+    "Instruction tuning teaches output format more than task understanding",
+    "Models tuned on corrupted instructions match the output format.",
+    "2024-02-10",
 )
-NO_CITATIONS = json.dumps({"offset": 0, "data": []})
-NO_WORKS = json.dumps({"meta": {"count": 0, "page": 1, "per_page": 25, "next_cursor": None}, "results": []})
 
 
 @pytest.fixture(autouse=True)
@@ -38,18 +32,11 @@ def _fresh_hosts() -> None:
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch):
-    """Every source answers; tests script the first answers of one route to fail."""
-    with FakeApi() as server:
-        server.routes["/api/query"] = lambda q, h: Reply(200, FEED, "application/atom+xml")
-        server.routes[S2_PATH] = lambda q, h: Reply(200, NO_CITATIONS)
-        server.routes[OPENALEX_WORK] = lambda q, h: Reply(200, json.dumps({"id": "https://openalex.org/W1"}))
-        server.routes["/works"] = lambda q, h: Reply(200, NO_WORKS)
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Literature]:
+    """Every source answers (the anchor known, not yet cited); tests script the first answers of S2 to fail."""
+    with Literature([FOUND], s2={"arXiv:2305.11383": []}, openalex={"2305.11383": []}) as server:
         for name, value in {
-            "CLAIMTRACK_ARXIV_URL": server.url + "/api/query",
-            "CLAIMTRACK_S2_URL": server.url + "/graph/v1",
-            "CLAIMTRACK_OPENALEX_URL": server.url,
-            "CLAIMTRACK_ARXIV_DELAY_S": "0",
+            **server.env(),
             "CLAIMTRACK_HTTP_BACKOFF_S": "0.01",
             "CLAIMTRACK_HTTP_MAX_WAIT_S": "0.05",  # caps a Retry-After, so no test sleeps for long
         }.items():
@@ -57,15 +44,19 @@ def api(monkeypatch: pytest.MonkeyPatch):
         yield server
 
 
-def _discover(ws: Path, *flags: str):
+def _s2_fails_first(server: Literature, reply: Reply) -> None:
+    server.route(SemanticScholar.CITATIONS, [reply, server.s2.cited_by])
+
+
+def _discover(ws: Path, *flags: str) -> Result:
     result = invoke(*flags, "-w", str(ws), "discover", CLAIM)
     assert result.exit_code == 0, result.stderr
     assert "2402.11111" in result.stdout  # results on stdout whatever the verbosity
     return result
 
 
-def test_verbose_shows_each_request_and_a_retry_with_its_reason_and_wait(repo_workspace: Path, api: FakeApi) -> None:
-    api.routes[S2_PATH] = [Reply(503), Reply(200, NO_CITATIONS)]
+def test_verbose_shows_each_request_and_a_retry_with_its_reason_and_wait(repo_workspace: Path, api: Literature) -> None:
+    _s2_fails_first(api, Reply(503))
     lines = _discover(repo_workspace, "-v").stderr.splitlines()
     assert "info: semanticscholar: HTTP 503; retrying in 0.01 s (try 2 of 4)" in lines
     assert any(line.startswith("info: semanticscholar: GET 127.0.0.1:") and "-> 503 in" in line for line in lines)
@@ -74,21 +65,21 @@ def test_verbose_shows_each_request_and_a_retry_with_its_reason_and_wait(repo_wo
     assert len(api.hits(S2_PATH)) == 2
 
 
-def test_default_verbosity_is_silent_on_short_retries(repo_workspace: Path, api: FakeApi) -> None:
-    api.routes[S2_PATH] = [Reply(503), Reply(200, NO_CITATIONS)]
+def test_default_verbosity_is_silent_on_short_retries(repo_workspace: Path, api: Literature) -> None:
+    _s2_fails_first(api, Reply(503))
     assert _discover(repo_workspace).stderr == ""
     assert len(api.hits(S2_PATH)) == 2
 
 
-def test_default_verbosity_warns_of_a_long_retry_after(repo_workspace: Path, api: FakeApi) -> None:
-    api.routes[S2_PATH] = [Reply(429, "slow down", headers={"Retry-After": "600"}), Reply(200, NO_CITATIONS)]
+def test_default_verbosity_warns_of_a_long_retry_after(repo_workspace: Path, api: Literature) -> None:
+    _s2_fails_first(api, Reply(429, "slow down", headers={"Retry-After": "600"}))
     lines = _discover(repo_workspace).stderr.splitlines()
     warning = "warning: semanticscholar: HTTP 429 (rate limited), the server asks for 600 s; retrying in 0.05 s"
     assert lines == [warning + " (try 2 of 4)"]
 
 
-def test_quiet_shows_nothing_but_errors(repo_workspace: Path, api: FakeApi) -> None:
-    api.routes[S2_PATH] = [Reply(429, headers={"Retry-After": "600"}), Reply(200, NO_CITATIONS)]
+def test_quiet_shows_nothing_but_errors(repo_workspace: Path, api: Literature) -> None:
+    _s2_fails_first(api, Reply(429, headers={"Retry-After": "600"}))
     quiet = _discover(repo_workspace, "-q")
     assert quiet.stderr == ""
     assert len(api.hits(S2_PATH)) == 2  # the wait happened, unannounced
@@ -96,9 +87,9 @@ def test_quiet_shows_nothing_but_errors(repo_workspace: Path, api: FakeApi) -> N
     assert bad.exit_code == 2 and bad.stderr.startswith("error: unknown claim id")
 
 
-def test_no_log_line_holds_the_s2_key(repo_workspace: Path, api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_log_line_holds_the_s2_key(repo_workspace: Path, api: Literature, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S2_API_KEY", S2_KEY)
-    api.routes[S2_PATH] = [Reply(503), Reply(200, NO_CITATIONS)]
+    _s2_fails_first(api, Reply(503))
     first = _discover(repo_workspace, "-vv")
     second = _discover(repo_workspace, "-vv")  # answered from the cache: debug lines say so
     assert all(seen.headers.get("x-api-key") == S2_KEY for seen in api.hits(S2_PATH))  # the key was sent...
@@ -124,14 +115,13 @@ def test_a_run_logs_llm_calls_without_keys_and_quiet_hides_its_progress(
     shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", ws / "claims")
     monkeypatch.setenv("S2_API_KEY", S2_KEY)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
-    monkeypatch.setenv("CLAIMTRACK_LLM_MODEL", "test-model")
     args = ("-w", str(ws), "run", CLAIM, "--no-replicate")
-    with FakeLiterature([PAPER]) as literature, FakeOpenAI(responder=lambda r: judgement("unrelated", "")) as llm:
-        for key, value in literature.env().items():
+    known = {"s2": {"arXiv:2305.11383": []}, "openalex": {"2305.11383": []}}
+    with Literature([PAPER], **known) as literature, OpenAIServer(lambda r: judgement("unrelated", "")) as llm:
+        for key, value in {**literature.env(), **llm.env()}.items():
             monkeypatch.setenv(key, value)
-        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
         loud = invoke("-vv", *args)
-        assert llm.headers_seen and all(h["authorization"] == f"Bearer {OPENAI_KEY}" for h in llm.headers_seen)
+        assert llm.requests and all(r.headers["authorization"] == f"Bearer {OPENAI_KEY}" for r in llm.requests)
         quiet = invoke("-q", *args)
     assert loud.exit_code == 0 and quiet.exit_code == 0, loud.stderr + quiet.stderr
     lines = loud.stderr.splitlines()

@@ -6,8 +6,10 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+from typer.testing import Result
 
 from claimtrack.replication import api
 from claimtrack.workspace import Workspace
@@ -25,7 +27,7 @@ def jobs(root: Path) -> list[dict]:
         conn.close()
 
 
-def replicate(root: Path, *args: str):  # type: ignore[no-untyped-def]
+def replicate(root: Path, *args: str) -> Result:
     return invoke("--workspace", str(root), "replicate", *args)
 
 
@@ -74,7 +76,7 @@ def test_replicate_writes_one_evidence_item_and_caches(
     # and the claim keeps exactly one evidence item.
     import lm_eval
 
-    def refuse(*_a, **_k):  # type: ignore[no-untyped-def]
+    def refuse(*_a: object, **_k: object) -> NoReturn:
         raise AssertionError("lm-eval ran for a cached job")
 
     monkeypatch.setattr(lm_eval, "simple_evaluate", refuse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,9 @@ def test_validate_accepts_the_repository(repo_workspace: Path) -> None:
         ),
     ],
 )
-def test_bad_spec_is_one_line_with_file_and_field(repo_workspace: Path, edit, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_spec_is_one_line_with_file_and_field(
+    repo_workspace: Path, edit: Callable[[str], str], expected: str
+) -> None:
     evals = copy_project_evals(repo_workspace)
     path = evals / "specs" / "calibration.yaml"
     path.write_text(edit(path.read_text()))

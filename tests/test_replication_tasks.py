@@ -36,8 +36,9 @@ def test_task_yaml_resolves_to_absolute_existing_data(probe: str, tmp_path: Path
 def test_generator_is_deterministic_and_matches_the_committed_data(probe: str) -> None:
     folder = ROOT / "evals" / "tasks" / probe
     spec = importlib.util.spec_from_file_location(f"gen_{probe.replace('-', '_')}", folder / "generate.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     made = module.pairs() if hasattr(module, "pairs") else (module.items(),)
     files = sorted((folder / "data").glob("*.jsonl"))
     committed = {p.stem: [json.loads(line) for line in p.read_text().splitlines()] for p in files}

@@ -17,6 +17,7 @@ CHROMIUM = shutil.which("chromium")
 
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None  # the test that calls this is skipped without it
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
     command = [
         CHROMIUM,
@@ -30,7 +31,7 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         f"--user-data-dir={profile}",
         *args,
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)  # type: ignore[arg-type]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")

@@ -10,10 +10,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from agent_helpers import Entry, FakeLiterature, FakeOpenAI, Scripted, judgement
+from agent_helpers import judgement
 from conftest import ROOT, SEEDS, invoke
+from loopback import ChatReply, Entry, Literature, OpenAIServer
 
 from claimtrack.agent.decide import latest_pin
 from claimtrack.errors import ChangeRefused, InvalidInput
@@ -124,6 +126,7 @@ def test_update_claim_cannot_rename_a_claim(repo_workspace: Path) -> None:
 _TRY_LOCK = """
 import sys
 from pathlib import Path
+from typing import Any
 from claimtrack.errors import Busy
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
@@ -171,6 +174,7 @@ def test_a_verdict_dated_before_the_change_in_force_is_refused(repo_workspace: P
 _VERDICTS = """
 import sys
 from pathlib import Path
+from typing import Any
 from claimtrack.models import Status
 from claimtrack.store import Store
 from claimtrack.verdict import record_verdict
@@ -248,9 +252,9 @@ def _through_the_writers(log: WriteLog, root: Path, action) -> set[str]:  # type
 SUPERSEDING = "models trained with correct instructions outperform those trained with misleading ones by 15 points"
 
 
-def _respond(request: dict) -> Scripted:
+def _respond(request: dict[str, Any]) -> ChatReply:
     if "Propose arXiv search queries" in request["messages"][0]["content"]:
-        return Scripted(content=json.dumps({"queries": ["instruction following ablation"]}))
+        return ChatReply(content=json.dumps({"queries": ["instruction following ablation"]}))
     if "Instruction tuning teaches more than the output format" in request["messages"][-1]["content"]:
         return judgement("supersedes", SUPERSEDING, 0.9)
     return judgement("unrelated", "", 0.9)
@@ -282,13 +286,8 @@ def test_import_run_verdict_and_replication_write_claims_only_through_the_store(
         f"Across 40 tasks and models up to 70B, {SUPERSEDING}.",
         "2025-07-01",
     )
-    with FakeLiterature([paper]) as literature, FakeOpenAI(responder=_respond) as llm:
-        for key, value in {
-            **literature.env(),
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "k",
-            "CLAIMTRACK_LLM_MODEL": "test-model",
-        }.items():
+    with Literature([paper]) as literature, OpenAIServer(responder=_respond) as llm:
+        for key, value in {**literature.env(), **llm.env(), "OPENAI_API_KEY": "k"}.items():
             monkeypatch.setenv(key, value)
 
         def run() -> None:

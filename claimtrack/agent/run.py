@@ -22,7 +22,7 @@ from claimtrack.agent.llm import LLM, LLMError, Usage, make_llm
 from claimtrack.agent.planner import plan_queries
 from claimtrack.agent.prompts import Prompt, load_prompt
 from claimtrack.config import Settings
-from claimtrack.errors import Busy, ClaimtrackError, InvalidInput, SourceError
+from claimtrack.errors import Busy, ClaimtrackError, InvalidArgument, SourceError
 from claimtrack.fileio import atomic_write, file_lock
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Evidence, EvidenceKind
@@ -128,7 +128,7 @@ def select_claims(store: Store, options: RunOptions, now: dt.datetime) -> list[C
     """The claims named, or the due ones, or all; unknown ids are bad input (exit 2)."""
     library = store.load()
     if not (options.claim_ids or options.due or options.all):
-        raise InvalidInput("claimtrack run", "CLAIM_ID", "name claims, or pass --due or --all")
+        raise InvalidArgument("CLAIM_ID", "name claims, or pass --due or --all")
     if options.all:
         chosen = list(library.claims.values())
     else:

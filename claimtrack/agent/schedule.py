@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument
 from claimtrack.workspace import Workspace
 
 KINDS = ("cron", "systemd", "github")
@@ -143,5 +143,5 @@ jobs:
 
 def render(kind: str, ws: Workspace) -> str:
     if kind not in KINDS:
-        raise InvalidInput("claimtrack schedule", "KIND", f"'{kind}' is not one of {', '.join(KINDS)}")
+        raise InvalidArgument("KIND", f"'{kind}' is not one of {', '.join(KINDS)}")
     return {"cron": cron, "systemd": systemd, "github": github}[kind](ws)

@@ -84,7 +84,6 @@ def _register() -> None:
     replicate.register(app)
     report.register(app)
     bench.register(app)
-    bench.register(app)
 
 
 _register()

@@ -39,7 +39,7 @@ def run(
     """Re-check claims: discover newer papers, judge the top k, replicate where due or contested, decide, write.
 
     Exit 0 when every claim was checked, 1 when some failed (the rest are saved), 2 for bad input,
-    3 when another run holds the workspace.
+    75 when another run holds the workspace.
     """
     from claimtrack.agent.run import RunOptions, execute
     from claimtrack.cli.progress import reporter, summary_text
@@ -106,13 +106,13 @@ def bench_judge(
     from claimtrack.agent.prompts import load_prompt
     from claimtrack.cli.common import table
     from claimtrack.config import load_settings
-    from claimtrack.errors import InvalidInput, WorkspaceNotFound
+    from claimtrack.errors import InvalidArgument, WorkspaceNotFound
     from claimtrack.ledger import Ledger
     from claimtrack.workspace import Workspace
 
     settings = load_settings()
     if not settings.llm_configured:
-        raise InvalidInput("environment", "OPENAI_API_KEY/OPENAI_BASE_URL", "no LLM endpoint configured")
+        raise InvalidArgument("OPENAI_API_KEY/OPENAI_BASE_URL", "no LLM endpoint configured")
     pairs, corpus = load_pairs(scifact, split, limit)
     with tempfile.TemporaryDirectory(prefix="claimtrack-bench-") as scratch:
         try:

@@ -28,7 +28,7 @@ def import_(
 ) -> None:
     """Import arXiv's metadata snapshot, streaming; re-importing the same file adds nothing twice."""
     from claimtrack.discovery.snapshot import import_snapshot
-    from claimtrack.errors import InvalidInput
+    from claimtrack.errors import InvalidArgument
     from claimtrack.ledger import Ledger
 
     since_date = None
@@ -36,7 +36,7 @@ def import_(
         try:
             since_date = dt.date.fromisoformat(since)
         except ValueError:
-            raise InvalidInput("--since", "since", f"'{since}' is not a date (YYYY-MM-DD)") from None
+            raise InvalidArgument("--since", f"'{since}' is not a date (YYYY-MM-DD)") from None
     ws = workspace(ctx)
     with Ledger.open(ws) as ledger:
         summary = import_snapshot(ledger, file, categories=category, since=since_date)

@@ -49,17 +49,17 @@ def replicate(
 
     The same job (spec, tasks, data, models, limit, seed, device) twice runs lm-eval once.
     """
-    from claimtrack.errors import InvalidInput, SourceError
+    from claimtrack.errors import InvalidArgument, SourceError
     from claimtrack.replication.api import collect as collect_jobs
     from claimtrack.replication.api import replicate as run
 
     ws = workspace(ctx)
     if collect:
         if claim_id is not None:
-            raise InvalidInput("CLAIM_ID", "claim_id", "--collect takes no claim id; it collects every submitted job")
+            raise InvalidArgument("CLAIM_ID", "--collect takes no claim id; it collects every submitted job")
         outcomes = collect_jobs(ws)
     elif claim_id is None:
-        raise InvalidInput("CLAIM_ID", "claim_id", "missing (or pass --collect)")
+        raise InvalidArgument("CLAIM_ID", "missing (or pass --collect)")
     else:
         outcomes = [
             run(

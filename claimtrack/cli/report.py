@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from claimtrack.cli.common import print_json, store
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument
 
 FORMATS = ("md", "html", "json")
 
@@ -28,7 +28,7 @@ def _emit(text: str, out: Path | None) -> None:
     from claimtrack.fileio import atomic_write
 
     if out.is_dir():
-        raise InvalidInput("--out", "out", f"{out} is a folder; name a file")
+        raise InvalidArgument("--out", f"{out} is a folder; name a file")
     atomic_write(out, text)
     typer.echo(f"wrote {out}", err=True)
 
@@ -68,7 +68,7 @@ def status(
     from claimtrack.reports.status import build_status
 
     if fmt not in FORMATS:
-        raise InvalidInput("--format", "format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
+        raise InvalidArgument("--format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
     start = parse_since(since) if since is not None else None
     st = store(ctx)
     report = build_status(st.load(), pending_by_claim(st.ws), start)

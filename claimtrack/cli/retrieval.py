@@ -27,12 +27,12 @@ def retrieval(
     """Benchmark retrieval on a BEIR dataset: quality (nDCG@10, Recall@100) and speed (docs/s, ms/query)."""
     from claimtrack.config import load_settings
     from claimtrack.discovery import bench
-    from claimtrack.errors import InvalidInput
+    from claimtrack.errors import InvalidArgument
 
     if split not in ("train", "test", "dev"):
-        raise InvalidInput("--split", "split", f"'{split}' is not one of train, test, dev")
+        raise InvalidArgument("--split", f"'{split}' is not one of train, test, dev")
     if method not in (*bench.METHODS, "all"):
-        raise InvalidInput("--method", "method", f"'{method}' is not one of bm25, dense, hybrid, rrf, all")
+        raise InvalidArgument("--method", f"'{method}' is not one of bm25, dense, hybrid, rrf, all")
     methods = bench.METHODS if method == "all" else (method,)
     report = bench.run(
         beir,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument, InvalidInput
 
 
 @dataclass
@@ -26,8 +26,10 @@ def load(folder: Path, split: str = "train") -> BeirDataset:
     qrels_path = folder / "qrels" / f"{split}.tsv"
     for path in (corpus_path, queries_path, qrels_path):
         if not path.is_file():
-            raise InvalidInput(
-                path, "--beir", "missing: a BEIR folder holds corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv"
+            raise InvalidArgument(
+                "--beir",
+                f"{folder} has no {path.relative_to(folder)} (a BEIR folder holds corpus.jsonl, "
+                "queries.jsonl, qrels/SPLIT.tsv)",
             )
     qrels: dict[str, dict[str, int]] = {}
     with qrels_path.open(encoding="utf-8", newline="") as handle:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument
 from claimtrack.ids import parse_arxiv_id
 from claimtrack.ledger import Ledger
 from claimtrack.papers import Paper, upsert_paper
@@ -111,7 +111,7 @@ def import_snapshot(
 ) -> ImportSummary:
     """Stream the file into the ledger. `categories` keeps papers in any of them (prefix 'cs.' works)."""
     if not path.is_file():
-        raise InvalidInput(path, "FILE", "no such file")
+        raise InvalidArgument(path, "no such file")
     wanted = tuple(categories)
     summary = ImportSummary()
     pending: list[Paper] = []

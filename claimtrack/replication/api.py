@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument, InvalidInput
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Evidence, EvidenceKind, Stance
 from claimtrack.replication import jobs, rule
@@ -64,11 +64,11 @@ def replicate(
     single model yields no verdict, so it would cost CPU hours and change nothing.
     """
     if executor not in EXECUTORS:
-        raise InvalidInput("--executor", "executor", f"'{executor}' is not one of {', '.join(EXECUTORS)}")
+        raise InvalidArgument("--executor", f"'{executor}' is not one of {', '.join(EXECUTORS)}")
     if limit is not None and limit <= 0:
-        raise InvalidInput("--limit", "limit", "must be a positive number of items")
+        raise InvalidArgument("--limit", "must be a positive number of items")
     if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
-        raise InvalidInput("--device", "device", f"'{device}' is not cpu, cuda or cuda:N")
+        raise InvalidArgument("--device", f"'{device}' is not cpu, cuda or cuda:N")
     store = Store(ws)
     claim = store.load().claim(claim_id)
     spec = spec_for(ws, claim)
@@ -92,9 +92,8 @@ def replicate(
         )
     for pick in chosen:
         if needs_remote_code(pick.ref) and not trust_remote_code:
-            raise InvalidInput(
-                "--trust-remote-code",
-                "model",
+            raise InvalidArgument(
+                "--model",
                 f"{pick.ref.label} ships its own code (auto_map); rerun with --trust-remote-code if you trust it",
             )
     inputs = jobs.JobInputs(

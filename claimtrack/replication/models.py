@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument
 from claimtrack.fileio import file_lock
 from claimtrack.replication.errors import ReplicationFailed
 
@@ -39,15 +39,15 @@ def parse_model(spec: str, default_revision: str | None = None) -> ModelRef:
     """`ID[@REVISION]` or a model folder (jobs fingerprint a folder by its files, not its path)."""
     text = spec.strip()
     if not text:
-        raise InvalidInput("--model", "model", "empty model spec")
+        raise InvalidArgument("--model", "empty model spec")
     path = Path(text).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise InvalidInput("--model", "model", f"{text} is a file; pass the model folder")
+            raise InvalidArgument("--model", f"{text} is a file; pass the model folder")
         return ModelRef(name=text, pretrained=str(path.resolve()), revision=None, local=True)
     name, _, revision = text.partition("@")
     if "/" not in name and not name.replace("-", "").replace(".", "").replace("_", "").isalnum():
-        raise InvalidInput("--model", "model", f"'{text}' is neither a folder nor a hub id (ORG/NAME[@REVISION])")
+        raise InvalidArgument("--model", f"'{text}' is neither a folder nor a hub id (ORG/NAME[@REVISION])")
     return ModelRef(name=name, pretrained=name, revision=revision or default_revision)
 
 

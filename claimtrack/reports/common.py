@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from claimtrack.errors import InvalidInput
+from claimtrack.errors import InvalidArgument
 from claimtrack.models import Claim, Evidence, Stance, Status, partial_date_start
 from claimtrack.workspace import Workspace
 
@@ -28,7 +28,7 @@ def parse_since(text: str, where: str = "--since") -> dt.datetime:
             return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         stamp = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(where, "date", f"'{text}' is not a date (expected YYYY-MM-DD)") from None
+        raise InvalidArgument(where, f"'{text}' is not a date (expected YYYY-MM-DD)") from None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
