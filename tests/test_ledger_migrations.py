@@ -171,31 +171,29 @@ def test_a_ledger_from_a_newer_claimtrack_is_refused(repo_workspace: Path) -> No
     assert path.read_bytes() == before
 
 
-def _open_after(barrier: Any, path: str) -> None:
+def m002_slow_and_counted(conn: sqlite3.Connection) -> None:
+    # Slow, so the other process is at the lock while this one migrates; counted, so a second apply shows.
+    conn.execute("CREATE TABLE IF NOT EXISTS applied_log (pid INTEGER)")
+    conn.execute("INSERT INTO applied_log VALUES (1)")
+    time.sleep(0.5)
+
+
+def _open_with_a_second_migration(barrier: Any, path: str) -> None:
+    migrations.migration(m002_slow_and_counted)  # registered in this child alone
     barrier.wait()
     Ledger(Path(path)).close()
 
 
-def test_two_processes_opening_a_new_ledger_at_once_migrate_it_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
-
-    @migrations.migration
-    def m002_slow_and_counted(conn: sqlite3.Connection) -> None:
-        # Slow, so the other process is at the lock while this one migrates; counted, so a second apply shows.
-        conn.execute("CREATE TABLE IF NOT EXISTS applied_log (pid INTEGER)")
-        conn.execute("INSERT INTO applied_log VALUES (1)")
-        time.sleep(0.5)
-
+def test_two_processes_opening_a_new_ledger_at_once_migrate_it_once(tmp_path: Path) -> None:
     path = tmp_path / "state" / "ledger.sqlite"
-    fork = multiprocessing.get_context("fork")  # the children inherit the extra migration
-    barrier = fork.Barrier(2)
-    children = [fork.Process(target=_open_after, args=(barrier, str(path))) for _ in range(2)]
+    # spawn, not fork: forking pytest's process, whose other threads may hold locks, can hang the child.
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(2)
+    children = [spawn.Process(target=_open_with_a_second_migration, args=(barrier, str(path))) for _ in range(2)]
     for child in children:
         child.start()
     for child in children:
-        child.join(timeout=60)
+        child.join(timeout=120)
     assert [child.exitcode for child in children] == [0, 0]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM applied_log").fetchone() == (1,)
