@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,14 @@ def test_command_checker_catches_a_wrong_command_and_a_wrong_option() -> None:
         _check_command_line(root, "claimtrack run --dry-run")
         == "unknown option(s) ['--dry-run']: claimtrack run --dry-run"
     )
+
+
+def test_readme_classifiers_and_requires_python_name_the_same_versions() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    classified = {c.rsplit(" :: ", 1)[1] for c in project["classifiers"] if re.fullmatch(r".*:: 3\.\d+", c)}
+    setup = README.read_text().split("## Set-up", 1)[1].split("\n\n", 2)[1]
+    in_readme = set(re.findall(r"3\.\d+", setup.split("(", 1)[0]))
+    admitted = {f"3.{minor}" for minor in range(8, 20) if f"3.{minor}.0" in SpecifierSet(project["requires-python"])}
+    assert classified == in_readme == admitted == {"3.11", "3.12", "3.13"}
