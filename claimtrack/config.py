@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     arxiv_max_results: int = 50  # per query
     arxiv_retries: int = 1  # the arxiv client's own retry (empty pages); HTTP faults are retried below it
     citations_max: int = 500  # citing papers per anchor
-    embed_int8: bool = True  # int8 dynamic quantization of MiniLM: ~2x faster, nDCG unchanged (see docs)
+    embed_int8: bool = True  # int8 dynamic quantization of MiniLM: ~2x faster, nDCG unchanged (docs/discovery.md)
     embed_max_tokens: int = 256
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack"

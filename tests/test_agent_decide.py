@@ -1,4 +1,4 @@
-"""The status rules of claimtrack.agent.decide, one case per row of the README's table."""
+"""The status rules of claimtrack.agent.decide, one case per row of the table in docs/agent.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The status rules, in one place (the README shows them as a table).
+"""The status rules, in one place (docs/agent.md shows them as a table).
 
 Evidence is *credible* when its confidence reaches the threshold and it is grounded: a paper judgement
 carries a verbatim quote (checked when it was judged), a replication carries its spec rule's verdict

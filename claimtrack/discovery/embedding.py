@@ -4,11 +4,11 @@ Registered in chromadb's embedding-function registry under NAME, with a config h
 knobs (no file path: the model is found through the installed package), so a collection reopens in any
 process that has imported this module.
 
-Why not sentence-transformers: it takes seconds to import and embeds ~22 abstracts/s on 2 cores. This
-runs the same weights through transformers' BertModel with the same mean pooling and normalisation, but
-(1) sorts texts by length so batches carry little padding, and (2) quantizes the Linear layers to int8
-(dynamic, per output channel), about twice the throughput with nDCG unchanged on SciFact (see docs-discovery.md
-and benchmarks/embedding_throughput.py). ONNX Runtime was tried and measured slower on this CPU.
+Why not sentence-transformers: it takes seconds to import. This runs the same weights through transformers'
+BertModel with the same mean pooling and normalisation, but (1) sorts texts by length so batches carry little
+padding, and (2) quantizes the Linear layers to int8 (dynamic, per output channel): about twice
+sentence-transformers' throughput with nDCG unchanged on SciFact (docs/discovery.md,
+benchmarks/embedding_throughput.py). ONNX Runtime was tried and measured slower on this CPU.
 """
 
 from __future__ import annotations

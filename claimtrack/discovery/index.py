@@ -1,4 +1,4 @@
-"""The paper index: a Chroma collection of MiniLM embeddings beside a BM25 index, fused by reciprocal rank.
+"""The paper index: a Chroma collection of MiniLM embeddings beside a BM25 index, fused by normalised score.
 
 Chroma lives in the workspace state folder (PersistentClient), or on a shared server when CHROMA_HOST is
 set. Each stored embedding carries a hash of the text it was made from, so re-indexing embeds only papers
@@ -8,7 +8,7 @@ for the life of the process.
 Fusion: each ranking's top-100 scores are min-max normalised to [0, 1] and mixed,
 score = ALPHA * bm25 + (1 - ALPHA) * dense (a paper missing from one list gets 0 there). ALPHA = 0.4 was
 chosen on the even-numbered SciFact train queries only; the odd half is held out and reported apart
-(docs-discovery.md). It beat reciprocal rank fusion (`fuse_rrf`, kept for comparison) for every setting
+(docs/discovery.md). It beat reciprocal rank fusion (`fuse_rrf`, kept for comparison) for every setting
 tried on the tuning half.
 """
 
