@@ -136,6 +136,11 @@ def _check_command_line(root: Any, line: str) -> str | None:
     words = shlex.split(line.replace("\\|", "|"))[1:]
     command = root
     allowed = {opt for param in root.params for opt in param.opts} | {"--help"}
+    root_options = {opt: param for param in root.params for opt in param.opts}
+    while words and words[0] in root_options and words[0] != "--help":  # root options before the command
+        option = root_options[words.pop(0)]
+        if not getattr(option, "is_flag", False) and not getattr(option, "count", False) and words:
+            words.pop(0)  # its value (-w DIR)
     while hasattr(command, "list_commands") and words and words[0] in command.list_commands(None):
         command = command.get_command(None, words.pop(0))
         allowed |= {opt for param in command.params for opt in param.opts}
@@ -162,6 +167,8 @@ def test_command_checker_catches_a_wrong_command_and_a_wrong_option() -> None:
     assert _check_command_line(root, "claimtrack report status --format html") is None
     assert _check_command_line(root, "claimtrack reprot status") == "no such command: claimtrack reprot status"
     assert _check_command_line(root, "claimtrack --help") is None
+    assert _check_command_line(root, "claimtrack -v run --due") is None
+    assert _check_command_line(root, "claimtrack -w ws status --due") is None
     assert (
         _check_command_line(root, "claimtrack run --dry-run")
         == "unknown option(s) ['--dry-run']: claimtrack run --dry-run"
