@@ -188,3 +188,30 @@ def paper_blocks(sections: int = 4, paragraphs: int = 3, seed: int = 0, *, extra
     blocks.append(Block("heading", "References"))
     blocks += [Block("para", ref) for ref in REFERENCES]
     return blocks
+
+
+def many_pages(count: int, line: str = "Page {n} reports one more finding about scaling.") -> bytes:
+    """A long PDF quickly: one numbered line per page (a 300-page thesis, for the page limit)."""
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(PAGE_W, PAGE_H))
+    for n in range(1, count + 1):
+        pdf.setFont(FONT, SIZE)
+        pdf.drawString(MARGIN, PAGE_H - MARGIN, line.format(n=n))
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def blank_pages(count: int = 1) -> bytes:
+    """A valid PDF with no text at all (a scan without OCR reads like this)."""
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(PAGE_W, PAGE_H))
+    for _ in range(count):
+        pdf.rect(MARGIN, MARGIN, 100, 100)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

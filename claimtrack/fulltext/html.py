@@ -65,6 +65,8 @@ _REFERENCES = re.compile(r"^\s*(?:\d+\.?\s*)?(?:references|bibliography|works ci
 _WS = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+(?=[.,;:!?)])")  # left by the spaces put around math
 _WORDY = re.compile(r"[^\W\d_]{3,}")
+_TITLES = frozenset({"ltx_title"})
+_BLOCKS = frozenset({"div", "p", "section", "table", "figure", "ul", "ol", "ltx_para"})  # not part of a heading
 MAX_DEPTH = 400  # libxml2 stops at 256 levels; this only guards the walk itself
 
 
@@ -116,7 +118,9 @@ class _Walker:
             title = _title(el).rstrip(".:")
             self.walk_section(el, f"{section} › {title}" if section and title else (title or section), depth)
         elif "ltx_abstract" in classes:
-            self.emit("Abstract", "abstract", " ".join(_text(p) for p in _paragraphs(el)) or _text(el, skip_title=True))
+            self.emit(
+                "Abstract", "abstract", " ".join(_text(p) for p in _paragraphs(el)) or _text(el, leave_out=_TITLES)
+            )
         elif tag == "figure" or classes & {"ltx_figure", "ltx_table", "ltx_float"}:
             self.figure(el, section)
         elif classes & {"ltx_para", "ltx_p"} or (tag == "p" and self.latexml):
@@ -133,7 +137,11 @@ class _Walker:
 
     def walk_section(self, el: HtmlElement, section: str, depth: int) -> None:
         for child in el.iterchildren():
-            if isinstance(child.tag, str) and "ltx_title" not in _classes(child):
+            if not isinstance(child.tag, str):
+                continue
+            if "ltx_title" in _classes(child):
+                self.walk(child, section, depth + 1)  # only paragraphs an unclosed heading swallowed
+            else:
                 self.visit(child, section, depth + 1)
 
     def figure(self, el: HtmlElement, section: str) -> None:
@@ -158,7 +166,7 @@ class _Walker:
 def _title(el: HtmlElement) -> str:
     for child in el.iterchildren():
         if isinstance(child.tag, str) and "ltx_title" in _classes(child):
-            return _WS.sub(" ", _text(child)).strip()
+            return _text(child, leave_out=_BLOCKS)
     return ""
 
 
@@ -166,17 +174,18 @@ def _paragraphs(el: HtmlElement) -> list[HtmlElement]:
     return el.xpath(".//*[contains(concat(' ', @class, ' '), ' ltx_p ') or self::p][not(ancestor::p)]")
 
 
-def _text(el: HtmlElement, *, skip_title: bool = False) -> str:
-    """The readable text of an element: math as its LaTeX alttext, notes and equation numbers left out."""
+def _text(el: HtmlElement, *, leave_out: frozenset[str] = frozenset()) -> str:
+    """The readable text of an element: math as its LaTeX alttext, notes and equation numbers left out, and
+    elements with a tag or class in `leave_out`."""
     out: list[str] = []
-    _collect(el, out, skip_title, 0)
+    _collect(el, out, leave_out, 0)
     return _SPACE_BEFORE_PUNCTUATION.sub("", _WS.sub(" ", "".join(out))).strip()
 
 
-def _collect(el: HtmlElement, out: list[str], skip_title: bool, depth: int) -> None:
+def _collect(el: HtmlElement, out: list[str], leave_out: frozenset[str], depth: int) -> None:
     tag = el.tag.lower() if isinstance(el.tag, str) else ""
     classes = _classes(el) if tag else set()
-    if not tag or tag in DROP_TAGS or classes & DROP_CLASSES or (skip_title and "ltx_title" in classes):
+    if not tag or tag in DROP_TAGS or classes & DROP_CLASSES or tag in leave_out or classes & leave_out:
         pass
     elif tag == "math":
         alt = el.get("alttext") or "".join(el.xpath(".//annotation[@encoding='application/x-tex']/text()"))
@@ -188,7 +197,7 @@ def _collect(el: HtmlElement, out: list[str], skip_title: bool, depth: int) -> N
             out.append(" ")
         out.append(el.text or "")
         for child in el.iterchildren():
-            _collect(child, out, skip_title, depth + 1)
+            _collect(child, out, leave_out, depth + 1)
             out.append(child.tail or "")
     if tag in ("div", "p", "li", "td", "th"):
         out.append(" ")
