@@ -1,10 +1,10 @@
 """arXiv's HTML full texts (made from the LaTeX source by LaTeXML) as passages under their section headings.
 
-Parser: lxml's HTML parser (libxml2). It is already installed with the project (the arxiv client's feed
-parsing pulls it in), it is the fastest of the candidates that build a full tree with XPath-free element access
-(selectolax is as fast but one more compiled dependency; html5lib is pure Python and about ten times slower),
-and it recovers from malformed and cut-off markup instead of raising, which is what a truncated download needs.
-libxml2 also caps nesting depth, so a hostile page cannot make the walk below recurse without bound.
+Parser: lxml's HTML parser (libxml2, in C). It is already installed with the project (the arxiv client's
+dependencies bring it), and it recovers from malformed and cut-off markup instead of raising, which is what a
+truncated download needs; selectolax would be one more compiled dependency, html5lib is pure Python and slow on
+pages of megabytes. libxml2 also caps nesting depth, so a hostile page cannot make the walk below recurse
+without bound.
 
 What LaTeXML writes, and what is kept:
 - `ltx_section`, `ltx_subsection`, `ltx_subsubsection`, `ltx_appendix` (and chapters, parts) carry an

