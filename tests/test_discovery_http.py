@@ -126,3 +126,15 @@ def test_a_body_over_the_byte_limit_comes_back_cut_and_is_not_cached(tmp_path: P
     assert big.body == b"x" * 10_000 and big.truncated == "cut at the 10,000-byte limit"
     assert small.body == b"y" * 500 and small.truncated == ""
     assert len(api.hits("/big")) == 2 and len(api.hits("/small")) == 1  # only the whole answer was cached
+
+
+def test_a_body_that_does_not_match_its_encoding_is_a_source_error() -> None:
+    with Loopback() as api:
+        api.route("/x", lambda _: Reply(200, b"not gzip at all", "text/html", headers={"Content-Encoding": "gzip"}))
+        fetcher, waits = _fetcher(retries=1)
+        with pytest.raises(SourceError, match=r"test: undecodable answer .* after 2 tries"):
+            fetcher.get(api.url + "/x")
+        fetcher.max_bytes = 1000  # the streamed read decodes the same way
+        with pytest.raises(SourceError, match="undecodable answer"):
+            fetcher.get(api.url + "/x")
+    assert len(waits) == 2

@@ -4,9 +4,12 @@ table rows, with words broken across lines put together; bad and huge PDFs end i
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import pytest
 from pdf_maker import Block, blank_pages, make_pdf, many_pages, paper_blocks
 
+from claimtrack.fulltext import pdf as pdf_module
 from claimtrack.fulltext.pdf import pages_to_pieces, read_pdf, text_lines
 
 FINDING = (
@@ -114,3 +117,19 @@ def test_a_paper_without_headings_is_one_unlabelled_section() -> None:
     made = make_pdf([Block("para", "Plain text without any heading at all. " * 5)], columns=1)
     pieces, _ = _read(made.data)
     assert [(s, k) for s, k, _ in pieces] == [("", "text")]
+
+
+def test_a_reader_that_crashes_ends_alone_and_its_pages_so_far_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crashing = tmp_path / "crashing_child.py"  # a child that dies as PDFium would on a hostile file
+    crashing.write_text(
+        "import json, os, signal\n"
+        'print(json.dumps({"pages": 3}), flush=True)\n'
+        'print(json.dumps({"text": "1 Introduction\\nThe first page was read."}), flush=True)\n'
+        "os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    monkeypatch.setattr(pdf_module, "CHILD", crashing)
+    pieces, notes = _read(b"%PDF-1.7")
+    assert pieces == [("1 Introduction", "text", "The first page was read.")]
+    assert notes == ["PDF reader failed (exit -11: no message) after 1 of 3 pages"]

@@ -207,3 +207,22 @@ def test_an_existing_ledger_gains_the_fulltexts_table(tmp_path: Path, monkeypatc
                     "INSERT INTO fulltexts (paper_id, version, parser, source, fetched_at)"
                     " VALUES ('x', '', '1', 'none', 'now')"
                 )
+
+
+def test_an_empty_html_page_and_no_pdf_is_no_text_remembered(ledger: Ledger) -> None:
+    with Literature(html={"2406.01234v2": b""}) as api:
+        first = _reader(ledger, api).read(PAPER)
+        again = _reader(ledger, api).read(PAPER)
+        assert len(api.requests) == 2
+    assert isinstance(first, Unreadable) and first.kind == "no-text" and again == first
+    assert first.reason == "the HTML held no text (HTML not parseable: Document is empty); no PDF (HTTP 404)"
+
+
+def test_importing_the_package_loads_no_parser_model_or_pdf_library() -> None:
+    import subprocess
+    import sys
+
+    heavy = "{'lxml', 'torch', 'chromadb', 'pypdfium2', 'numpy'}"
+    code = f"import sys, claimtrack.fulltext; print(sorted({heavy} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -198,6 +198,9 @@ class Fetcher:
             except httpx.TransportError as exc:
                 problem, wait = f"connection failed: {exc}", self._backoff(attempt)
                 continue
+            except httpx.DecodingError as exc:  # a body that its Content-Encoding does not describe
+                problem, wait = f"undecodable answer ({exc})", self._backoff(attempt)
+                continue
             log.info("%s: GET %s -> %d in %.2f s", self.source, _short(target), reply.status_code, _since(started))
             if reply.status_code == 429:
                 problem = "HTTP 429 (rate limited)"

@@ -1,8 +1,8 @@
 """A PDF's text as passages under its section headings, for papers that arXiv has no HTML for.
 
-Extraction runs pypdfium2 (PDFium, BSD/Apache licensed) in a child process (`python -m claimtrack.fulltext.pdf`):
-a wall-clock limit can then end it whatever it is doing, a crash in the C library on a hostile file ends only
-the child, and the child caps its own memory. It writes one JSON line per page as it goes, so a reading cut
+Extraction runs pypdfium2 (PDFium, BSD/Apache licensed) in a child process (pdf_child.py): a wall-clock limit
+can then end it whatever it is doing, a crash in the C library on a hostile file ends only the child, and the
+child caps its own memory. It writes one JSON line per page as it goes, so a reading cut
 short by the time limit still gives the pages read so far. Why pypdfium2: it measured the most accurate and by
 far the fastest of the permissively licensed libraries (benchmarks/pdf_text.py, docs/fulltext.md).
 
@@ -20,7 +20,6 @@ The text is then cleaned here, in the parent:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from claimtrack.fulltext.models import Parsed
 
-CHILD_MEMORY_BYTES = 3 * 1024**3  # address space the child may map: enough for PDFium on a large paper
+CHILD = Path(__file__).with_name("pdf_child.py")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
 _BREAK_MARK = re.compile(r"[\ufffe\u00ad\x02]")  # PDFium marks a hyphen at a line break (and soft hyphens)
 _NUMBERED = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(?P<title>[A-Z][^\n]{0,90})$")
@@ -55,12 +54,10 @@ def read_pdf(data: bytes, *, max_pages: int, timeout_s: float) -> Parsed:
 
 
 def _extract(data: bytes, max_pages: int, timeout_s: float) -> tuple[list[str], int | None, list[str]]:
-    root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "claimtrack.fulltext.pdf", str(max_pages)]
+    command = [sys.executable, str(CHILD), str(max_pages)]
     notes: list[str] = []
     try:
-        done = subprocess.run(command, input=data, capture_output=True, timeout=timeout_s, env=env, check=False)
+        done = subprocess.run(command, input=data, capture_output=True, timeout=timeout_s, check=False)
         out = done.stdout
         if done.returncode != 0:
             last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
@@ -84,31 +81,6 @@ def _extract(data: bytes, max_pages: int, timeout_s: float) -> tuple[list[str], 
     if total is not None and len(pages) < min(total, max_pages) and notes:
         notes[-1] += f" after {len(pages)} of {total} pages"
     return pages, total, notes
-
-
-def _child(max_pages: int) -> None:
-    """The child's side: PDF bytes on stdin, one JSON line per page on stdout."""
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
-    import pypdfium2 as pdfium
-
-    data = sys.stdin.buffer.read()
-    write = sys.stdout.write
-    try:
-        document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        write(json.dumps({"error": str(exc)}) + "\n")
-        return
-    write(json.dumps({"pages": len(document)}) + "\n")
-    for index in range(min(len(document), max_pages)):
-        page = document[index]
-        textpage = page.get_textpage()
-        write(json.dumps({"text": textpage.get_text_range()}) + "\n")
-        sys.stdout.flush()
-        textpage.close()
-        page.close()
-    document.close()
 
 
 # --- cleaning ---------------------------------------------------------------------------------------------------
@@ -245,7 +217,3 @@ def _follows(number: tuple[int, ...], last: tuple[int, ...]) -> bool:
     if number[0] == last[0]:
         return len(number) > 1 and number > last
     return last[0] < number[0] <= last[0] + 2
-
-
-if __name__ == "__main__":
-    _child(int(sys.argv[1]))
