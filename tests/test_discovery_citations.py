@@ -243,7 +243,7 @@ def test_an_existing_ledger_gains_the_citation_contexts_table(tmp_path: Path, mo
         upsert_paper(old, Paper(id="2401.00001", title="Kept"), source="arxiv")
     monkeypatch.setattr(migrations, "MIGRATIONS", shipped)
     with Ledger(path) as ledger:
-        assert "m002_citation_contexts" in migrations.applied(ledger.conn)
+        assert any(name.endswith("_citation_contexts") for name in migrations.applied(ledger.conn))
         assert get_paper(ledger, "2401.00001").title == "Kept"
         columns = [c["name"] for c in ledger.conn.execute("PRAGMA table_info(citation_contexts)")]
         assert columns == ["paper_id", "anchor", "contexts_json", "intents_json", "influential", "source", "fetched_at"]
