@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     citations_max: int = 500  # citing papers per anchor
     embed_int8: bool = True  # int8 dynamic quantization of MiniLM: ~2x faster, nDCG unchanged (docs/discovery.md)
     embed_max_tokens: int = 256
+    # Full texts (claimtrack/fulltext, docs/fulltext.md): where, how much, and how long.
+    arxiv_html_url: str = "https://arxiv.org/html"  # + /<id>[vN]: LaTeXML's rendering of the paper
+    arxiv_pdf_url: str = "https://arxiv.org/pdf"  # + /<id>[vN]: the fallback when there is no HTML
+    fulltext_budget_tokens: int = Field(default=1500, gt=0)  # passages sent per (claim, paper), MiniLM tokens
+    fulltext_passage_tokens: int = Field(default=200, ge=32, le=256)  # longest passage (MiniLM reads 256)
+    fulltext_max_bytes: int = Field(default=30_000_000, gt=0)  # one HTML page or PDF; larger ones are cut
+    fulltext_max_pages: int = Field(default=50, gt=0)  # PDF pages read (a 300-page thesis: the first 50)
+    fulltext_fetch_s: float = Field(default=120.0, gt=0)  # wall-clock limit on one download
+    fulltext_parse_s: float = Field(default=60.0, gt=0)  # wall-clock limit on reading one PDF's text
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack"
     )

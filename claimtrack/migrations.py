@@ -206,3 +206,39 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     for statement in _INITIAL:
         conn.execute(statement)
     conn.execute("DROP TABLE IF EXISTS schema_parts")
+
+
+@migration
+def m002_citation_contexts(conn: sqlite3.Connection) -> None:
+    """What a citing paper says where it cites an anchor (Semantic Scholar's contexts, intents, influence), so
+    the judge can read it. Keyed by the paper as stored; ON UPDATE CASCADE follows a provisional id (doi:...)
+    when the paper later gains its arXiv id."""
+    conn.execute(
+        """CREATE TABLE citation_contexts (
+    paper_id TEXT NOT NULL REFERENCES papers(id) ON UPDATE CASCADE,  -- the citing paper
+    anchor TEXT NOT NULL,          -- the cited anchor's arXiv id
+    contexts_json TEXT NOT NULL DEFAULT '[]',  -- the citing sentences, as the source gives them
+    intents_json TEXT NOT NULL DEFAULT '[]',   -- background | methodology | result
+    influential INTEGER,           -- 1/0 as Semantic Scholar classes the citation; NULL when not said
+    source TEXT NOT NULL,          -- semanticscholar
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (paper_id, anchor)
+)"""
+    )
+
+
+@migration
+def m003_fulltexts(conn: sqlite3.Connection) -> None:
+    """Full texts read once per paper version (a version's text never changes), or why none could be."""
+    conn.execute(
+        """CREATE TABLE fulltexts (
+    paper_id TEXT NOT NULL,        -- versionless arXiv id
+    version TEXT NOT NULL DEFAULT '',  -- 'v2'; '' when the latest was asked for
+    parser TEXT NOT NULL,          -- the parser (and passage size) that made it: another one reads again
+    source TEXT NOT NULL,          -- html | pdf | none
+    fulltext BLOB,                 -- zlib-compressed FullText JSON when source is html or pdf
+    reason TEXT,                   -- why there is none (not found, no text), when source is none
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (paper_id, version)
+)"""
+    )

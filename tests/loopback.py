@@ -12,8 +12,9 @@ Services mount a real protocol at its real paths, so one port can stand in for e
 - `SemanticScholar`: the Graph API's citations at /graph/v1/paper/{id}/citations (offset, limit, next, fields).
 - `OpenAlex`: a work by DOI at /works/doi:..., and the works citing a work at /works?filter=cites:W... (cursor).
 - `OpenAIChat`: chat completions (with `usage`) at /v1/chat/completions and the model list at /v1/models.
+- `ArxivFullText`: arXiv's HTML renderings at /html/<id>[vN] and PDFs at /pdf/<id>[vN] (404 when it has none).
 
-`Literature` (the three literature services) and `OpenAIServer` (the chat service) are the usual sets;
+`Literature` (the literature services) and `OpenAIServer` (the chat service) are the usual sets;
 `env()` and `settings()` point claimtrack at whatever a server has mounted. A new route of a service (a
 full-text page, a PDF, a lookup) is one entry in its `routes()`.
 """
@@ -52,13 +53,15 @@ def recorded(*parts: str) -> bytes:
 
 @dataclass
 class Reply:
-    """One HTTP answer; `delay_s` stalls it first (a slow server, for a client's timeout)."""
+    """One HTTP answer; `delay_s` stalls it first (a slow server, for a client's timeout); `drip_s` sends the
+    body 1 KiB at a time with that pause between pieces (a server that trickles a large document)."""
 
     status: int = 200
     body: bytes | str = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    drip_s: float = 0.0
 
 
 def json_reply(data: object, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -176,9 +179,10 @@ class Loopback:
             return Reply(500, traceback.format_exc(), "text/plain")
 
     def _match(self, request: Request) -> tuple[Route, dict[str, str]] | None:
+        wanted = "GET" if request.method == "HEAD" else request.method  # HEAD: a GET without the body
         for method, pattern, target in reversed(self._routes):  # the latest registration wins
             found = pattern.fullmatch(request.path)
-            if found and method == request.method:
+            if found and method == wanted:
                 return target, found.groupdict()
         return None
 
@@ -212,6 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve()
 
+    def do_HEAD(self) -> None:
+        self._serve()
+
     def _serve(self) -> None:
         parts = urlsplit(self.path)
         request = Request(
@@ -231,7 +238,14 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command == "HEAD":
+                return
+            if reply.drip_s <= 0:
+                self.wfile.write(body)
+            for start in range(0, len(body) if reply.drip_s > 0 else 0, 1024):
+                self.wfile.write(body[start : start + 1024])
+                self.wfile.flush()
+                time.sleep(reply.drip_s)
         except (BrokenPipeError, ConnectionResetError):
             return  # the client gave up waiting (a timeout test): nobody is left to answer
 
@@ -505,6 +519,51 @@ class OpenAlex(Service):
         return json_reply({"meta": meta, "results": works[offset : offset + size], "group_by": []})
 
 
+# --- arXiv full texts -----------------------------------------------------------------------------------------
+
+
+class ArxivFullText(Service):
+    """arXiv's full texts: `html` and `pdf` map an id with its version ('2406.01234v2') to the document's bytes.
+    A request without a version gets the latest version held; an id not held answers 404 with an HTML page, as
+    arXiv does."""
+
+    HTML = "/html/{paper:path}"
+    PDF = "/pdf/{paper:path}"
+
+    def __init__(self, html: Mapping[str, bytes] | None = None, pdf: Mapping[str, bytes] | None = None) -> None:
+        self.html = dict(html or {})
+        self.pdf = dict(pdf or {})
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {("GET", self.HTML): self.html_page, ("GET", self.PDF): self.pdf_file}
+
+    def settings(self, url: str) -> dict[str, Any]:
+        return {"arxiv_html_url": url + "/html", "arxiv_pdf_url": url + "/pdf"}
+
+    def html_page(self, request: Request) -> Reply:
+        found = _version(self.html, request.params["paper"])
+        if found is None:
+            page = f"<html><body><h1>No HTML for '{request.params['paper']}'</h1></body></html>"
+            return Reply(404, page, "text/html; charset=utf-8")
+        return Reply(200, found, "text/html; charset=utf-8")
+
+    def pdf_file(self, request: Request) -> Reply:
+        found = _version(self.pdf, request.params["paper"])
+        if found is None:
+            page = f"<html><body><h1>Article identifier '{request.params['paper']}' not recognized</h1></body></html>"
+            return Reply(404, page, "text/html; charset=utf-8")
+        return Reply(200, found, "application/pdf")
+
+
+def _version(documents: Mapping[str, bytes], name: str) -> bytes | None:
+    if name in documents:
+        return documents[name]
+    if re.search(r"v\d+$", name):
+        return None
+    versions = sorted((int(k.rsplit("v", 1)[1]), k) for k in documents if re.fullmatch(re.escape(name) + r"v\d+", k))
+    return documents[versions[-1][1]] if versions else None
+
+
 # --- an OpenAI-compatible endpoint ----------------------------------------------------------------------------
 
 
@@ -594,7 +653,7 @@ def user_text(request: Mapping[str, Any]) -> str:
 
 
 class Literature(Loopback):
-    """arXiv, Semantic Scholar and OpenAlex on one port, each at its real paths."""
+    """arXiv (its API and its full texts), Semantic Scholar and OpenAlex on one port, each at its real paths."""
 
     def __init__(
         self,
@@ -602,11 +661,14 @@ class Literature(Loopback):
         *,
         s2: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         openalex: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        html: Mapping[str, bytes] | None = None,
+        pdf: Mapping[str, bytes] | None = None,
     ) -> None:
         super().__init__()
         self.arxiv = self.mount(ArxivAPI(entries))
         self.s2 = self.mount(SemanticScholar(s2))
         self.openalex = self.mount(OpenAlex(openalex))
+        self.fulltext = self.mount(ArxivFullText(html, pdf))
 
 
 class OpenAIServer(Loopback):

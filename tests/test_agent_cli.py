@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from agent_helpers import judgement
 from conftest import FIXTURES, invoke
-from loopback import ArxivAPI, ChatReply, Loopback, OpenAIChat, OpenAIServer, OpenAlex, user_text
+from loopback import ArxivAPI, ArxivFullText, ChatReply, Loopback, OpenAIChat, OpenAIServer, OpenAlex, user_text
 
 SECRET = "sk-test-never-print-me-0123456789"
 
@@ -71,6 +71,23 @@ def test_doctor_without_endpoint_or_network(repo_workspace: Path):
     assert result.exit_code == 0
     assert re.search(r"^--\s+llm\s+not configured", result.stdout, re.MULTILINE)
     assert re.search(r"^FAIL\s+arxiv\s+unreachable", result.stdout, re.MULTILINE)
+
+
+def test_doctor_says_whether_full_texts_answer_and_asks_only_for_headers(repo_workspace: Path, monkeypatch):
+    with Loopback() as server:
+        server.mount(ArxivFullText(html={"1706.03762v7": b"<html>" + b"x" * 50_000 + b"</html>"}))
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        result = invoke("--workspace", str(repo_workspace), "doctor")
+        asked = [(r.method, r.path) for r in server.requests]
+    assert asked == [("HEAD", "/html/1706.03762")]
+    assert re.search(r"^ok\s+fulltext\s+reachable \(HTTP 200, ", result.stdout, re.MULTILINE)
+    monkeypatch.setenv("CLAIMTRACK_ARXIV_HTML_URL", "http://127.0.0.1:9/html")  # nothing listens there
+    offline = invoke("--workspace", str(repo_workspace), "doctor")
+    line = re.search(
+        r"^--\s+fulltext\s+unreachable: .*; runs judge on titles and abstracts only$", offline.stdout, re.M
+    )
+    assert line and offline.exit_code == 0  # informational: runs go on without full texts
 
 
 def test_doctor_flags_an_invalid_store(repo_workspace: Path):

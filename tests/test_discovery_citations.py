@@ -1,18 +1,28 @@
-"""Citing papers: Semantic Scholar (paging, 429, 404, no abstract) and the OpenAlex fallback."""
+"""Citing papers: Semantic Scholar (paging, 429, 404, no abstract) and the OpenAlex fallback; how they cite the
+anchor (contexts, intents, influence), stored per citing paper and anchor."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback import Literature, OpenAlex, Reply, Request, SemanticScholar, json_reply, recorded
 from pydantic import SecretStr
 
+from claimtrack import migrations
 from claimtrack.discovery import citations
+from claimtrack.discovery.discover import discover
 from claimtrack.discovery.http import Fetcher, forget_down_hosts
+from claimtrack.ledger import Ledger
+from claimtrack.papers import Paper, get_paper, upsert_paper
+from claimtrack.store import Store
+from claimtrack.workspace import Workspace
 
 S2_PATH = "/graph/v1/paper/arXiv:2305.11383/citations"
+NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -127,3 +137,113 @@ def test_anchor_unknown_everywhere_is_a_note_not_a_failure() -> None:
 def test_inverted_index_rebuilds_word_order() -> None:
     assert citations.abstract_from_inverted_index({"world": [1], "hello": [0, 2]}) == "hello world hello"
     assert citations.abstract_from_inverted_index(None) == ""
+
+
+# --- how citing papers cite the anchor: contexts, intents, influence ------------------------------------------
+
+CONTEXT = "Unlike Kung and Peng (2023), we find that simplified definitions hurt models above 11B parameters."
+
+
+def _with_context(i: int, **edge: object) -> dict[str, object]:
+    return {**_s2_item(i), **edge}
+
+
+def test_recorded_citation_record_gives_its_contexts_intents_and_influence() -> None:
+    record = json.loads(recorded("semanticscholar", "s2_single_Citation.json"))
+    context = citations.s2_context("2305.11383", record)
+    assert context.anchor == "2305.11383" and context.influential is True
+    assert len(context.contexts) == 4 and context.contexts[1].startswith("work combined a physics-engine simulation")
+    assert context.intents == ("result", "background", "methodology")
+
+
+def test_missing_or_null_edge_fields_are_empty_not_errors() -> None:
+    bare = citations.s2_context("a", {"citingPaper": {"title": "x"}})
+    assert bare == citations.CitationContext("a")
+    nulls = citations.s2_context("a", {"contexts": None, "intents": None, "isInfluential": None})
+    assert nulls == citations.CitationContext("a")
+    messy = citations.s2_context("a", {"contexts": ["  x  ", "", "x", 3], "intents": ["result", None, "result"]})
+    assert messy.contexts == ("x",) and messy.intents == ("result",) and messy.influential is None
+
+
+def _stored(ledger: Ledger, found: citations.CitingPapers) -> int:
+    with ledger.transaction():
+        for paper in found.papers:
+            upsert_paper(ledger, paper, source=found.source or "", detail=f"cites {ANCHOR}")
+    return citations.store_contexts(ledger, found)
+
+
+def test_contexts_are_stored_per_citing_paper_and_anchor(tmp_path: Path) -> None:
+    records = [
+        _with_context(1, contexts=[CONTEXT], intents=["result"], isInfluential=True),
+        _with_context(2, contexts=[], intents=[], isInfluential=False),  # the publisher withholds the text
+    ]
+    with Literature(s2={f"arXiv:{ANCHOR}": records}) as api:
+        found = _run(api)
+        assert api.hits(S2_PATH)[0].query["fields"].startswith("contexts,intents,isInfluential,")
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        assert _stored(ledger, found) == 2
+        [context] = citations.contexts_for(ledger, "2401.00001", [ANCHOR, "1706.03762"])
+        assert context == citations.CitationContext(ANCHOR, (CONTEXT,), ("result",), True)
+        assert citations.contexts_for(ledger, "2401.00002", [ANCHOR]) == [
+            citations.CitationContext(ANCHOR, (), (), False)
+        ]
+        assert citations.contexts_for(ledger, "2401.00001", ["1706.03762"]) == []
+        assert citations.contexts_for(ledger, "2401.00001", []) == []
+        # A later lookup replaces what an earlier one said.
+        found.contexts["2401.00001"] = citations.CitationContext(ANCHOR, (CONTEXT, "A second mention."), (), True)
+        citations.store_contexts(ledger, found)
+        assert citations.contexts_for(ledger, "2401.00001", [ANCHOR])[0].contexts == (CONTEXT, "A second mention.")
+
+
+def test_a_paper_found_only_through_openalex_has_no_contexts(tmp_path: Path) -> None:
+    with Literature(openalex={ANCHOR: []}) as api:
+        _cited_on_two_pages(api)
+        found = _run(api)
+    assert found.source == "openalex" and found.contexts == {}
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        assert _stored(ledger, found) == 0
+        assert citations.contexts_for(ledger, "2312.07559", [ANCHOR]) == []
+
+
+def test_contexts_follow_a_paper_that_later_gains_its_arxiv_id(tmp_path: Path) -> None:
+    doi_only = {
+        "citingPaper": {"paperId": "d1", "title": "Scale changes instruction tuning", "externalIds": {"DOI": "10.1/S"}},
+        "contexts": [CONTEXT],
+    }
+    with Literature(s2={f"arXiv:{ANCHOR}": [doi_only]}) as api:
+        found = _run(api)
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        _stored(ledger, found)
+        assert citations.contexts_for(ledger, "doi:10.1/s", [ANCHOR])[0].contexts == (CONTEXT,)
+        with ledger.transaction():  # arXiv lists the same paper, with its DOI: the row is re-keyed
+            upsert_paper(
+                ledger, Paper(id="2409.00009", doi="10.1/s", title="Scale changes instruction tuning"), source="arxiv"
+            )
+        assert citations.contexts_for(ledger, "2409.00009", [ANCHOR])[0].contexts == (CONTEXT,)
+        assert citations.contexts_for(ledger, "doi:10.1/s", [ANCHOR]) == []
+
+
+def test_discovery_stores_the_contexts_of_the_papers_it_stores(repo_workspace: Path) -> None:
+    claim_id = "it-output-format-not-task"  # anchor 2305.11383
+    records = [_with_context(1, contexts=[CONTEXT], intents=["result"], isInfluential=True)]
+    ws = Workspace.at(repo_workspace)
+    with Literature(s2={f"arXiv:{ANCHOR}": records}) as api, Ledger.open(ws) as ledger:
+        claim = Store(ws).load().claim(claim_id)
+        discover(ws, ledger, claim, settings=api.settings(http_backoff_s=0.01, http_retries=1), now=NOW)
+        assert citations.contexts_for(ledger, "2401.00001", claim.anchor_ids) == [
+            citations.CitationContext(ANCHOR, (CONTEXT,), ("result",), True)
+        ]
+
+
+def test_an_existing_ledger_gains_the_citation_contexts_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ledger.sqlite"
+    shipped = list(migrations.MIGRATIONS)
+    monkeypatch.setattr(migrations, "MIGRATIONS", shipped[:1])  # the ledger as the foundations left it
+    with Ledger(path) as old, old.transaction():
+        upsert_paper(old, Paper(id="2401.00001", title="Kept"), source="arxiv")
+    monkeypatch.setattr(migrations, "MIGRATIONS", shipped)
+    with Ledger(path) as ledger:
+        assert any(name.endswith("_citation_contexts") for name in migrations.applied(ledger.conn))
+        assert get_paper(ledger, "2401.00001").title == "Kept"
+        columns = [c["name"] for c in ledger.conn.execute("PRAGMA table_info(citation_contexts)")]
+        assert columns == ["paper_id", "anchor", "contexts_json", "intents_json", "influential", "source", "fetched_at"]

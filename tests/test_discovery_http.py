@@ -111,3 +111,30 @@ def test_dns_failure_is_a_source_error() -> None:
     fetcher, _ = _fetcher(retries=0)
     with pytest.raises(SourceError, match="test: connection failed"):
         fetcher.get("https://api.semanticscholar.org/graph/v1/paper/arXiv:2305.11383")
+
+
+def test_a_body_over_the_byte_limit_comes_back_cut_and_is_not_cached(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    with Loopback() as api:
+        api.route("/big", lambda _: Reply(200, b"x" * 50_000, "text/html"))
+        api.route("/small", lambda _: Reply(200, b"y" * 500, "text/html"))
+        fetcher, _ = _fetcher(ledger)
+        fetcher.max_bytes = 10_000
+        big = fetcher.get(api.url + "/big")
+        small = fetcher.get(api.url + "/small")
+        fetcher.get(api.url + "/big")
+    assert big.body == b"x" * 10_000 and big.truncated == "cut at the 10,000-byte limit"
+    assert small.body == b"y" * 500 and small.truncated == ""
+    assert len(api.hits("/big")) == 2 and len(api.hits("/small")) == 1  # only the whole answer was cached
+
+
+def test_a_body_that_does_not_match_its_encoding_is_a_source_error() -> None:
+    with Loopback() as api:
+        api.route("/x", lambda _: Reply(200, b"not gzip at all", "text/html", headers={"Content-Encoding": "gzip"}))
+        fetcher, waits = _fetcher(retries=1)
+        with pytest.raises(SourceError, match=r"test: undecodable answer .* after 2 tries"):
+            fetcher.get(api.url + "/x")
+        fetcher.max_bytes = 1000  # the streamed read decodes the same way
+        with pytest.raises(SourceError, match="undecodable answer"):
+            fetcher.get(api.url + "/x")
+    assert len(waits) == 2

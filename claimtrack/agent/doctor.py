@@ -68,10 +68,11 @@ def check_llm(settings: Settings) -> Check:
     )
 
 
-def _reach(name: str, url: str) -> Check:
-    """Any HTTP answer, even an error status, means the host is reachable."""
+def _reach(name: str, url: str, *, method: str = "GET", optional: str = "") -> Check:
+    """Any HTTP answer, even an error status, means the host is reachable. An `optional` source that does not
+    answer is informational, with that text saying what runs do without it."""
     started = time.monotonic()
-    request = urllib.request.Request(url, headers={"User-Agent": "claimtrack-doctor"})
+    request = urllib.request.Request(url, headers={"User-Agent": "claimtrack-doctor"}, method=method)
     try:
         with urllib.request.urlopen(request, timeout=NET_TIMEOUT_S) as response:
             status = response.status
@@ -79,6 +80,8 @@ def _reach(name: str, url: str) -> Check:
         status = exc.code
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if optional:
+            return Check(name, None, f"unreachable: {reason}; {optional}")
         return Check(name, False, f"unreachable: {reason}")
     return Check(name, True, f"reachable (HTTP {status}, {time.monotonic() - started:.1f}s)")
 
@@ -89,6 +92,15 @@ def check_sources(settings: Settings) -> list[Check]:
         _reach("s2", f"{settings.s2_url.rstrip('/')}/paper/arXiv:1706.03762?fields=title"),
         _reach("openalex", f"{settings.openalex_url.rstrip('/')}/works?per-page=1"),
     ]
+
+
+FULLTEXT_PROBE = "1706.03762"  # any arXiv id: the check asks for headers only, never the page
+
+
+def check_fulltext(settings: Settings) -> Check:
+    """Whether arXiv's HTML full texts answer (a HEAD request); without them the judge reads abstracts."""
+    url = f"{settings.arxiv_html_url.rstrip('/')}/{FULLTEXT_PROBE}"
+    return _reach("fulltext", url, method="HEAD", optional="runs judge on titles and abstracts only")
 
 
 def check_lm_eval() -> Check:
@@ -156,6 +168,7 @@ def diagnose(ws: Workspace, settings: Settings) -> list[Check]:
         check_store(ws),
         check_llm(settings),
         *check_sources(settings),
+        check_fulltext(settings),
         check_lm_eval(),
         check_gpu(),
         check_index(ws, settings),

@@ -1,24 +1,44 @@
 """Papers that cite a claim's anchors: Semantic Scholar first, OpenAlex when it has nothing or fails.
 
 A citing paper is by construction newer than the anchor, so it is a candidate even when a source gives
-no publication date.
+no publication date. Semantic Scholar also says how it cites the anchor: the sentences around the citation
+(`contexts`), why it cites (`intents`: background, methodology, result) and whether the citation is
+influential. These are stored per (citing paper, anchor) for the judge: what a newer paper says about the
+anchor is the most direct evidence about a dated claim. OpenAlex has no such data, so a paper found only
+there has no contexts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from claimtrack.config import Settings
 from claimtrack.discovery.http import Fetcher, Response
 from claimtrack.errors import SourceError
 from claimtrack.ids import parse_arxiv_id
+from claimtrack.ledger import Ledger
 from claimtrack.papers import Paper
 
 S2 = "semanticscholar"
 OPENALEX = "openalex"
-S2_FIELDS = "title,abstract,externalIds,publicationDate,year,authors"
+# Edge fields (how the citing paper cites) first, then the citing paper's own fields.
+S2_FIELDS = "contexts,intents,isInfluential,title,abstract,externalIds,publicationDate,year,authors"
+
+
+@dataclass(frozen=True)
+class CitationContext:
+    """How one citing paper cites one anchor, as Semantic Scholar extracted it from the citing paper's text."""
+
+    anchor: str
+    contexts: tuple[str, ...] = ()  # the citing sentences, verbatim as the source gives them
+    intents: tuple[str, ...] = ()  # background | methodology | result
+    influential: bool | None = None
+
+
 _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
 
 
@@ -31,6 +51,7 @@ class CitingPapers:
     source: str | None = None
     problems: list[SourceError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. "anchor not known to semanticscholar"
+    contexts: dict[str, CitationContext] = field(default_factory=dict)  # by citing paper id (Semantic Scholar)
 
 
 def citing_papers(anchor: str, *, settings: Settings, s2: Fetcher, openalex: Fetcher) -> CitingPapers:
@@ -72,6 +93,7 @@ def _s2_citations(anchor: str, settings: Settings, fetcher: Fetcher, found: Citi
             paper = s2_paper((item or {}).get("citingPaper") or {})
             if paper is not None:
                 taken += 1
+                found.contexts[paper.id] = s2_context(anchor, item)
                 yield paper
         nxt = page.get("next")
         if not isinstance(nxt, int) or nxt <= offset:
@@ -100,6 +122,81 @@ def s2_paper(data: dict) -> Paper | None:
         published=published,
         url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (f"https://doi.org/{doi}" if doi else None),
     )
+
+
+def s2_context(anchor: str, item: dict) -> CitationContext:
+    """The edge fields of one citations record; absent or null fields (publishers that withhold the text) are
+    empty, not errors."""
+    contexts = [c.strip() for c in item.get("contexts") or [] if isinstance(c, str) and c.strip()]
+    intents = [i for i in item.get("intents") or [] if isinstance(i, str) and i]
+    influential = item.get("isInfluential")
+    return CitationContext(
+        anchor,
+        tuple(dict.fromkeys(contexts)),
+        tuple(dict.fromkeys(intents)),
+        influential if isinstance(influential, bool) else None,
+    )
+
+
+def store_contexts(ledger: Ledger, found: CitingPapers, now: dt.datetime | None = None) -> int:
+    """Keep the citation contexts of the found papers, once they are stored (upsert_paper first); returns how
+    many.
+
+    A paper is looked up by its id, then by DOI, the way upsert_paper matches it, so a context lands on the row
+    the paper was merged into. A later lookup replaces the earlier one (citing sentences can be added).
+    """
+    stamp = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    stored = 0
+    with ledger.transaction() as conn:
+        for paper in found.papers:
+            context = found.contexts.get(paper.id)
+            if context is None:  # found through OpenAlex
+                continue
+            row = conn.execute(
+                "SELECT id FROM papers WHERE id = ? OR (? IS NOT NULL AND doi = ?) ORDER BY id = ? DESC LIMIT 1",
+                (paper.id, paper.doi, paper.doi, paper.id),
+            ).fetchone()
+            if row is None:
+                continue
+            conn.execute(
+                "INSERT INTO citation_contexts (paper_id, anchor, contexts_json, intents_json, influential, source,"
+                " fetched_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(paper_id, anchor) DO UPDATE SET"
+                " contexts_json = excluded.contexts_json, intents_json = excluded.intents_json,"
+                " influential = excluded.influential, source = excluded.source, fetched_at = excluded.fetched_at",
+                (
+                    row["id"],
+                    context.anchor,
+                    json.dumps(list(context.contexts)),
+                    json.dumps(list(context.intents)),
+                    None if context.influential is None else int(context.influential),
+                    S2,
+                    stamp,
+                ),
+            )
+            stored += 1
+    return stored
+
+
+def contexts_for(ledger: Ledger, paper_id: str, anchor_ids: Sequence[str]) -> list[CitationContext]:
+    """What a stored paper says where it cites each of the given anchors (those it has contexts for), in the
+    anchors' order. Empty for a paper found only through OpenAlex or arXiv."""
+    if not anchor_ids:
+        return []
+    rows = ledger.conn.execute(
+        "SELECT anchor, contexts_json, intents_json, influential FROM citation_contexts"
+        f" WHERE paper_id = ? AND anchor IN ({','.join('?' * len(anchor_ids))})",
+        (paper_id, *anchor_ids),
+    ).fetchall()
+    found = {
+        r["anchor"]: CitationContext(
+            r["anchor"],
+            tuple(json.loads(r["contexts_json"])),
+            tuple(json.loads(r["intents_json"])),
+            None if r["influential"] is None else bool(r["influential"]),
+        )
+        for r in rows
+    }
+    return [found[a] for a in dict.fromkeys(anchor_ids) if a in found]
 
 
 def _openalex_citations(anchor: str, settings: Settings, fetcher: Fetcher, found: CitingPapers) -> Iterator[Paper]:

@@ -168,6 +168,7 @@ def _fetch_citations(
             if found.source:
                 result.fetched[found.source] = result.fetched.get(found.source, 0) + len(found.papers)
                 _store(ledger, [(p, f"cites {anchor}") for p in found.papers], found.source, claim, now, result)
+                citations.store_contexts(ledger, found, now)
     finally:
         s2.close()
         openalex.close()

