@@ -45,7 +45,7 @@ def set_anchor(
     its history naming what changed. The claim's date and search categories are filled where it has none;
     `anchor_note` replaces the claim's note when given, and the import's "no paper tied" note goes."""
     person = by if by.startswith("person:") else f"person:{by}"
-    anchor = anchor.model_copy(update={"found_by": None, "score": None})
+    anchor = Anchor.model_validate({**anchor.model_dump(), "found_by": None, "score": None})
     decided: list[AnchorDecision] = []
 
     def apply(claim: Claim) -> None:
