@@ -139,6 +139,8 @@ class ArxivLookup:
             row = self.ledger.conn.execute(
                 "SELECT record_json FROM arxiv_records WHERE id = ? AND version = ?", (base, version)
             ).fetchone()
+        elif self.settings.http_cache_ttl_s <= 0:  # no cache: the newest version is always asked for
+            return None
         else:
             fresh = (self.now - dt.timedelta(seconds=self.settings.http_cache_ttl_s)).isoformat(timespec="seconds")
             row = self.ledger.conn.execute(

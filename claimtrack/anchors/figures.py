@@ -36,7 +36,7 @@ _WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
-class Figure:
+class Cited:
     """One figure to look for: a value with its unit ('' when none), or a phrase."""
 
     shown: str  # as the entry writes it
@@ -45,21 +45,21 @@ class Figure:
     phrase: str | None = None
 
 
-def figures(text: str) -> list[Figure]:
+def figures(text: str) -> list[Cited]:
     """The figures an entry cites, in order, each once."""
     body = _PARENS.sub(" ", text)
-    found: list[Figure] = []
+    found: list[Cited] = []
     for quoted in _QUOTED.finditer(body):
-        found.append(Figure(quoted.group(0), phrase=" ".join(_WORD.findall(quoted.group(1).lower()))))
+        found.append(Cited(quoted.group(0), phrase=" ".join(_WORD.findall(quoted.group(1).lower()))))
     unquoted = _QUOTED.sub(" ", body)
     for match in _FIGURE.finditer(unquoted):
         unit = _unit(match.group(3) or "")
         ends = [match.group(1), match.group(2)] if match.group(2) else [match.group(1)]
         for end in ends:
-            found.append(Figure(match.group(0).strip(), float(end), unit))
+            found.append(Cited(match.group(0).strip(), float(end), unit))
     for word in _COUNT_WORD.findall(unquoted.lower()):
         if word in _NUMBER_WORDS:
-            found.append(Figure(word, float(_NUMBER_WORDS[word])))
+            found.append(Cited(word, float(_NUMBER_WORDS[word])))
     return list(dict.fromkeys(found))
 
 
@@ -67,7 +67,7 @@ def _unit(raw: str) -> str:
     return {"×": "x"}.get(raw, _UNIT_WORDS.get(raw, raw))
 
 
-def found_in(figure: Figure, text: str) -> bool:
+def found_in(figure: Cited, text: str) -> bool:
     """Whether `text` (a paper's abstract or body) carries the figure."""
     lowered = text.lower().replace("\\%", "%").replace("−", "-")
     if figure.phrase is not None:
