@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     arxiv_max_results: int = 50  # per query
     arxiv_retries: int = 1  # the arxiv client's own retry (empty pages); HTTP faults are retried below it
     citations_max: int = 500  # citing papers per anchor
+    # Anchors (claimtrack/anchors): linking a note to its paper by arXiv search (docs/store.md).
+    anchor_match_threshold: float = Field(default=0.35, ge=0.0, le=1.0)  # a search match is proposed from here up
+    anchor_search_queries: int = Field(default=3, gt=0)  # queries per note, one per telling phrase of its finding
+    anchor_search_results: int = Field(default=10, gt=0)  # results kept per query
     embed_int8: bool = True  # int8 dynamic quantization of MiniLM: ~2x faster, nDCG unchanged (docs/discovery.md)
     embed_max_tokens: int = 256
     # Full texts (claimtrack/fulltext, docs/fulltext.md): where, how much, and how long.

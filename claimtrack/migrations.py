@@ -242,3 +242,19 @@ def m003_fulltexts(conn: sqlite3.Connection) -> None:
     PRIMARY KEY (paper_id, version)
 )"""
     )
+
+
+@migration
+def m004_arxiv_records(conn: sqlite3.Connection) -> None:
+    """arXiv metadata per paper and version, for anchors: a version never changes once listed, so `anchors
+    verify` asks arXiv again only for what it has not seen (and for the newest version after a day)."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS arxiv_records (
+    id TEXT NOT NULL,             -- versionless arXiv id
+    version TEXT NOT NULL,        -- e.g. 'v2'
+    latest INTEGER NOT NULL DEFAULT 0,  -- 1: the newest version when it was fetched
+    record_json TEXT NOT NULL,    -- title, authors, dates, categories, abstract, comment as arXiv lists them
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+)"""
+    )

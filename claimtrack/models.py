@@ -6,9 +6,20 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from claimtrack.errors import ChangeRefused
 from claimtrack.ids import is_slug, normalize_arxiv_id
@@ -40,9 +51,14 @@ class EvidenceKind(StrEnum):
 
 
 class AnchorConfidence(StrEnum):
-    VERIFIED = "verified"  # id, title and date seen; the abstract carries the claim
-    LIKELY = "likely"  # a real paper, but the claim merges several or is only partly carried by it
+    """Who tied the paper to the claim, and how sure they are. Only `resolved` is a machine's."""
+
+    VERIFIED = "verified"  # a person saw id, title and date, and the abstract carries the claim
+    LIKELY = "likely"  # a real paper, but the claim merges several, is only partly carried by it, or not all was seen
     UNCERTAIN = "uncertain"
+    RESOLVED = (
+        "resolved"  # linked by claimtrack (a research prompt's anchor, or an arXiv search); no person confirmed it
+    )
 
 
 _PARTIAL_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
@@ -88,13 +104,64 @@ _CATEGORY = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
 
 class Anchor(Model):
-    """A paper that anchors a claim: where the finding was reported."""
+    """A paper that anchors a claim: where the finding was reported.
+
+    An anchor linked while arXiv could not be reached holds only its id (title None) until `claimtrack anchors
+    resolve` fills in the metadata.
+    """
 
     arxiv: ArxivId
-    title: str
+    title: str | None = None
     first_author: str | None = None
-    date: PartialDate | None = None
+    date: PartialDate | None = None  # of the first version
+    version: str | None = Field(default=None, pattern=r"^v[1-9]\d*$")  # the version the metadata describes
     confidence: AnchorConfidence = AnchorConfidence.VERIFIED
+    found_by: Literal["prompt", "search"] | None = None  # how claimtrack linked it; None when a person did
+    score: float | None = Field(default=None, ge=0.0, le=1.0)  # how well the paper matched the note, when found_by
+
+    @property
+    def display_title(self) -> str:
+        return self.title or "(title not resolved yet)"
+
+    @property
+    def resolved(self) -> bool:
+        """Whether arXiv's metadata has been filled in."""
+        return self.title is not None
+
+
+class Figure(Model):
+    """A figure (or a finding stated as one) that a claim cites.
+
+    In YAML it is plain text when it is expected in the anchors' text; a mapping adds where it comes from, or
+    marks it unconfirmed: `{text: ..., source: arXiv:ID[vN], unconfirmed: why}`. A plain figure stays plain
+    text on rewrite, so files written before this model keep their bytes.
+    """
+
+    text: str
+    source: str | None = None  # arXiv:ID or arXiv:IDvN, when the figure is from another paper or one version
+    unconfirmed: str | None = None  # why it could not be found in its source's text (an audit, a reader)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.startswith("arXiv:"):
+                raise ValueError(f"'{value}' is not arXiv:ID or arXiv:IDvN")
+            normalize_arxiv_id(value)
+        return value
+
+    @model_serializer(mode="wrap")
+    def _as_text(self, handler: Any) -> Any:
+        data = handler(self)
+        return self.text if self.source is None and self.unconfirmed is None else data
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class SearchHints(Model):
@@ -151,7 +218,31 @@ def _history_event(entry: Any) -> str:
     return event or "status"
 
 
-HistoryEntry = Annotated[Annotated[StatusChange, Tag("status")], Discriminator(_history_event)]
+class AnchorDecision(Model):
+    """A person linked, confirmed or corrected one of a claim's anchors; moves no status."""
+
+    event: Literal["anchor"] = "anchor"
+    at: UtcDateTime
+    by: str  # "person:NAME"
+    arxiv: ArxivId
+    confidence: AnchorConfidence
+    changes: list[str] = Field(default_factory=list)  # "first_author: 'old' -> 'new'", one per field changed
+    rationale: str
+
+    @field_validator("confidence")
+    @classmethod
+    def _a_persons(cls, value: AnchorConfidence) -> AnchorConfidence:
+        if value == AnchorConfidence.RESOLVED:
+            raise ValueError(
+                "'resolved' is claimtrack's own confidence; a person's decision is verified, likely or uncertain"
+            )
+        return value
+
+
+HistoryEntry = Annotated[
+    Annotated[StatusChange, Tag("status")] | Annotated[AnchorDecision, Tag("anchor")],
+    Discriminator(_history_event),
+]
 """One dated entry of a claim's history. A new kind (a person's decision that moves no status) is a model
 with an `event: Literal[...]` field, added to this union under the same tag."""
 
@@ -170,7 +261,7 @@ class Claim(Model):
     claimed: PartialDate | None = None  # when the finding was reported; None when unknown
     anchors: list[Anchor] = Field(default_factory=list)
     anchor_note: str | None = None  # why there is no anchor, or what the anchors do not cover
-    numbers: list[str] = Field(default_factory=list)
+    numbers: list[Figure] = Field(default_factory=list)
     library_note: str | None = None  # the note as written in the library it was imported from
     caveat: str | None = None  # where the library's wording departs from what the anchor reports
     aliases: list[str] = Field(default_factory=list)  # other slugs the note is cited by
@@ -250,6 +341,30 @@ class Claim(Model):
             )
         self.history.append(change)
         self.status = change.to
+
+    def decide_anchor(self, anchor: Anchor, decision: AnchorDecision) -> None:
+        """A person's anchor: it replaces the anchor with its id (or goes first), machine proposals found by
+        search give way to it, and the decision is dated in the history.
+
+        Refused (ChangeRefused) when the decision names another paper than the anchor, is not a person's, or is
+        dated before the history's last entry (`claimtrack validate` keeps the history in time order).
+        """
+        if decision.arxiv != anchor.arxiv or anchor.confidence != decision.confidence:
+            raise ChangeRefused(self.id, "anchors", "the decision and the anchor it sets disagree")
+        if self.history and decision.at < self.history[-1].at:
+            raise ChangeRefused(
+                self.id,
+                "at",
+                f"the decision is dated {decision.at.isoformat()}, before the history's last entry"
+                f" ({self.history[-1].at.isoformat()})",
+            )
+        anchors = [
+            anchor if a.arxiv == anchor.arxiv else a
+            for a in self.anchors
+            if a.arxiv == anchor.arxiv or not (a.confidence == AnchorConfidence.RESOLVED and a.found_by == "search")
+        ]
+        self.anchors = anchors if anchor in anchors else [anchor, *anchors]
+        self.history.append(decision)
 
 
 class PromptAnchor(Model):

@@ -6,7 +6,7 @@ import datetime as dt
 import textwrap
 from typing import Any
 
-from claimtrack.models import Claim
+from claimtrack.models import AnchorDecision, Claim
 from claimtrack.store import Library
 
 
@@ -65,11 +65,18 @@ def claim_text(claim: Claim, library: Library) -> str:
     out.append("Anchors:")
     for a in claim.anchors:
         author = f", {a.first_author}" if a.first_author else ""
-        out.append(f"  arXiv:{a.arxiv} ({a.date or '?'}{author}; {a.confidence}) {a.title}")
+        version = a.version or ""
+        how = f", {'research prompt' if a.found_by == 'prompt' else 'arXiv search'} {a.score}" if a.found_by else ""
+        out.append(f"  arXiv:{a.arxiv}{version} ({a.date or '?'}{author}; {a.confidence}{how}) {a.display_title}")
     if claim.anchor_note:
         out.append(_wrap(claim.anchor_note))
     if claim.numbers:
-        out += ["Numbers:", *[f"  - {n}" for n in claim.numbers]]
+        out.append("Numbers:")
+        for n in claim.numbers:
+            source = f" [from {n.source}]" if n.source else ""
+            out.append(f"  - {n.text}{source}")
+            if n.unconfirmed:
+                out.append(_wrap(f"unconfirmed: {n.unconfirmed}", "      "))
     if claim.caveat:
         out += ["Caveat:", _wrap(claim.caveat)]
     if claim.library_note:
@@ -94,6 +101,11 @@ def claim_text(claim: Claim, library: Library) -> str:
             out.append(_wrap(f"scope: {e.scope_note}", "      "))
     out.append(f"History ({len(claim.history)}):")
     for h in claim.history:
+        if isinstance(h, AnchorDecision):
+            out.append(f"  - {h.at.date()} anchor arXiv:{h.arxiv} set {h.confidence} by {h.by}")
+            out.append(_wrap(h.rationale, "      "))
+            out += [f"      {change}" for change in h.changes]
+            continue
         pin = " (pinned verdict)" if h.pinned else ""
         out.append(f"  - {h.at.date()} {h.from_} -> {h.to} by {h.by}{pin}")
         out.append(_wrap(h.rationale, "      "))

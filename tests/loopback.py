@@ -8,7 +8,7 @@ later win, so a test can script one path of a service, or every path (`"/{rest:p
 Services mount a real protocol at its real paths, so one port can stand in for every host:
 
 - `ArxivAPI`: arXiv's Atom API at /api/query, answered from `Entry`s that it filters by the query
-  (search_query, id_list, start, max_results, opensearch totals).
+  (search_query, id_list with bare or versioned ids, start, max_results, opensearch totals).
 - `SemanticScholar`: the Graph API's citations at /graph/v1/paper/{id}/citations (offset, limit, next, fields).
 - `OpenAlex`: a work by DOI at /works/doi:..., and the works citing a work at /works?filter=cites:W... (cursor).
 - `OpenAIChat`: chat completions (with `usage`) at /v1/chat/completions and the model list at /v1/models.
@@ -265,23 +265,39 @@ ET.register_namespace("opensearch", OPENSEARCH)
 
 @dataclass(frozen=True)
 class Entry:
-    """One arXiv paper as the API lists it."""
+    """One arXiv paper (one version of it) as the API lists it. Several versions of a paper are several
+    entries: an id_list asking for the bare id gets the newest, one asking for `IDvN` gets that version."""
 
     arxiv_id: str  # with its version, e.g. 2501.00001v1
     title: str
     abstract: str
-    published: str  # 2025-01-02 (taken as 10:00 UTC), or a timestamp such as 2025-01-02T15:04:05Z
+    published: str  # of the first version: 2025-01-02 (taken as 10:00 UTC), or a timestamp 2025-01-02T15:04:05Z
     categories: tuple[str, ...] = ("cs.CL",)
     authors: tuple[str, ...] = ("A. Author",)
     doi: str | None = None
+    comment: str | None = None  # the authors' comment (a withdrawn version says so here)
+    updated: str | None = None  # when this version appeared; the first version's date when None
 
     @property
     def base_id(self) -> str:
         return re.sub(r"v\d+$", "", self.arxiv_id)
 
     @property
+    def version(self) -> int:
+        found = re.search(r"v(\d+)$", self.arxiv_id)
+        return int(found[1]) if found else 1
+
+    @property
     def stamp(self) -> str:
-        return self.published if "T" in self.published else f"{self.published}T10:00:00Z"
+        return _stamp(self.published)
+
+    @property
+    def updated_stamp(self) -> str:
+        return _stamp(self.updated or self.published)
+
+
+def _stamp(day: str) -> str:
+    return day if "T" in day else f"{day}T10:00:00Z"
 
 
 def atom_feed(
@@ -305,11 +321,13 @@ def atom_entry(entry: Entry) -> ET.Element:
     node = ET.Element(f"{{{ATOM}}}entry")
     _element(node, ATOM, "id", f"http://arxiv.org/abs/{entry.arxiv_id}")
     _element(node, ATOM, "title", entry.title)
-    _element(node, ATOM, "updated", entry.stamp)
+    _element(node, ATOM, "updated", entry.updated_stamp)
     _element(node, ATOM, "link", href=f"https://arxiv.org/abs/{entry.arxiv_id}", rel="alternate", type="text/html")
     pdf = f"https://arxiv.org/pdf/{entry.arxiv_id}"
     _element(node, ATOM, "link", href=pdf, rel="related", type="application/pdf", title="pdf")
     _element(node, ATOM, "summary", entry.abstract)
+    if entry.comment:
+        _element(node, ARXIV, "comment", entry.comment)
     for category in entry.categories:
         _element(node, ATOM, "category", term=category, scheme=ARXIV)
     _element(node, ATOM, "published", entry.stamp)
@@ -416,6 +434,14 @@ class ArxivAPI(Service):
     def settings(self, url: str) -> dict[str, Any]:
         return {"arxiv_url": url + self.PATH, "arxiv_delay_s": 0.0}
 
+    def newest(self) -> list[Entry]:
+        """The newest version of each paper, in list order: what a search ranges over."""
+        latest: dict[str, Entry] = {}
+        for entry in self.entries:
+            if entry.base_id not in latest or entry.version > latest[entry.base_id].version:
+                latest[entry.base_id] = entry
+        return [e for e in self.entries if latest[e.base_id] is e]
+
     @property
     def searches(self) -> list[str]:
         """The search_query of every request, in order."""
@@ -425,7 +451,9 @@ class ArxivAPI(Service):
         search = request.query.get("search_query", "")
         ids = [i for i in request.query.get("id_list", "").split(",") if i]
         start, size = int(request.query.get("start") or 0), int(request.query.get("max_results") or 10)
-        listed = [e for i in ids for e in self.entries if i in (e.arxiv_id, e.base_id)] if ids else self.entries
+        newest = self.newest()
+        listed = [e for i in ids for e in self.entries if e.arxiv_id == i or (e.base_id == i and e in newest)]
+        listed = listed if ids else newest
         try:
             found = [e for e in listed if not search or matches(search, e)]
         except ValueError as exc:

@@ -84,6 +84,7 @@ def test_import_merges_into_curated_claims_without_overwriting_them(repo_workspa
         str(SEEDS / "003_1a324a15511df874.txt"),
         "--id",
         "finetuning-semantic-inference",
+        "--offline",
     )
     assert result.exit_code == 0, result.stderr
     assert "0 new claims, 12 merged" in result.stdout
@@ -92,7 +93,7 @@ def test_import_merges_into_curated_claims_without_overwriting_them(repo_workspa
 
 
 def test_import_without_a_sheet_derives_slug_ids(empty_workspace: Path) -> None:
-    result = invoke("-w", str(empty_workspace), "import-line", str(SEEDS / "002_0842b44deafc3763.txt"))
+    result = invoke("-w", str(empty_workspace), "import-line", str(SEEDS / "002_0842b44deafc3763.txt"), "--offline")
     assert result.exit_code == 0, result.stderr
     library = Store(Workspace.at(empty_workspace)).load()
     assert "does-fine-tuning-disconnect-reasoning-steps-from-final" in library.claims
@@ -100,7 +101,7 @@ def test_import_without_a_sheet_derives_slug_ids(empty_workspace: Path) -> None:
 
 
 def test_a_note_cited_only_by_slug_is_kept_with_a_warning(empty_workspace: Path) -> None:
-    result = invoke("-w", str(empty_workspace), "import-line", str(SEEDS / "000_f074887dd58bdfc2.txt"))
+    result = invoke("-w", str(empty_workspace), "import-line", str(SEEDS / "000_f074887dd58bdfc2.txt"), "--offline")
     assert result.exit_code == 0
     assert "cited only by slug" in result.stderr
     library = Store(Workspace.at(empty_workspace)).load()

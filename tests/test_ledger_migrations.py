@@ -211,3 +211,18 @@ def test_two_processes_opening_a_new_ledger_at_once_migrate_it_once(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM applied_log").fetchone() == (1,)
         assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == [*SHIPPED, _next("slow_and_counted")]
+
+
+def test_a_ledger_from_before_the_anchor_records_gains_them(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    name = next(fn.__name__ for fn in migrations.MIGRATIONS if fn.__name__.endswith("_arxiv_records"))
+    with sqlite3.connect(path) as conn:  # as the migrations before it left it
+        conn.execute("DROP TABLE arxiv_records")
+        conn.execute("DELETE FROM _migrations WHERE name = ?", (name,))
+        conn.execute("INSERT INTO papers (id, title, first_seen_at) VALUES ('2401.00001', 'Kept', '2026-01-01')")
+    with Ledger(path) as ledger:
+        assert name in migrations.applied(ledger.conn)
+        columns = [c["name"] for c in ledger.conn.execute("PRAGMA table_info(arxiv_records)")]
+        assert columns == ["id", "version", "latest", "record_json", "fetched_at"]
+        assert get_paper(ledger, "2401.00001").title == "Kept"

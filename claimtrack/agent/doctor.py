@@ -38,6 +38,24 @@ def check_store(ws: Workspace) -> Check:
     return Check("store", True, f"{len(library.claims)} claims, {len(library.lines)} lines, valid ({ws.root})")
 
 
+def check_anchors(ws: Workspace) -> Check:
+    """How many claims still need a paper, or a person's look at the one claimtrack linked."""
+    from claimtrack.models import AnchorConfidence
+
+    library = Store(ws).read()
+    anchors = [a for c in library.claims.values() for a in c.anchors]
+    bare = sum(1 for c in library.claims.values() if not c.anchors)
+    unresolved = sum(1 for a in anchors if not a.resolved)
+    unverified = sum(1 for a in anchors if a.confidence != AnchorConfidence.VERIFIED)
+    machine = sum(1 for a in anchors if a.confidence == AnchorConfidence.RESOLVED)
+    detail = (
+        f"{len(anchors)} anchors: {unresolved} without arXiv metadata (`claimtrack anchors resolve`), "
+        f"{unverified} not verified by a person ({machine} of them linked by claimtrack: `claimtrack anchors set`);"
+        f" {bare} claims without an anchor"
+    )
+    return Check("anchors", True if not (unresolved or machine) else None, detail)
+
+
 def check_llm(settings: Settings) -> Check:
     if not settings.llm_configured:
         return Check(
@@ -166,6 +184,7 @@ def check_last_run(ws: Workspace) -> Check:
 def diagnose(ws: Workspace, settings: Settings) -> list[Check]:
     return [
         check_store(ws),
+        check_anchors(ws),
         check_llm(settings),
         *check_sources(settings),
         check_fulltext(settings),

@@ -76,9 +76,10 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import agent, bench, claims, papers, replicate, report
+    from claimtrack.cli import agent, anchors, bench, claims, papers, replicate, report
 
     claims.register(app)
+    anchors.register(app)
     papers.register(app)
     agent.register(app)
     replicate.register(app)

@@ -136,16 +136,29 @@ def import_line(
         Path | None,
         typer.Option(help="Anchor sheet (YAML list: id, title, year, anchor) to give notes their ids and papers."),
     ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Ask arXiv nothing; anchors that need it are listed as left to resolve.")
+    ] = False,
 ) -> None:
-    """Add an inquiring line and its notes to the store, merging notes that are already there."""
+    """Add an inquiring line and its notes to the store, merging notes that are already there, and link each
+    note to its paper (the research prompt's anchors, else an arXiv search): `confidence: resolved`."""
+    from claimtrack.config import load_settings
     from claimtrack.importer import import_line as run_import
 
-    report = run_import(store(ctx), file, line_id=line_id, sheet_path=anchors)
+    report = run_import(
+        store(ctx), file, line_id=line_id, sheet_path=anchors, settings=load_settings(), offline=offline
+    )
     typer.echo(f"line {report.line_id}: {len(report.created)} new claims, {len(report.merged)} merged")
     for claim_id in report.created:
         typer.echo(f"  + {claim_id}")
     for claim_id in report.merged:
         typer.echo(f"  = {claim_id}")
+    for linked in report.linked:
+        typer.echo(f"anchor {linked}")
+    for pending in report.pending:
+        typer.echo(f"to resolve {pending}")
+    if report.pending:
+        typer.echo("then run `claimtrack anchors resolve` for what is left, or `claimtrack anchors set` to decide")
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
 

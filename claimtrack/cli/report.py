@@ -93,7 +93,8 @@ def log(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of text.")] = False,
 ) -> None:
-    """Show status changes across claims, newest first, each with its evidence and rationale."""
+    """Show status changes across claims, newest first, each with its evidence and rationale, and the anchor
+    decisions people recorded with `claimtrack anchors set`."""
     from claimtrack.reports.changelog import log_entries, render_log
     from claimtrack.reports.common import parse_since
 

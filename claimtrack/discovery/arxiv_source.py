@@ -89,7 +89,7 @@ def build_queries(claim: Claim, extra_queries: Sequence[str] = (), *, now: dt.da
     since, until = window(claim, now)
     cats = tuple(claim.search.categories)
     sources = [(f"term: {t}", t) for t in claim.search.terms]
-    sources += [(f"anchor: {a.title}", a.title) for a in claim.anchors]
+    sources += [(f"anchor: {a.title}", a.title) for a in claim.anchors if a.title]
     sources += [(f"extra: {q}", q) for q in extra_queries]
     if not sources:
         sources = [(f"title: {claim.title}", claim.title)]

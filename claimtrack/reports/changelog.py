@@ -1,10 +1,12 @@
-"""The changelog: every status change across claims, newest first, with its evidence and rationale."""
+"""The changelog: every status change across claims, newest first, with its evidence and rationale, and the
+anchor decisions people made (which move no status)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+from claimtrack.models import AnchorDecision, Claim
 from claimtrack.reports.common import one_line
 from claimtrack.reports.status import evidence_dict
 from claimtrack.store import Library
@@ -18,6 +20,9 @@ def log_entries(
     claims = [library.claim(claim_id)] if claim_id is not None else list(library.claims.values())
     entries = []
     for claim in claims:
+        for decision in claim.history:
+            if isinstance(decision, AnchorDecision) and (since is None or decision.at >= since):
+                entries.append(_anchor_entry(claim, decision))
         for change in claim.status_changes:
             if since is not None and change.at < since:
                 continue
@@ -32,6 +37,7 @@ def log_entries(
                 {
                     "claim": claim.id,
                     "title": claim.title,
+                    "event": "status",
                     "at": change.at.isoformat(),
                     "from": str(change.from_),
                     "to": str(change.to),
@@ -46,11 +52,31 @@ def log_entries(
     return entries
 
 
+def _anchor_entry(claim: Claim, decision: AnchorDecision) -> dict[str, Any]:
+    return {
+        "claim": claim.id,
+        "title": claim.title,
+        "event": "anchor",
+        "at": decision.at.isoformat(),
+        "by": decision.by,
+        "arxiv": decision.arxiv,
+        "confidence": str(decision.confidence),
+        "changes": list(decision.changes),
+        "rationale": decision.rationale,
+    }
+
+
 def render_log(entries: list[dict[str, Any]]) -> str:
     if not entries:
         return "no status changes recorded"
     out = []
     for e in entries:
+        if e["event"] == "anchor":
+            out.append(f"{e['at'][:10]}  {e['claim']}  anchor arXiv:{e['arxiv']} set {e['confidence']}  by {e['by']}")
+            out.append(f"    {one_line(e['rationale'])}")
+            out += [f"    {change}" for change in e["changes"]]
+            out.append("")
+            continue
         pin = " (pinned)" if e["pinned"] else ""
         out.append(f"{e['at'][:10]}  {e['claim']}  {e['from']} -> {e['to']}  by {e['by']}{pin}")
         out.append(f"    {one_line(e['rationale'])}")

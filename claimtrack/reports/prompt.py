@@ -71,7 +71,10 @@ def line_prompt(library: Library, line: Line, pending: dict[str, list[dict[str, 
                 if row.claims
                 else " Named by the line's prompt."
             )
-            doubt = f" Tied to its claim with {row.confidence} confidence." if row.confidence != "verified" else ""
+            doubt = {
+                "verified": "",
+                "resolved": " Linked to its claim by claimtrack; no person has confirmed it yet.",
+            }.get(row.confidence, f" Tied to its claim with {row.confidence} confidence.")
             out.append(f"- arXiv:{row.arxiv} ({row.date}): {one_line(row.title).rstrip('.')}.{used}{doubt}")
     else:
         out.append("- None recorded: every claim in this line still needs a paper behind it.")
@@ -130,7 +133,7 @@ def _anchor_rows(line: Line, claims: list[Claim]) -> list[_AnchorRow]:
         for anchor in claim.anchors:
             row = rows.setdefault(
                 anchor.arxiv,
-                _AnchorRow(anchor.arxiv, anchor.date or "undated", anchor.title, [], str(anchor.confidence)),
+                _AnchorRow(anchor.arxiv, anchor.date or "undated", anchor.display_title, [], str(anchor.confidence)),
             )
             if claim.id not in row.claims:
                 row.claims.append(claim.id)

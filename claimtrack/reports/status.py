@@ -121,7 +121,7 @@ def _claim(claim: Claim, library: Library, pending: list[dict[str, Any]]) -> dic
         "statement": claim.statement,
         "status": str(claim.status),
         "claimed": claim.claimed,
-        "anchors": [{"arxiv": a.arxiv, "title": a.title, "date": a.date} for a in claim.anchors],
+        "anchors": [{"arxiv": a.arxiv, "title": a.display_title, "date": a.date} for a in claim.anchors],
         "last_checked": claim.last_checked.isoformat() if claim.last_checked else None,
         "last_change": _change(change, claim, library) if change else None,
         "evidence": [evidence_dict(e) for e in claim.evidence],
