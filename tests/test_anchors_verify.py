@@ -11,7 +11,7 @@ import pytest
 import yaml
 from anchor_helpers import DPO_LENGTH, JUDGE_LENGTH, REWARD_LENGTH, SYCOPHANCY
 from conftest import SEEDS, invoke
-from loopback import ArxivAPI, Entry, Loopback
+from loopback import ArxivAPI, ArxivFullText, Entry, Loopback
 
 from claimtrack.anchors.figures import figures, found_in
 from claimtrack.anchors.verify import looks_like_name, normal_title, same_person
@@ -102,11 +102,16 @@ def ws(empty_workspace: Path) -> Path:
     return empty_workspace
 
 
+FULLTEXTS = ArxivFullText()
+
+
 @pytest.fixture
 def arxiv(monkeypatch: pytest.MonkeyPatch):
+    FULLTEXTS.html.clear()
     forget_down_hosts()
     with Loopback() as server:
         server.mount(ArxivAPI(ENTRIES))
+        server.mount(FULLTEXTS)  # holds no paper until a test adds one: every full text is a 404
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         yield server
@@ -170,15 +175,15 @@ def test_bad_input_exits_2_before_arxiv_is_asked(ws: Path, arxiv: Loopback) -> N
 
 
 def test_records_are_cached_per_id_and_version(ws: Path, arxiv: Loopback, monkeypatch) -> None:
-    assert invoke("-w", str(ws), "anchors", "verify").exit_code == 1
+    assert invoke("-w", str(ws), "anchors", "verify", "--no-fulltext").exit_code == 1
     first = len(arxiv.requests)
     assert first == 2  # one id_list for the newest versions, one for the version an anchor names
-    assert invoke("-w", str(ws), "anchors", "verify").exit_code == 1
+    assert invoke("-w", str(ws), "anchors", "verify", "--no-fulltext").exit_code == 1
     # Within a day only the id arXiv does not list is asked again (it may have been announced since).
     assert [r.query["id_list"] for r in arxiv.requests[first:]] == ["2401.99999"]
     first = len(arxiv.requests)
     monkeypatch.setenv("CLAIMTRACK_HTTP_CACHE_TTL_S", "0")
-    assert invoke("-w", str(ws), "anchors", "verify").exit_code == 1
+    assert invoke("-w", str(ws), "anchors", "verify", "--no-fulltext").exit_code == 1
     asked = [r.query["id_list"] for r in arxiv.requests[first:]]
     assert len(asked) == 1 and "2404.90001" in asked[0] and "v2" not in asked[0]  # a listed version never changes
 
@@ -345,3 +350,26 @@ def test_the_committed_store_agrees_with_the_audited_facts(repo_workspace: Path,
     ]
     assert all(": unconfirmed: " in line for line in result.stdout.splitlines())
     assert "28 anchors checked: 0 drift, 5 figures marked unconfirmed" in result.stderr
+
+
+RESULTS_PAGE = """<html><body><article class="ltx_document">
+<h1 class="ltx_title ltx_title_document">Sycophancy across assistants</h1>
+<div class="ltx_abstract"><h6 class="ltx_title ltx_title_abstract">Abstract</h6><p class="ltx_p">An abstract.</p></div>
+<section class="ltx_section" id="S4"><h2 class="ltx_title ltx_title_section"><span class="ltx_tag">4 </span>Results</h2>
+<div class="ltx_para"><p class="ltx_p">Across the 12 assistants we tested, agreement with the user rose
+with tuning.</p></div>
+</section></article></body></html>"""
+
+
+def test_a_figure_missing_from_the_abstract_is_looked_up_in_the_full_text(ws: Path, arxiv: Loopback) -> None:
+    FULLTEXTS.html["2310.90002v1"] = RESULTS_PAGE.encode()
+    missing = "claims/drifted.yaml: numbers.1: 12 not found in the abstract of 2310.90002v1"
+
+    found = invoke("-w", str(ws), "anchors", "verify", "drifted")
+    assert found.exit_code == 1, found.stderr  # the title, author and date drifts remain
+    assert not any(line.startswith("claims/drifted.yaml: numbers.") for line in found.stdout.splitlines())
+    html_reads = [r for r in arxiv.requests if r.path.startswith("/html/")]
+    assert [r.path for r in html_reads] == ["/html/2310.90002v1"]  # read only for the figure the abstract lacked
+
+    abstract_only = invoke("-w", str(ws), "anchors", "verify", "drifted", "--no-fulltext")
+    assert missing in abstract_only.stdout.splitlines()

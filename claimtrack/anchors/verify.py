@@ -6,8 +6,9 @@ a first author must be a person's name; a partial date agrees when arXiv's falls
 claim's `numbers` cites is in the paper's text. Figures marked unconfirmed are listed apart: they are known
 gaps, not drift, unless the text now carries them.
 
-The text a figure is looked for in comes from a `PaperText` function, the abstract (`abstract_text`) until
-a full-text reader is passed instead (see docs/store.md).
+A figure is looked for in the anchor's abstract first and, when the abstract lacks it and a full-text reader
+is given (`fulltext_of`), in the paper's full text: most figures sit in results sections, and reading a full
+text costs a fetch, so it is read only for the figures that need it (see docs/store.md).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from claimtrack.anchors.arxiv import ArxivLookup, ArxivRecord, Ref
 from claimtrack.anchors.figures import figures, found_in
 from claimtrack.ids import parse_arxiv_id
 from claimtrack.models import Anchor, Claim, Figure
 from claimtrack.store import Store
+
+if TYPE_CHECKING:
+    from claimtrack.fulltext import Reader
 
 PaperText = Callable[[ArxivRecord], tuple[str, str] | None]
 """A paper's text to look figures up in: (what it is, e.g. 'abstract' or 'full text'; the text), or None."""
@@ -33,6 +38,22 @@ _LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+\*?")
 
 def abstract_text(record: ArxivRecord) -> tuple[str, str] | None:
     return ("abstract", record.abstract) if record.abstract else None
+
+
+def fulltext_of(reader: Reader) -> PaperText:
+    """The paper's full text as `reader` reads it (once per version, kept in the ledger); None when it cannot be
+    read, so the abstract's verdict stands."""
+    from claimtrack.fulltext import FullText
+    from claimtrack.papers import Paper
+
+    def text_of(record: ArxivRecord) -> tuple[str, str] | None:
+        paper = Paper(id=record.id, version=record.version, title=record.title, abstract=record.abstract)
+        read = reader.read(paper)
+        if not isinstance(read, FullText):
+            return None
+        return f"{read.source} full text", "\n".join([record.abstract, *(p.text for p in read.passages)])
+
+    return text_of
 
 
 @dataclass(frozen=True)
@@ -68,13 +89,17 @@ def wanted_refs(claims: Iterable[Claim]) -> list[Ref]:
 
 
 def verify_claims(
-    store: Store, claim_ids: Sequence[str], lookup: ArxivLookup, text_of: PaperText = abstract_text
+    store: Store,
+    claim_ids: Sequence[str],
+    lookup: ArxivLookup,
+    text_of: PaperText = abstract_text,
+    fuller: PaperText | None = None,
 ) -> tuple[int, list[Finding]]:
     """(anchors checked, findings) for the named claims, or every claim; unknown ids are refused first."""
     library = store.load()
     claims = [library.claim(i) for i in claim_ids] if claim_ids else list(library.claims.values())
     records = lookup.records(wanted_refs(claims))
-    return sum(len(c.anchors) for c in claims), verify(store, claims, records, text_of)
+    return sum(len(c.anchors) for c in claims), verify(store, claims, records, text_of, fuller)
 
 
 def verify(
@@ -82,15 +107,17 @@ def verify(
     claims: Iterable[Claim],
     records: dict[Ref, ArxivRecord | None],
     text_of: PaperText = abstract_text,
+    fuller: PaperText | None = None,
 ) -> list[Finding]:
-    """Findings for `claims`, in claim order; `records` answers every ref of `wanted_refs(claims)`."""
+    """Findings for `claims`, in claim order; `records` answers every ref of `wanted_refs(claims)`. A figure
+    `text_of` lacks is looked for again in `fuller`'s text, when given."""
     findings: list[Finding] = []
     for claim in claims:
         file = store.display(store.claim_path(claim.id))
         for index, anchor in enumerate(claim.anchors):
             findings += _anchor_findings(claim.id, file, index, anchor, records)
         for index, figure in enumerate(claim.numbers):
-            findings += _figure_findings(claim, file, index, figure, records, text_of)
+            findings += _figure_findings(claim, file, index, figure, records, text_of, fuller)
     return findings
 
 
@@ -153,6 +180,7 @@ def _figure_findings(
     figure: Figure,
     records: dict[Ref, ArxivRecord | None],
     text_of: PaperText,
+    fuller: PaperText | None = None,
 ) -> list[Finding]:
     refs = [parse_arxiv_id(figure.source)] if figure.source else [(a.arxiv, a.version) for a in claim.anchors]
     field = f"numbers.{index}"
@@ -167,8 +195,14 @@ def _figure_findings(
     if figure.source and papers[0] is None:
         return [finding(f"its source {figure.source} is not listed on arXiv")]
     texts = [(paper, text) for paper in papers if paper is not None and (text := text_of(paper)) is not None]
+    missing = [f for f in wanted if not any(found_in(f, text) for _, (_, text) in texts)]
+    if missing and fuller is not None:
+        full = [(paper, text) for paper in papers if paper is not None and (text := fuller(paper)) is not None]
+        read = {paper.ref for paper, _ in full}
+        texts = full + [(paper, text) for paper, text in texts if paper.ref not in read]
+        missing = [f for f in wanted if not any(found_in(f, text) for _, (_, text) in texts)]
     where = ", ".join(f"the {kind} of {paper.ref}" for paper, (kind, _) in texts) or "no text"
-    missing = [f.shown for f in wanted if not any(found_in(f, text) for _, (_, text) in texts)]
+    missing = [f.shown for f in missing]
     if figure.unconfirmed is not None:
         if wanted and texts and not missing:
             return [finding(f"marked unconfirmed, but {where} carries it; confirm it (drop the mark)")]

@@ -65,19 +65,27 @@ def verify(
     ctx: typer.Context,
     claim_ids: ClaimIds = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as a JSON list.")] = False,
+    no_fulltext: Annotated[
+        bool, typer.Option("--no-fulltext", help="Look figures up in abstracts only; fetch no full text.")
+    ] = False,
 ) -> None:
     """Check every anchor against arXiv: the id exists and is not withdrawn; title, first author (a person's
-    name) and date agree; each figure in `numbers` is in the paper's abstract. Prints `file: field: message`
-    per drift (and per figure marked unconfirmed); exit 0 when no drift, 1 when any."""
-    from claimtrack.anchors.verify import DRIFT, verify_claims
+    name) and date agree; each figure in `numbers` is in the paper's abstract, or else in its full text.
+    Prints `file: field: message` per drift (and per figure marked unconfirmed); exit 0 when no drift, 1 when
+    any."""
+    from claimtrack.anchors.arxiv import ArxivLookup
+    from claimtrack.anchors.verify import DRIFT, fulltext_of, verify_claims
     from claimtrack.config import load_settings
+    from claimtrack.fulltext import Reader
+    from claimtrack.ledger import Ledger
 
     st, settings = store(ctx), load_settings()
     library = st.load()
     for claim_id in claim_ids or []:
         library.claim(claim_id)  # unknown ids: exit 2 before arXiv is asked
-    with _arxiv(st, settings) as lookup:
-        checked, findings = verify_claims(st, claim_ids or [], lookup)
+    with Ledger.open(st.ws) as ledger, ArxivLookup(ledger, settings) as lookup, Reader(ledger, settings) as reader:
+        fuller = None if no_fulltext else fulltext_of(reader)
+        checked, findings = verify_claims(st, claim_ids or [], lookup, fuller=fuller)
     drift = [f for f in findings if f.kind == DRIFT]
     if as_json:
         print_json([f.as_json() for f in findings])
