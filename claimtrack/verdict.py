@@ -1,4 +1,9 @@
-"""A person's verdict: a dated status change, pinned until evidence newer than it arrives."""
+"""A person's verdict: a dated, pinned status change that overrules, for good, the evidence it was made against.
+
+The verdict lists the evidence the claim held when the person decided (`overrules`); that evidence never
+decides the claim again, however many automatic changes follow. Only evidence the person had not seen (judged
+later), or an item they accept from the review queue, can move the claim afterwards.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +47,8 @@ def record_verdict(
         # The clock is read under the store's lock, so verdicts written at once by two people are dated in
         # the order they land and the history stays in date order.
         at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        if claim.history:  # never dated before an entry a run wrote with its own (earlier) start time
+            at = max(at, claim.history[-1].at)
         items = [
             Evidence(
                 id="manual-" + hashlib.sha256(f"{arxiv}|{at.isoformat()}|{by}".encode()).hexdigest()[:10],
@@ -55,6 +62,7 @@ def record_verdict(
             )
             for arxiv in dict.fromkeys(papers)  # a paper cited twice is one piece of evidence
         ]
+        seen = [e.id for e in claim.evidence]
         claim.add_evidence(items)
         change = StatusChange(
             from_=claim.status,
@@ -65,6 +73,7 @@ def record_verdict(
             rationale=because,
             scope=scope,
             pinned=True,
+            overrules=seen,
         )
         claim.record_change(change)
 

@@ -76,13 +76,14 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import agent, bench, claims, papers, replicate, report
+    from claimtrack.cli import agent, bench, claims, papers, replicate, report, review
 
     claims.register(app)
     papers.register(app)
     agent.register(app)
     replicate.register(app)
     report.register(app)
+    review.register(app)
     bench.register(app)
 
 
