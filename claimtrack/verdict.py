@@ -47,8 +47,6 @@ def record_verdict(
         # The clock is read under the store's lock, so verdicts written at once by two people are dated in
         # the order they land and the history stays in date order.
         at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-        if claim.history:  # never dated before an entry a run wrote with its own (earlier) start time
-            at = max(at, claim.history[-1].at)
         items = [
             Evidence(
                 id="manual-" + hashlib.sha256(f"{arxiv}|{at.isoformat()}|{by}".encode()).hexdigest()[:10],

@@ -20,6 +20,8 @@ from claimtrack.ledger import Ledger
 from claimtrack.papers import get_paper, pending_candidates
 
 OLD_LEDGER = FIXTURES / "ledger" / "ledger-before-migrations.sql"
+KNOWN = [fn.__name__ for fn in migrations.MIGRATIONS]  # what this code applies, in order
+NEXT = f"m{len(KNOWN) + 1:03d}"  # the number a branch's next migration takes
 TABLES = {
     "runs",
     "papers",
@@ -43,8 +45,17 @@ def _old_ledger(path: Path) -> Path:
     return path
 
 
-def _rows(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
-    return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in sorted(TABLES)}
+def _rows(conn: sqlite3.Connection, like: dict[str, list[str]] | None = None) -> dict[str, list[tuple]]:
+    """Every row of every table, in the columns `like` names per table (default: all of them)."""
+    out = {}
+    for table in sorted(TABLES):
+        columns = ", ".join(like[table]) if like else "*"
+        out[table] = [tuple(r) for r in conn.execute(f"SELECT {columns} FROM {table} ORDER BY rowid")]
+    return out
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in sorted(TABLES)}
 
 
 def _schema(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
@@ -60,24 +71,26 @@ def _later_column(monkeypatch: pytest.MonkeyPatch) -> None:
     """A later migration as a branch would add it: a column on a table that already holds rows."""
     monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
 
-    @migrations.migration
-    def m002_candidates_note(conn: sqlite3.Connection) -> None:
+    def candidates_note(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE candidates ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+
+    candidates_note.__name__ = f"{NEXT}_candidates_note"
+    migrations.migration(candidates_note)
 
 
 def test_a_ledger_made_before_migrations_keeps_every_row_and_gains_the_bookkeeping(tmp_path: Path) -> None:
     path = _old_ledger(tmp_path / "ledger.sqlite")
     with sqlite3.connect(path) as conn:
-        before = _rows(conn)
+        before, old_columns = _rows(conn), _columns(conn)
     assert all(before.values()), "the fixture holds a row in every table"
 
     with Ledger(path) as ledger:
         conn = ledger.conn
-        assert migrations.applied(conn) == ["m001_initial"]
+        assert migrations.applied(conn) == KNOWN
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables >= TABLES | {"_migrations"}
         assert "schema_parts" not in tables
-        assert _rows(conn) == before
+        assert _rows(conn, old_columns) == before
         # The code reads what the old code wrote.
         assert get_paper(ledger, "2401.00001").title == "A paper that relaxes the demo claim"
         assert cached(ledger, "f" * 64)["quote"] == "the effect holds only at small scale"
@@ -86,7 +99,7 @@ def test_a_ledger_made_before_migrations_keeps_every_row_and_gains_the_bookkeepi
 
     with Ledger(tmp_path / "fresh.sqlite") as fresh:
         assert _schema(fresh.conn) == migrated
-        assert {name for name, _ in _schema(fresh.conn)["indexes"]} == INDEXES
+        assert {name for name, _ in _schema(fresh.conn)["indexes"]} >= INDEXES
 
 
 def test_a_second_open_changes_nothing(tmp_path: Path) -> None:
@@ -106,10 +119,10 @@ def test_a_later_migration_reaches_a_ledger_that_already_has_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _old_ledger(tmp_path / "ledger.sqlite")
-    Ledger(path).close()  # migrated to m001 by today's code
+    Ledger(path).close()  # migrated by today's code
     _later_column(monkeypatch)
     with Ledger(path) as ledger:
-        assert migrations.applied(ledger.conn) == ["m001_initial", "m002_candidates_note"]
+        assert migrations.applied(ledger.conn) == [*KNOWN, f"{NEXT}_candidates_note"]
         columns = [c["name"] for c in ledger.conn.execute("PRAGMA table_info(candidates)")]
         assert columns[-1] == "note"
         assert [tuple(r) for r in ledger.conn.execute("SELECT claim_id, note FROM candidates")] == [("demo-claim", "")]
@@ -117,7 +130,7 @@ def test_a_later_migration_reaches_a_ledger_that_already_has_rows(
     # A ledger from before migrations takes both steps in one open.
     older = _old_ledger(tmp_path / "older.sqlite")
     with Ledger(older) as ledger:
-        assert migrations.applied(ledger.conn) == ["m001_initial", "m002_candidates_note"]
+        assert migrations.applied(ledger.conn) == [*KNOWN, f"{NEXT}_candidates_note"]
         assert "note" in [c["name"] for c in ledger.conn.execute("PRAGMA table_info(candidates)")]
 
 
@@ -126,31 +139,35 @@ def test_a_failing_migration_leaves_the_ledger_as_it_was(tmp_path: Path, monkeyp
     Ledger(path).close()
     monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
 
-    @migrations.migration
-    def m002_half_done(conn: sqlite3.Connection) -> None:
+    def half_done(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN note TEXT")
         raise sqlite3.OperationalError("disk full, say")
+
+    half_done.__name__ = f"{NEXT}_half_done"
+    migrations.migration(half_done)
 
     with pytest.raises(sqlite3.OperationalError, match="disk full"):
         Ledger(path)
     with sqlite3.connect(path) as conn:
-        assert migrations.applied(conn) == ["m001_initial"]
+        assert migrations.applied(conn) == KNOWN
         assert "note" not in [c[1] for c in conn.execute("PRAGMA table_info(runs)")]
 
 
 def test_migrations_must_be_numbered_in_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
 
-    def m003_skips_two(conn: sqlite3.Connection) -> None:
+    def skips_one(conn: sqlite3.Connection) -> None:
         pass
 
-    def m002_No_Case(conn: sqlite3.Connection) -> None:
+    def no_case(conn: sqlite3.Connection) -> None:
         pass
 
-    for fn in (m003_skips_two, m002_No_Case):
-        with pytest.raises(ValueError, match="must be named m002_<what>"):
+    skips_one.__name__ = f"m{len(KNOWN) + 2:03d}_skips_one"
+    no_case.__name__ = f"{NEXT}_No_Case"
+    for fn in (skips_one, no_case):
+        with pytest.raises(ValueError, match=f"must be named {NEXT}_<what>"):
             migrations.migration(fn)
-    assert [fn.__name__ for fn in migrations.MIGRATIONS] == ["m001_initial"]
+    assert [fn.__name__ for fn in migrations.MIGRATIONS] == KNOWN
 
 
 def test_a_ledger_from_a_newer_claimtrack_is_refused(repo_workspace: Path) -> None:
@@ -171,7 +188,7 @@ def test_a_ledger_from_a_newer_claimtrack_is_refused(repo_workspace: Path) -> No
     assert path.read_bytes() == before
 
 
-def m002_slow_and_counted(conn: sqlite3.Connection) -> None:
+def slow_and_counted(conn: sqlite3.Connection) -> None:
     # Slow, so the other process is at the lock while this one migrates; counted, so a second apply shows.
     conn.execute("CREATE TABLE IF NOT EXISTS applied_log (pid INTEGER)")
     conn.execute("INSERT INTO applied_log VALUES (1)")
@@ -179,7 +196,8 @@ def m002_slow_and_counted(conn: sqlite3.Connection) -> None:
 
 
 def _open_with_a_second_migration(barrier: Any, path: str) -> None:
-    migrations.migration(m002_slow_and_counted)  # registered in this child alone
+    slow_and_counted.__name__ = f"{NEXT}_slow_and_counted"
+    migrations.migration(slow_and_counted)  # registered in this child alone
     barrier.wait()
     Ledger(Path(path)).close()
 
@@ -197,4 +215,29 @@ def test_two_processes_opening_a_new_ledger_at_once_migrate_it_once(tmp_path: Pa
     assert [child.exitcode for child in children] == [0, 0]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM applied_log").fetchone() == (1,)
-        assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_slow_and_counted"]
+        assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == [*KNOWN, f"{NEXT}_slow_and_counted"]
+
+
+def test_a_ledger_of_the_first_schema_gains_judgement_roles_the_review_queue_and_counted_attempts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with monkeypatch.context() as first_only:  # the ledger as the code before confirmation left it
+        first_only.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+        with Ledger(path) as ledger:
+            ledger.conn.execute(
+                "INSERT INTO judgements (key, claim_id, paper_id, model, prompt_version, outcome, stance, quote,"
+                " confidence, judged_at) VALUES ('k', 'c', '2501.00001', 'm', 'p', 'judged', 'supports', 'q', 0.8,"
+                " '2026-01-01T00:00:00+00:00')"
+            )
+            ledger.conn.execute(
+                "INSERT INTO llm_calls (purpose, model, ok, at) VALUES ('judge', 'm', 1, '2026-01-01T00:00:00')"
+            )
+    with Ledger(path) as ledger:
+        assert migrations.applied(ledger.conn) == KNOWN
+        assert {"m002_confirmation_and_review", "m003_llm_call_attempts"} <= set(KNOWN)
+        row = cached(ledger, "k")
+        assert (row["role"], row["quote"], row["sentences_json"], row["quote_source"]) == ("judge", "q", None, None)
+        call = ledger.conn.execute("SELECT attempt, seconds FROM llm_calls").fetchone()
+        assert tuple(call) == (1, None)
+        assert ledger.conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 0

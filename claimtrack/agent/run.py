@@ -150,7 +150,7 @@ class RunSummary:
 _SPECIFIC = re.compile(
     r" \((?:term|anchor|extra|title): [^)]*\)"
     r"| (?:for|resolving) (?:citations of |works citing |query )?(?:arXiv:)?[\w./:-]*\d[\w./:-]*"
-    r"| \([^()]*https?://[^()]*\)|https?://\S+"
+    r"| \((?:https?://)?[\w.-]+(?::\d+)?/[^()\s]*\)|https?://\S+"
 )
 
 
