@@ -39,8 +39,9 @@ def enqueue(
     *,
     run_id: str | None = None,
     now: dt.datetime | None = None,
-) -> str:
-    """Queue a disputed pair (once: the same two judgements are the same item, whatever its state now)."""
+) -> tuple[str, str]:
+    """Queue a disputed pair once (the same two judgements are the same item); returns its id and state:
+    `open`, or `accepted` / `rejected` when a person has decided it already."""
     ident = item_id(judge_key, confirm_key)
     at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     with ledger.transaction() as conn:
@@ -49,7 +50,8 @@ def enqueue(
             " VALUES (?,?,?,?,?,?,?)",
             (ident, claim_id, paper_id, judge_key, confirm_key, at, run_id),
         )
-    return ident
+        state = conn.execute("SELECT state FROM reviews WHERE id = ?", (ident,)).fetchone()[0]
+    return ident, state
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def add_review(
                     (f"{role}-{arxiv}", claim_id, arxiv, "gpt-test", f"{role}-v1", stance, quote, confidence,
                      at(40).isoformat(), role),
                 )  # fmt: skip
-        return enqueue(ledger, claim_id, arxiv, f"judge-{arxiv}", f"confirm-{arxiv}", run_id="run-test", now=at(40))
+        return enqueue(ledger, claim_id, arxiv, f"judge-{arxiv}", f"confirm-{arxiv}", run_id="run-test", now=at(40))[0]
 
 
 def seed_line_workspace(root: Path) -> Workspace:

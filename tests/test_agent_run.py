@@ -352,7 +352,9 @@ def test_an_unconfirmed_supersedes_waits_for_review_and_a_person_decides(ws, lit
 
             before = {c: (_claim(ws, c)["history"], _claim(ws, c)["evidence"]) for c in claims}
             rerun = invoke("--workspace", str(ws), "run", *claims, "--no-replicate", "--json")
-            assert json.loads(rerun.stdout)["totals"]["status_changes"] == 0  # the rejected pair stays out
+            rerun_totals = json.loads(rerun.stdout)["totals"]
+            assert rerun_totals["status_changes"] == 0  # the rejected pair stays out
+            assert rerun_totals["pairs_to_review"] == 0 and rerun_totals["llm_calls"] == 0  # decided, and cached
             assert {c: (_claim(ws, c)["history"], _claim(ws, c)["evidence"]) for c in claims} == before
             report = json.loads(invoke("--workspace", str(ws), "report", "status", "--format", "json").stdout)
             assert report["totals"]["review"] == 0

@@ -70,7 +70,7 @@ class Assessment:
     first: JudgeOutcome
     second: JudgeOutcome | None = None  # None when the first was not credible (nothing to confirm)
     evidence: Evidence | None = None  # confirmed evidence for the claim
-    review: str | None = None  # the review item, when the two disagreed
+    review: str | None = None  # the open review item, when the two disagreed
 
 
 @dataclass
@@ -111,5 +111,5 @@ class Assessor:
         stance = agreed_stance(first.judgement, second.judgement, self.threshold)
         if stance is not None:
             return Assessment(first, second, evidence=confirmed_evidence(first, second, stance, self.run_id))
-        item = enqueue(self.ledger, claim.id, paper.id, first.key, second.key, run_id=self.run_id, now=now)
-        return Assessment(first, second, review=item)
+        item, state = enqueue(self.ledger, claim.id, paper.id, first.key, second.key, run_id=self.run_id, now=now)
+        return Assessment(first, second, review=item if state == "open" else None)  # decided: a person's call
