@@ -128,10 +128,18 @@ def test_bench_judge_with_confirmation_reports_agreement_and_both_scores(repo_wo
     confirm = result["confirm"]
     # first S S C S N N, second S S C C N N: observed 5/6, chance (3*2 + 1*2 + 2*2) / 36 = 1/3
     assert abs(confirm["kappa"] - 0.75) < 1e-9 and abs(confirm["agreement"] - 5 / 6) < 1e-9
+    assert abs(confirm["kappa_stances"] - 0.75) < 1e-9  # the same here: one stance per label
     assert confirm["credible"]["confusion"] == [[2, 0, 0], [1, 1, 0], [0, 0, 2]]
     assert confirm["confirmed"]["confusion"] == [[2, 0, 0], [0, 1, 1], [0, 0, 2]]  # the wrong S waits for review
     assert confirm["to_review"] == 1 and confirm["tokens"]["confirm"]["tokens_in"] == 600
     assert "Cohen's kappa 0.750" in text and "after: accuracy 0.833" in text
+
+
+def test_kappa_is_undefined_when_both_give_one_label_throughout():
+    from claimtrack.agent.bench_judge import cohen_kappa
+
+    assert cohen_kappa(["CONTRADICT"] * 4, ["CONTRADICT"] * 4) is None
+    assert cohen_kappa(["SUPPORT", "CONTRADICT"], ["CONTRADICT", "SUPPORT"]) == -1.0
 
 
 def test_bench_judge_bad_input(tmp_path: Path, repo_workspace: Path, monkeypatch):

@@ -31,6 +31,7 @@ from claimtrack.models import Claim, Stance
 from claimtrack.papers import Paper
 
 LABELS = ("SUPPORT", "CONTRADICT", "NOT ENOUGH INFO")
+STANCES = (*(s.value for s in Stance), "judge-error")
 STANCE_TO_LABEL = {
     Stance.SUPPORTS: "SUPPORT",
     Stance.CONTRADICTS: "CONTRADICT",
@@ -85,6 +86,8 @@ class ConfirmResult:
 
     model: str
     second: list[str] = field(default_factory=list)  # the confirming judgement's label
+    first_stances: list[str] = field(default_factory=list)  # both judgements' stances ("judge-error" for none)
+    second_stances: list[str] = field(default_factory=list)
     credible: list[str] = field(default_factory=list)  # first judgement's label if credible, else NEI
     confirmed: list[str] = field(default_factory=list)  # agreed label if confirmed, else NEI
     stances: Counter = field(default_factory=Counter)
@@ -95,8 +98,10 @@ class ConfirmResult:
         roles = llm.usage.purposes
         return {
             "model": self.model,
-            "kappa": cohen_kappa(first, self.second),
+            "kappa": cohen_kappa(first, self.second),  # over the three SciFact labels
             "agreement": accuracy(first, self.second),
+            "kappa_stances": cohen_kappa(self.first_stances, self.second_stances, STANCES),  # over the five stances
+            "agreement_stances": accuracy(self.first_stances, self.second_stances),
             "stances": dict(self.stances),
             "judge_errors": self.judge_errors,
             "to_review": self.to_review,
@@ -194,6 +199,8 @@ def _label(judgement: Judgement | None) -> str:
 
 def _confirmed(into: ConfirmResult, first: Judgement | None, second: Judgement | None, threshold: float) -> None:
     into.second.append(_label(second))
+    into.first_stances.append(first.stance.value if first is not None else "judge-error")
+    into.second_stances.append(second.stance.value if second is not None else "judge-error")
     into.judge_errors += second is None
     if second is not None:
         into.stances[second.stance.value] += 1
@@ -204,15 +211,16 @@ def _confirmed(into: ConfirmResult, first: Judgement | None, second: Judgement |
     into.to_review += credible and agreed is None
 
 
-def cohen_kappa(a: list[str], b: list[str]) -> float:
-    """Agreement between two labellings beyond what their label frequencies give by chance."""
+def cohen_kappa(a: list[str], b: list[str], labels: tuple[str, ...] = LABELS) -> float | None:
+    """Agreement between two labellings beyond what their label frequencies give by chance; None when it is
+    undefined (both gave one and the same label throughout: chance alone explains the agreement)."""
     n = len(a)
     if n == 0:
-        return 0.0
+        return None
     observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
     count_a, count_b = Counter(a), Counter(b)
-    expected = sum(count_a[label] * count_b[label] for label in LABELS) / (n * n)
-    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
+    expected = sum(count_a[label] * count_b[label] for label in labels) / (n * n)
+    return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
 def accuracy(gold: list[str], predicted: list[str]) -> float:

@@ -29,14 +29,16 @@ def run(
     ] = False,
     no_replicate: Annotated[bool, typer.Option("--no-replicate", help="Never run replication probes.")] = False,
     k: Annotated[
-        int | None, typer.Option("--k", min=1, help="Candidates judged per claim (default $CLAIMTRACK_JUDGE_K or 8).")
+        int | None,
+        typer.Option("--k", min=1, help="Pairs judged afresh per claim (default $CLAIMTRACK_JUDGE_K or 8)."),
     ] = None,
     replicate_limit: Annotated[
         int | None, typer.Option("--replicate-limit", min=1, help="Items per probe condition when a replication runs.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Re-check claims: discover newer papers, judge the top k, replicate where due or contested, decide, write.
+    """Re-check claims: discover newer papers, judge k new pairs and confirm the credible ones, replicate where
+    due or contested, decide, write (pairs whose two judgements disagree wait for `claimtrack review`).
 
     Exit 0 when every claim was checked, 1 when some failed (the rest are saved), 2 for bad input,
     75 when another run holds the workspace.
@@ -153,8 +155,10 @@ def bench_judge(
     if "confirm" in result:
         c = result["confirm"]
         typer.echo(
-            f"confirmation by {c['model']}: Cohen's kappa {c['kappa']:.3f}, agreement {c['agreement']:.3f},"
-            f" {c['judge_errors']} judge errors, {c['to_review']} credible pairs not confirmed (to review)"
+            f"confirmation by {c['model']}: Cohen's kappa {_kappa(c['kappa'])} over the labels"
+            f" (agreement {c['agreement']:.3f}), {_kappa(c['kappa_stances'])} over the stances (agreement"
+            f" {c['agreement_stances']:.3f}); {c['judge_errors']} judge errors, {c['to_review']} credible pairs"
+            " not confirmed (to review)"
         )
         for name, title in (("credible", "before confirmation (credible first judgements)"), ("confirmed", "after")):
             scores = c[name]
@@ -167,6 +171,10 @@ def bench_judge(
         f"LLM: {result['calls']} calls ({result['failed_calls']} failed), {result['tokens_in']} tokens in,"
         f" {result['tokens_out']} out, {result['seconds']:.0f} s"
     )
+
+
+def _kappa(value: float | None) -> str:
+    return "undefined (one label throughout)" if value is None else f"{value:.3f}"
 
 
 def _confusion(labels: tuple[str, ...], matrix: list[list[int]]) -> str:
