@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     arxiv_page_size: int = 50
     arxiv_max_results: int = 50  # per query
     arxiv_retries: int = 1  # the arxiv client's own retry (empty pages); HTTP faults are retried below it
+    # arXiv announces a paper days after its submission date; each search window starts this long before the
+    # last check, so a paper submitted before one check and announced after it is still found by the next.
+    arxiv_overlap_days: float = Field(default=7.0, ge=0.0)
     citations_max: int = 500  # citing papers per anchor
     # Anchors (claimtrack/anchors): linking a note to its paper by arXiv search (docs/store.md).
     anchor_match_threshold: float = Field(default=0.35, ge=0.0, le=1.0)  # a search match is proposed from here up
@@ -59,12 +62,15 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 60.0
-    llm_max_retries: int = 2  # the openai client retries 429/5xx/timeouts with back-off
+    llm_max_retries: int = Field(default=2, ge=0)  # our retries of 429/5xx/timeouts; each attempt is counted
+    llm_backoff_s: float = Field(default=1.0, ge=0.0)  # first wait before a retry; doubles each time
+    llm_max_tokens: int = Field(default=512, ge=0)  # reply length limit sent as max_tokens (0: send none)
+    confirm_model: str | None = None  # a second model (same endpoint) for confirmations; else the judge's model
     judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
-    judge_k: int = Field(default=8, gt=0)  # candidates judged per claim and run
+    judge_k: int = Field(default=8, gt=0)  # pairs judged afresh per claim and run (cached ones are free)
     run_lock_wait_s: float = 5.0  # a second `claimtrack run` waits this long, then refuses
 
-    @field_validator("openai_api_key", "openai_base_url", "s2_api_key", "chroma_host", mode="before")
+    @field_validator("openai_api_key", "openai_base_url", "s2_api_key", "chroma_host", "confirm_model", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # CI systems export unset variables as "" (GitHub's `${{ vars.X }}`); that means "not configured".

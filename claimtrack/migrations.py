@@ -258,3 +258,41 @@ def m004_arxiv_records(conn: sqlite3.Connection) -> None:
     PRIMARY KEY (id, version)
 )"""
     )
+
+
+@migration
+def m005_confirmation_and_review(conn: sqlite3.Connection) -> None:
+    """Judgements become one of two roles (the first judgement, or its independent confirmation) and record
+    which sentences they cited and where the quote came from; pairs whose two judgements disagree wait in
+    `reviews` for a person."""
+    for column in (
+        "role TEXT NOT NULL DEFAULT 'judge'",  # judge | confirm
+        "sentences_json TEXT",  # the sentence numbers the reply cited, as a JSON list
+        "quote_source TEXT",  # abstract | fulltext | citation-context
+        "quote_section TEXT",  # a full-text quote's section heading
+    ):
+        conn.execute(f"ALTER TABLE judgements ADD COLUMN {column}")
+    conn.execute(
+        """CREATE TABLE reviews (
+    id TEXT PRIMARY KEY,          -- rv-<8 hex of the two judgement keys>
+    claim_id TEXT NOT NULL,
+    paper_id TEXT NOT NULL,
+    judge_key TEXT NOT NULL,      -- the first judgement (judgements.key)
+    confirm_key TEXT NOT NULL,    -- the confirmation that disagreed with it
+    created_at TEXT NOT NULL,
+    run_id TEXT,
+    state TEXT NOT NULL DEFAULT 'open',  -- open | accepted | rejected
+    decided_at TEXT,
+    decided_by TEXT,
+    note TEXT
+)"""
+    )
+    conn.execute("CREATE INDEX reviews_claim ON reviews(claim_id, state)")
+
+
+@migration
+def m006_llm_call_attempts(conn: sqlite3.Connection) -> None:
+    """Every attempt at an LLM call is its own row (retries are no longer hidden in the client), with the
+    seconds it took, so a slow local model's cost shows in the ledger."""
+    conn.execute("ALTER TABLE llm_calls ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1")
+    conn.execute("ALTER TABLE llm_calls ADD COLUMN seconds REAL")

@@ -50,6 +50,14 @@ class EvidenceKind(StrEnum):
     MANUAL = "manual"
 
 
+class QuoteSource(StrEnum):
+    """Which block of the text the judge was shown a quote came from."""
+
+    ABSTRACT = "abstract"  # the title and abstract
+    FULLTEXT = "fulltext"  # a passage of the full text (with its section heading in quote_section)
+    CITATION_CONTEXT = "citation-context"  # what the paper says where it cites the claim's anchor
+
+
 class AnchorConfidence(StrEnum):
     """Who tied the paper to the claim, and how sure they are. Only `resolved` is a machine's."""
 
@@ -179,6 +187,18 @@ class SearchHints(Model):
         return value
 
 
+class Confirmation(Model):
+    """The second judgement that let a paper judgement count: an independent model judgement that agreed on
+    the direction, or a person who accepted the pair from the review queue."""
+
+    by: str  # "MODEL@PROMPT_VERSION" (the confirming judgement) or "person:NAME"
+    stance: Stance  # what the confirming judgement said (for a person: the stance they accepted)
+    quote: str | None = None  # the confirming judgement's own quote, copied from the sentences it cited
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    at: UtcDateTime
+    review: str | None = None  # the review item a person accepted
+
+
 class Evidence(Model):
     """One piece of evidence about a claim: a judged paper, a replication result or a person's pointer."""
 
@@ -189,6 +209,8 @@ class Evidence(Model):
     published: PartialDate | None = None  # when the source appeared, so "newer than the claim" is checkable
     stance: Stance
     quote: str | None = None  # verbatim from the source; required when an LLM judged a paper
+    quote_source: QuoteSource | None = None  # the block of the text shown to the judge the quote came from
+    quote_section: str | None = None  # for a full-text quote: its section heading
     scope_note: str | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     rationale: str | None = None
@@ -196,6 +218,7 @@ class Evidence(Model):
     judged_at: UtcDateTime
     numbers: dict[str, float] | None = None  # replication metrics (effect, stderr, ...)
     run: str | None = None
+    confirmation: Confirmation | None = None  # a paper judgement counts only once confirmed
 
 
 class StatusChange(Model):
@@ -208,7 +231,24 @@ class StatusChange(Model):
     evidence: list[str] = Field(default_factory=list)
     rationale: str
     scope: str | None = None  # for relaxed: where the claim still holds
-    pinned: bool = False  # a person's verdict: kept until evidence newer than it arrives
+    pinned: bool = False  # a person's verdict
+    overrules: list[str] | None = None  # for a verdict: the evidence it overrules, which never decides again
+
+
+class ReviewDecision(Model):
+    """A person's decision on a review-queue item (a pair whose two judgements disagreed): accepted, it counts
+    as confirmed evidence; rejected, it is overruled. Moves no status by itself (an accept re-decides, and
+    any resulting change is its own status entry)."""
+
+    event: Literal["review"] = "review"
+    at: UtcDateTime
+    by: str  # "person:NAME"
+    item: str  # the review item's id
+    decision: Literal["accept", "reject"]
+    source: str  # the paper, "arXiv:ID"
+    stance: Stance  # the first judgement's stance, which the person accepted or rejected
+    evidence: str | None = None  # for accept: the evidence id it added
+    rationale: str | None = None
 
 
 def _history_event(entry: Any) -> str:
@@ -240,7 +280,9 @@ class AnchorDecision(Model):
 
 
 HistoryEntry = Annotated[
-    Annotated[StatusChange, Tag("status")] | Annotated[AnchorDecision, Tag("anchor")],
+    Annotated[StatusChange, Tag("status")]
+    | Annotated[AnchorDecision, Tag("anchor")]
+    | Annotated[ReviewDecision, Tag("review")],
     Discriminator(_history_event),
 ]
 """One dated entry of a claim's history. A new kind (a person's decision that moves no status) is a model
@@ -294,6 +336,10 @@ class Claim(Model):
     def status_changes(self) -> list[StatusChange]:
         """The history's status changes, in order (other entries record decisions that moved no status)."""
         return [entry for entry in self.history if isinstance(entry, StatusChange)]
+
+    @property
+    def review_decisions(self) -> list[ReviewDecision]:
+        return [entry for entry in self.history if isinstance(entry, ReviewDecision)]
 
     @property
     def latest_change(self) -> StatusChange | None:
@@ -351,13 +397,7 @@ class Claim(Model):
         """
         if decision.arxiv != anchor.arxiv or anchor.confidence != decision.confidence:
             raise ChangeRefused(self.id, "anchors", "the decision and the anchor it sets disagree")
-        if self.history and decision.at < self.history[-1].at:
-            raise ChangeRefused(
-                self.id,
-                "at",
-                f"the decision is dated {decision.at.isoformat()}, before the history's last entry"
-                f" ({self.history[-1].at.isoformat()})",
-            )
+        self._check_in_order(decision)
         anchors = [
             anchor if a.arxiv == anchor.arxiv else a
             for a in self.anchors
@@ -365,6 +405,25 @@ class Claim(Model):
         ]
         self.anchors = anchors if anchor in anchors else [anchor, *anchors]
         self.history.append(decision)
+
+    def record_decision(self, decision: ReviewDecision) -> None:
+        """Append a person's review decision; refused (ChangeRefused) when an accept names evidence the claim
+        does not hold, or when it is dated before the newest history entry."""
+        if decision.evidence is not None and self.evidence_by_id(decision.evidence) is None:
+            raise ChangeRefused(self.id, "evidence", f"the decision names unknown evidence '{decision.evidence}'")
+        self._check_in_order(decision)
+        self.history.append(decision)
+
+    def _check_in_order(self, entry: AnchorDecision | ReviewDecision) -> None:
+        """A person's decision is not dated before the history's last entry: `claimtrack validate` keeps the
+        history in time order."""
+        if self.history and entry.at < self.history[-1].at:
+            raise ChangeRefused(
+                self.id,
+                "at",
+                f"the decision is dated {entry.at.isoformat()}, before the history's last entry"
+                f" ({self.history[-1].at.isoformat()})",
+            )
 
 
 class PromptAnchor(Model):

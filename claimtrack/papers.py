@@ -87,6 +87,10 @@ def upsert_paper(
         stored_id = paper.id
     else:
         stored_id = existing["id"]
+        if doi:
+            other = conn.execute("SELECT id FROM papers WHERE doi = ? AND id != ?", (doi, stored_id)).fetchone()
+            if other is not None:  # the DOI names a second row: one paper stored twice until now
+                stored_id = _merge(conn, stored_id, other["id"])
         if ":" in stored_id and ":" not in paper.id:
             # A provisional (DOI/S2) row gains its arXiv id: re-key it, and its sightings and candidates.
             conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at commit, when all three agree
@@ -122,6 +126,51 @@ def upsert_paper(
         (stored_id, source, detail, claim_id, seen),
     )
     return stored_id
+
+
+def _merge(conn: Any, one: str, other: str) -> str:
+    """Fold two rows that turn out to be one paper (an arXiv row without a DOI, and a DOI-only row from a
+    citation source, before arXiv reports the DOI) into one; returns the id kept. The arXiv id is kept over a
+    provisional one; the row dropped gives its DOI, sightings, candidates, judgements, review items and citation
+    contexts."""
+    keep, drop = (other, one) if ":" in one and ":" not in other else (one, other)
+    dropped = conn.execute("SELECT * FROM papers WHERE id = ?", (drop,)).fetchone()
+    conn.execute("PRAGMA defer_foreign_keys = ON")
+    conn.execute("UPDATE papers SET doi = NULL WHERE id = ?", (drop,))
+    conn.execute(
+        "UPDATE papers SET doi = ?, abstract = CASE WHEN abstract = '' THEN ? ELSE abstract END,"
+        " published = COALESCE(published, ?) WHERE id = ?",
+        (dropped["doi"], dropped["abstract"], dropped["published"], keep),
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at)"
+        " SELECT ?, source, detail, claim_id, seen_at FROM paper_sightings WHERE paper_id = ?",
+        (keep, drop),
+    )
+    conn.execute("DELETE FROM paper_sightings WHERE paper_id = ?", (drop,))
+    # A candidate row of both ids for one claim: keep the one that is further along (judged over unjudged).
+    conn.execute(
+        "DELETE FROM candidates WHERE paper_id = ? AND claim_id IN"
+        " (SELECT claim_id FROM candidates WHERE paper_id = ? AND state != 'unjudged')",
+        (drop, keep),
+    )
+    conn.execute(
+        "DELETE FROM candidates WHERE paper_id = ? AND claim_id IN"
+        " (SELECT claim_id FROM candidates WHERE paper_id = ?)",
+        (keep, drop),
+    )
+    conn.execute("UPDATE candidates SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    conn.execute("UPDATE judgements SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    conn.execute("UPDATE reviews SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    # What the paper says about an anchor, known under either id: the kept row's contexts win.
+    conn.execute(
+        "DELETE FROM citation_contexts WHERE paper_id = ? AND anchor IN"
+        " (SELECT anchor FROM citation_contexts WHERE paper_id = ?)",
+        (drop, keep),
+    )
+    conn.execute("UPDATE citation_contexts SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    conn.execute("DELETE FROM papers WHERE id = ?", (drop,))
+    return keep
 
 
 def pending_candidates(ledger: Ledger, claim_id: str | None = None) -> list[dict[str, Any]]:

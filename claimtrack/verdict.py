@@ -1,4 +1,9 @@
-"""A person's verdict: a dated status change, pinned until evidence newer than it arrives."""
+"""A person's verdict: a dated, pinned status change that overrules, for good, the evidence it was made against.
+
+The verdict lists the evidence the claim held when the person decided (`overrules`); that evidence never
+decides the claim again, however many automatic changes follow. Only evidence the person had not seen (judged
+later), or an item they accept from the review queue, can move the claim afterwards.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ def record_verdict(
             )
             for arxiv in dict.fromkeys(papers)  # a paper cited twice is one piece of evidence
         ]
+        seen = [e.id for e in claim.evidence]
         claim.add_evidence(items)
         change = StatusChange(
             from_=claim.status,
@@ -65,6 +71,7 @@ def record_verdict(
             rationale=because,
             scope=scope,
             pinned=True,
+            overrules=seen,
         )
         claim.record_change(change)
 

@@ -6,7 +6,7 @@ import datetime as dt
 import textwrap
 from typing import Any
 
-from claimtrack.models import AnchorDecision, Claim
+from claimtrack.models import AnchorDecision, Claim, ReviewDecision
 from claimtrack.store import Library
 
 
@@ -94,7 +94,13 @@ def claim_text(claim: Claim, library: Library) -> str:
         if e.title:
             out.append(f"      {e.title}")
         if e.quote:
-            out.append(_wrap(f'"{e.quote}"', "      "))
+            where = f" [{e.quote_source}{': ' + e.quote_section if e.quote_section else ''}]" if e.quote_source else ""
+            out.append(_wrap(f'"{e.quote}"{where}', "      "))
+        if e.confirmation:
+            c = e.confirmation
+            conf = f" {c.confidence:.2f}" if c.confidence is not None else ""
+            review = f" (review {c.review})" if c.review else ""
+            out.append(f"      confirmed by {c.by}: {c.stance}{conf}{review}")
         if e.numbers:
             out.append("      " + ", ".join(f"{k}={v:.4g}" for k, v in e.numbers.items()))
         if e.scope_note:
@@ -106,9 +112,16 @@ def claim_text(claim: Claim, library: Library) -> str:
             out.append(_wrap(h.rationale, "      "))
             out += [f"      {change}" for change in h.changes]
             continue
+        if isinstance(h, ReviewDecision):
+            out.append(f"  - {h.at.date()} review {h.item}: {h.decision}ed {h.stance} from {h.source} by {h.by}")
+            if h.rationale:
+                out.append(_wrap(h.rationale, "      "))
+            continue
         pin = " (pinned verdict)" if h.pinned else ""
         out.append(f"  - {h.at.date()} {h.from_} -> {h.to} by {h.by}{pin}")
         out.append(_wrap(h.rationale, "      "))
         if h.evidence:
             out.append(f"      evidence: {', '.join(h.evidence)}")
+        if h.overrules:
+            out.append(f"      overrules: {', '.join(h.overrules)}")
     return "\n".join(out)

@@ -605,6 +605,7 @@ class ChatReply:
     headers: dict[str, str] = field(default_factory=dict)
     tokens_in: int = 100
     tokens_out: int = 20
+    finish_reason: str = "stop"  # "length": the server stopped at the request's max_tokens
 
 
 class OpenAIChat(Service):
@@ -656,7 +657,11 @@ class OpenAIChat(Service):
             "created": int(time.time()),
             "model": body.get("model", self.models[0]),
             "choices": [
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply.content}}
+                {
+                    "index": 0,
+                    "finish_reason": reply.finish_reason,
+                    "message": {"role": "assistant", "content": reply.content},
+                }
             ],
             "usage": {
                 "prompt_tokens": reply.tokens_in,

@@ -46,6 +46,25 @@ def add_candidates(ws: Workspace, rows: list[tuple[str, str, str, str, float, in
             )
 
 
+def add_review(
+    ws: Workspace, claim_id: str, arxiv: str, title: str, first: tuple[str, str, float], second: tuple[str, str, float]
+) -> str:
+    """A pair whose two judgements ((stance, quote, confidence) each) disagreed, queued for review."""
+    from claimtrack.review import enqueue
+
+    with Ledger.open(ws) as ledger:
+        with ledger.transaction():
+            upsert_paper(ledger, Paper(id=arxiv, title=title), source="arxiv", claim_id=claim_id, now=at(40))
+            for role, (stance, quote, confidence) in (("judge", first), ("confirm", second)):
+                ledger.conn.execute(
+                    "INSERT INTO judgements (key, claim_id, paper_id, model, prompt_version, outcome, stance, quote,"
+                    " confidence, judged_at, role) VALUES (?,?,?,?,?,'judged',?,?,?,?,?)",
+                    (f"{role}-{arxiv}", claim_id, arxiv, "gpt-test", f"{role}-v1", stance, quote, confidence,
+                     at(40).isoformat(), role),
+                )  # fmt: skip
+        return enqueue(ledger, claim_id, arxiv, f"judge-{arxiv}", f"confirm-{arxiv}", run_id="run-test", now=at(40))[0]
+
+
 def seed_line_workspace(root: Path) -> Workspace:
     """The frozen seed line, with one claim relaxed by a paper, one holding by replication, and
     candidates waiting for review."""
@@ -121,6 +140,14 @@ def seed_line_workspace(root: Path) -> Workspace:
             ("binary-reward-hurts-calibration", "2605.11111", "Calibrated Rewards Revisited", "2026-05-10", 0.91, 1),
             ("binary-reward-hurts-calibration", "2605.22222", "Brier Terms in RLVR", "2026-05-20", 0.75, 2),
         ],
+    )
+    add_review(
+        ws,
+        "binary-reward-hurts-calibration",
+        "2605.33333",
+        "Rewards and Confidence",
+        ("supersedes", "calibration no longer degrades under binary rewards", 0.8),
+        ("supports", "binary rewards still raise overconfidence", 0.7),
     )
     return ws
 
@@ -231,4 +258,12 @@ def hostile_workspace(root: Path) -> Workspace:
         )
     )
     add_candidates(ws, [("unanchored-claim", "2606.00042", "Template <b>matching</b> & RL", "2026-06-01", 0.5, 1)])
+    add_review(
+        ws,
+        "replicated-claim",
+        "2606.00077",
+        "Reasoning <i>after</i> tuning",
+        ("contradicts", "tuned models keep using their reasoning", 0.75),
+        ("supports", "tuned models skip reasoning steps", 0.8),
+    )
     return ws

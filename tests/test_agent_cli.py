@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from agent_helpers import judgement
+from agent_helpers import judgement, role_of
 from conftest import FIXTURES, invoke
 from loopback import ArxivAPI, ArxivFullText, ChatReply, Loopback, OpenAIChat, OpenAIServer, OpenAlex, user_text
 
@@ -97,16 +97,16 @@ def test_doctor_flags_an_invalid_store(repo_workspace: Path):
 
 
 SCIFACT_STANCE = {9: "supports", 12: "supports", 2: "contradicts", 28: "supports", 0: "unrelated", 4: "unrelated"}
+CONFIRM_STANCE = {**SCIFACT_STANCE, 28: "contradicts"}  # the confirmation catches the one wrong judgement
 
 
 def _scifact_responder(claims: dict[str, int]) -> Callable[[dict[str, Any]], ChatReply]:
     def respond(request: dict[str, Any]) -> ChatReply:
         text = user_text(request)
         statement = re.search(r"^Statement: (.*)$", text, re.MULTILINE).group(1)
-        abstract = re.search(r"^Abstract: (.*)$", text, re.MULTILINE).group(1)
-        stance = SCIFACT_STANCE[claims[statement]]
-        quote = "" if stance == "unrelated" else abstract.split(". ")[0]
-        return judgement(stance, quote, 0.8)
+        script = CONFIRM_STANCE if role_of(request) == "confirm" else SCIFACT_STANCE
+        stance = script[claims[statement]]
+        return judgement(stance, sentences=[] if stance == "unrelated" else [2], confidence=0.8)
 
     return respond
 
@@ -119,6 +119,7 @@ def test_bench_judge_on_the_scifact_fixture(repo_workspace: Path, monkeypatch):
         args = ("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(folder), "--json")
         first = json.loads(invoke(*args).stdout)
         assert len(server.chat.requests) == 6
+        assert "Claimed:" not in user_text(server.chat.requests[0])  # SciFact claims are undated: left out
         second = json.loads(invoke(*args).stdout)
         assert len(server.chat.requests) == 6  # cached in the workspace ledger
     # gold S S C C N N, predicted S S C S N N
@@ -129,6 +130,33 @@ def test_bench_judge_on_the_scifact_fixture(repo_workspace: Path, monkeypatch):
     assert second["calls"] == 0 and second["cached"] == 6 and second["accuracy"] == first["accuracy"]
     text = invoke("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(folder), "--limit", "2")
     assert "accuracy 1.000" in text.stdout and "2 pairs" in text.stdout
+
+
+def test_bench_judge_with_confirmation_reports_agreement_and_both_scores(repo_workspace: Path, monkeypatch):
+    folder = FIXTURES / "scifact"
+    claims = {json.loads(ln)["claim"]: json.loads(ln)["id"] for ln in (folder / "claims_train.jsonl").open()}
+    with OpenAIServer(responder=_scifact_responder(claims)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.env()["OPENAI_BASE_URL"])
+        args = ("--workspace", str(repo_workspace), "bench", "judge", "--scifact", str(folder), "--confirm")
+        result = json.loads(invoke(*args, "--json").stdout)
+        assert [role_of(r) for r in server.chat.requests].count("confirm") == 6  # every pair, for the agreement
+        text = invoke(*args).stdout
+        assert len(server.chat.requests) == 12  # the second run came from the cache
+    confirm = result["confirm"]
+    # first S S C S N N, second S S C C N N: observed 5/6, chance (3*2 + 1*2 + 2*2) / 36 = 1/3
+    assert abs(confirm["kappa"] - 0.75) < 1e-9 and abs(confirm["agreement"] - 5 / 6) < 1e-9
+    assert abs(confirm["kappa_stances"] - 0.75) < 1e-9  # the same here: one stance per label
+    assert confirm["credible"]["confusion"] == [[2, 0, 0], [1, 1, 0], [0, 0, 2]]
+    assert confirm["confirmed"]["confusion"] == [[2, 0, 0], [0, 1, 1], [0, 0, 2]]  # the wrong S waits for review
+    assert confirm["to_review"] == 1 and confirm["tokens"]["confirm"]["tokens_in"] == 600
+    assert "Cohen's kappa 0.750" in text and "after: accuracy 0.833" in text
+
+
+def test_kappa_is_undefined_when_both_give_one_label_throughout():
+    from claimtrack.agent.bench_judge import cohen_kappa
+
+    assert cohen_kappa(["CONTRADICT"] * 4, ["CONTRADICT"] * 4) is None
+    assert cohen_kappa(["SUPPORT", "CONTRADICT"], ["CONTRADICT", "SUPPORT"]) == -1.0
 
 
 def test_bench_judge_bad_input(tmp_path: Path, repo_workspace: Path, monkeypatch):

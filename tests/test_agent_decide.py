@@ -6,8 +6,17 @@ import datetime as dt
 
 import pytest
 
-from claimtrack.agent.decide import decide, is_credible
-from claimtrack.models import Claim, Evidence, EvidenceKind, Stance, Status, StatusChange
+from claimtrack.agent.decide import decide, is_credible, overruled
+from claimtrack.models import (
+    Claim,
+    Confirmation,
+    Evidence,
+    EvidenceKind,
+    ReviewDecision,
+    Stance,
+    Status,
+    StatusChange,
+)
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 LATER = T0 + dt.timedelta(days=30)
@@ -26,7 +35,12 @@ def _paper(
     at=T0,
     ident="e1",
     scope=None,
+    confirmed: bool | float = True,
 ) -> Evidence:
+    confirmation = None
+    if confirmed is not False:
+        second = confidence if confirmed is True else confirmed
+        confirmation = Confirmation(by="m2@p", stance=Stance(stance), confidence=second, at=at)
     return Evidence(
         id=ident,
         kind=EvidenceKind.PAPER,
@@ -38,18 +52,38 @@ def _paper(
         judged_by="m@p",
         judged_at=at,
         scope_note=scope,
+        confirmation=confirmation,
+    )
+
+
+def _replication(stance: str, ident: str = "rep-1", scope: str | None = None) -> Evidence:
+    return Evidence(
+        id=ident,
+        kind=EvidenceKind.REPLICATION,
+        source="job-1",
+        stance=Stance(stance),
+        judged_by="rule:instruction-ablation",
+        judged_at=T0,
+        numbers={"effect": 0.1},
+        scope_note=scope,
     )
 
 
 def _decide(claim: Claim) -> StatusChange | None:
-    return decide(claim, threshold=0.6, run_id="run-x", now=LATER)
+    return decide(claim, threshold=0.6, by="run-x", now=LATER)
 
 
 @pytest.mark.parametrize(
     ("stances", "expected"),
     [
-        (["supersedes", "supports"], Status.SUPERSEDED),
-        (["contradicts", "supports"], Status.RELAXED),
+        (["supersedes"], Status.SUPERSEDED),
+        (["supersedes", "supports"], Status.HOLDING),  # one against one: the claim is not overturned
+        (["supersedes", "supersedes", "supports"], Status.SUPERSEDED),
+        (["supersedes", "relaxes"], Status.RELAXED),  # a tie between contests: the weaker one stands
+        (["supersedes", "supersedes", "relaxes"], Status.SUPERSEDED),
+        (["supersedes", "relaxes", "relaxes"], Status.RELAXED),
+        (["contradicts", "supports"], Status.HOLDING),
+        (["contradicts", "contradicts", "supports"], Status.RELAXED),
         (["relaxes"], Status.RELAXED),
         (["supports", "supports"], Status.HOLDING),
         (["unrelated"], None),
@@ -66,12 +100,39 @@ def test_rules_table(stances, expected):
         assert "arXiv:2501.00001" in change.rationale
 
 
-def test_low_confidence_or_missing_quote_is_not_credible():
+def test_one_late_contest_does_not_overturn_ten_supports():
+    claim = _claim(
+        status=Status.HOLDING,
+        evidence=[_paper("supports", 0.95, ident=f"s{i}") for i in range(10)] + [_paper("supersedes", 0.61, ident="x")],
+    )
+    assert _decide(claim) is None
+    claim.status = Status.UNTESTED
+    change = _decide(claim)
+    assert change.to == Status.HOLDING and "x" not in change.evidence
+    assert change.rationale.startswith("10 supports (9.50), 1 contests (0.61, of which 1 supersedes 0.61)")
+    assert "the support outweighs the contests" in change.rationale
+
+
+def test_the_rationale_states_the_balance():
+    evidence = [_paper("supports", 0.8, ident="s1")] + [_paper("relaxes", 0.7, ident=f"r{i}") for i in range(3)]
+    change = _decide(_claim(evidence=evidence))
+    assert change.to == Status.RELAXED and change.rationale.startswith("1 supports (0.80), 3 contests (2.10)")
+    assert "the contests outweigh the support" in change.rationale
+
+
+def test_unconfirmed_low_confidence_or_quoteless_evidence_is_not_credible():
+    assert _decide(_claim(evidence=[_paper("supersedes", 0.99, confirmed=False)])) is None
     assert _decide(_claim(evidence=[_paper("supersedes", 0.59)])) is None
+    assert _decide(_claim(evidence=[_paper("supersedes", 0.99, confirmed=0.4)])) is None  # a timid confirmation
     assert _decide(_claim(evidence=[_paper("supersedes", 0.99, quote="")])) is None
 
 
-def test_relaxed_carries_the_scope_note_of_the_most_confident():
+def test_weight_is_the_lower_of_the_two_judgements():
+    claim = _claim(evidence=[_paper("supports", 0.9, ident="s"), _paper("relaxes", 0.95, ident="r", confirmed=0.7)])
+    assert _decide(claim).to == Status.HOLDING  # 0.9 against min(0.95, 0.7)
+
+
+def test_relaxed_carries_the_scope_note_of_the_heaviest_contesting_paper():
     claim = _claim(
         evidence=[
             _paper("relaxes", 0.7, ident="a", scope="small models"),
@@ -80,6 +141,18 @@ def test_relaxed_carries_the_scope_note_of_the_most_confident():
     )
     change = _decide(claim)
     assert change.to == Status.RELAXED and change.scope == "only on math" and change.evidence == ["b", "a"]
+
+
+def test_relaxed_scope_never_comes_from_replication_metadata():
+    claim = _claim(
+        evidence=[
+            _replication("contradicts", scope="calibration probe at eval time, lm-eval 0.4.13, limit None"),
+            _paper("relaxes", 0.7, ident="p", scope="models below 7B"),
+        ]
+    )
+    change = _decide(claim)
+    assert change.to == Status.RELAXED and change.scope == "models below 7B"
+    assert _decide(_claim(evidence=[_replication("contradicts", scope="lm-eval 0.4.13")])).scope is None
 
 
 def test_a_paper_older_than_the_claim_cannot_supersede():
@@ -92,33 +165,51 @@ def test_no_change_when_status_already_matches():
 
 
 def test_replication_counts_like_a_paper_when_ruled():
-    rep = Evidence(
-        id="rep-1",
-        kind=EvidenceKind.REPLICATION,
-        source="job-1",
-        stance=Stance.CONTRADICTS,
-        judged_by="rule:instruction-ablation",
-        judged_at=T0,
-        numbers={"effect": 0.1},
-    )
+    rep = _replication("contradicts")
     assert is_credible(rep, 0.6)
     assert _decide(_claim(evidence=[rep])).to == Status.RELAXED
     unruled = rep.model_copy(update={"judged_by": "someone"})
     assert not is_credible(unruled, 0.6)
 
 
-def test_pinned_verdict_holds_until_newer_evidence():
-    pin = StatusChange(
-        from_=Status.UNTESTED,
-        to=Status.HOLDING,
-        at=T0 + dt.timedelta(days=1),
-        by="person:ana",
-        rationale="read it myself",
-        pinned=True,
+def _pin(at: dt.datetime, to: Status, overrules: list[str] | None, frm: Status = Status.SUPERSEDED) -> StatusChange:
+    return StatusChange(
+        from_=frm, to=to, at=at, by="person:ana", rationale="read it myself", pinned=True, overrules=overrules
     )
-    old = _paper("supersedes", at=T0, ident="old")
-    claim = _claim(status=Status.HOLDING, history=[pin], evidence=[old])
-    assert _decide(claim) is None  # the person saw that paper; their verdict stands
-    claim.evidence.append(_paper("relaxes", at=T0 + dt.timedelta(days=2), ident="new", scope="only 7B"))
+
+
+def test_what_a_verdict_overrules_never_decides_again():
+    a = _paper("supersedes", at=T0, ident="a")
+    auto = StatusChange(from_=Status.UNTESTED, to=Status.SUPERSEDED, at=T0, by="run-1", evidence=["a"], rationale="r")
+    pin = _pin(T0 + dt.timedelta(days=1), Status.HOLDING, ["a"])
+    claim = _claim(status=Status.HOLDING, history=[auto, pin], evidence=[a])
+    assert _decide(claim) is None  # the person overruled A
+    b = _paper("relaxes", 0.8, at=T0 + dt.timedelta(days=2), ident="b", scope="only 7B")
+    claim.evidence.append(b)
     change = _decide(claim)
-    assert change.to == Status.RELAXED and change.evidence == ["new"]  # only evidence newer than the pin
+    assert change.to == Status.RELAXED and change.evidence == ["b"] and "1 overruled" in change.rationale
+    claim.record_change(change)
+    assert _decide(claim) is None  # one automatic change later, A still does not count: relaxed stays
+
+
+def test_a_review_accept_after_the_verdict_readmits_evidence():
+    a = _paper("supersedes", at=T0, ident="a")
+    pin = _pin(T0 + dt.timedelta(days=1), Status.HOLDING, ["a"], frm=Status.UNTESTED)
+    claim = _claim(status=Status.HOLDING, history=[pin], evidence=[a])
+    assert overruled(claim) == {"a"}
+    accept = ReviewDecision(
+        at=T0 + dt.timedelta(days=2), by="person:ana", item="rv-1", decision="accept", source="arXiv:1",
+        stance=Stance.SUPERSEDES, evidence="a",
+    )  # fmt: skip
+    claim.record_decision(accept)
+    assert overruled(claim) == set() and _decide(claim).to == Status.SUPERSEDED
+
+
+def test_a_verdict_written_before_overrules_existed_overrules_what_was_judged_before_it():
+    old = _paper("supersedes", at=T0, ident="old")
+    claim = _claim(
+        status=Status.HOLDING, history=[_pin(T0 + dt.timedelta(days=1), Status.HOLDING, None, Status.UNTESTED)]
+    )
+    claim.evidence = [old, _paper("relaxes", at=T0 + dt.timedelta(days=2), ident="new", scope="only 7B")]
+    change = _decide(claim)
+    assert change.to == Status.RELAXED and change.evidence == ["new"]

@@ -14,10 +14,11 @@ from claimtrack.agent import judge as judge_mod
 from claimtrack.agent.decide import decide
 from claimtrack.agent.judge import INJECTION_CAP, judge_pair
 from claimtrack.agent.llm import LLM, LLMError, make_llm
+from claimtrack.agent.material import Block, material_for
 from claimtrack.agent.prompts import load_prompt
 from claimtrack.config import Settings
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Evidence, EvidenceKind
+from claimtrack.models import Claim, Confirmation, Evidence, EvidenceKind, QuoteSource
 from claimtrack.papers import Paper
 from claimtrack.workspace import Workspace
 
@@ -82,60 +83,84 @@ def _llm(
     return llm
 
 
-def test_valid_judgement_is_grounded_and_counted(monkeypatch, ws, ledger, claim, paper):
+# The paper as the judge sees it: [1] the title, [2] "Instruction tuning is widely used.", [3] FINDING,
+# [4] "The effect holds only for classification tasks with small label spaces."
+LIMITED = "The effect holds only for classification tasks with small label spaces."
+
+
+def test_valid_judgement_cites_numbers_and_the_program_copies_the_quote(monkeypatch, ws, ledger, claim, paper):
     with OpenAIServer() as server:
-        server.chat.queue.append(
-            judgement(
-                "supports",
-                "We find that instruction tuning mainly teaches the output format,"
-                "   even with misleading instructions.",
-                0.8,
-            )
-        )
+        server.chat.queue.append(judgement("supports", sentences=[3], confidence=0.8))
         llm = _llm(monkeypatch, server, ledger, key="sk-secret-123")
         out = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper, run_id="run-test")
     assert out.outcome == "judged" and out.judgement.stance == "supports" and out.judgement.confidence == 0.8
+    assert (
+        out.judgement.quote == FINDING and out.judgement.quote_source == "abstract" and out.judgement.sentences == [3]
+    )
     assert out.judged_by.startswith("test-model@") and not out.cached
     assert llm.usage.calls == 1 and llm.usage.tokens_in == 100 and llm.usage.tokens_out == 20
     request = server.chat.requests[0]
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
     assert ABSTRACT.split("\n")[0] not in request["messages"][0]["content"]  # the paper is never in the system part
-    assert "untrusted" in user_text(request) and "Published: 2025-01-02" in user_text(request)
+    text = user_text(request)
+    assert "untrusted" in text and "Published: 2025-01-02" in text
+    assert f"[3] {FINDING}" in text and f"[4] {LIMITED}" in text and "[1] Format versus task" in text
+    assert request["max_tokens"] == 512  # as `max_tokens`, which local servers read
     assert server.requests[0].headers["authorization"] == "Bearer sk-secret-123"
     dump = "\n".join(ledger.conn.iterdump())
     assert "sk-secret-123" not in dump
-    row = ledger.conn.execute("SELECT tokens_in, tokens_out, ok FROM llm_calls").fetchone()
-    assert tuple(row) == (100, 20, 1)
+    row = ledger.conn.execute("SELECT tokens_in, tokens_out, ok, attempt FROM llm_calls").fetchone()
+    assert tuple(row) == (100, 20, 1, 1)
+    stored = ledger.conn.execute("SELECT role, sentences_json, quote_source, quote FROM judgements").fetchone()
+    assert tuple(stored) == ("judge", "[3]", "abstract", FINDING)
 
 
-def test_ungrounded_quote_retries_then_records_judge_error(monkeypatch, ws, ledger, claim, paper):
+def test_unknown_fields_are_left_out_of_the_message(monkeypatch, ws, ledger, paper):
+    bare = Claim(id="bare", title="Format or task?", statement="Instruction tuning teaches format, not task.")
+    undated = paper.model_copy(update={"published": None})
+    with OpenAIServer() as server:
+        server.chat.queue.append(judgement("unrelated", confidence=0.9))
+        judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), bare, undated)
+        text = user_text(server.chat.requests[0])
+    assert "Statement: Instruction tuning teaches format, not task." in text
+    assert "unknown" not in text and "Claimed:" not in text and "Scope:" not in text and "Published:" not in text
+
+
+def test_a_copied_quote_is_located_even_with_its_first_letter_capitalised(monkeypatch, ws, ledger, claim, paper):
+    mid = "Instruction tuning mainly teaches the output format, even with misleading instructions."
+    with OpenAIServer() as server:  # the paper has "... that instruction tuning mainly ...": lower case
+        server.chat.queue.append(judgement("supports", mid, 0.8))
+        out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
+    assert out.outcome == "judged" and out.judgement.quote == mid[0].lower() + mid[1:]
+    assert out.judgement.sentences == [3] and len(server.chat.requests) == 1
+
+
+def test_quoting_the_claim_or_a_missing_sentence_retries_then_records_judge_error(
+    monkeypatch, ws, ledger, claim, paper
+):
     with OpenAIServer() as server:
         server.chat.queue += [
-            judgement("supersedes", "instruction tuning is useless"),
-            judgement("supersedes", "Instruction tuning never works."),
+            judgement("supersedes", claim.statement),  # the claim, not the paper: the small model's habit
+            judgement("supersedes", sentences=[9]),
         ]
         llm = _llm(monkeypatch, server, ledger)
         out = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
         assert len(server.chat.requests) == 2
-        assert "does not occur verbatim" in user_text(server.chat.requests[1])
-        assert out.outcome == "judge-error" and "does not occur verbatim" in out.error
+        retry = user_text(server.chat.requests[1])
+        assert "not in the paper" in retry and "cite the numbers" in retry
+        assert out.outcome == "judge-error" and "sentence 9 does not exist" in out.error
         again = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
         assert again.cached and again.outcome == "judge-error" and len(server.chat.requests) == 2
 
 
-def test_ungrounded_then_grounded_is_accepted(monkeypatch, ws, ledger, claim, paper):
+def test_rejected_then_valid_is_accepted(monkeypatch, ws, ledger, claim, paper):
     with OpenAIServer() as server:
         server.chat.queue += [
             judgement("relaxes", "only for tiny tasks"),
-            judgement(
-                "relaxes",
-                "The effect holds only for classification tasks with small label spaces.",
-                0.7,
-                scope_note="classification with small label spaces",
-            ),
+            judgement("relaxes", sentences=[4], confidence=0.7, scope_note="classification with small label spaces"),
         ]
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
-    assert out.outcome == "judged" and out.judgement.stance == "relaxes"
+    assert out.outcome == "judged" and out.judgement.stance == "relaxes" and out.judgement.quote == LIMITED
     assert out.judgement.scope_note == "classification with small label spaces"
 
 
@@ -143,12 +168,37 @@ def test_malformed_json_then_valid(monkeypatch, ws, ledger, claim, paper):
     with OpenAIServer() as server:
         server.chat.queue += [
             ChatReply(content='{"stance": "supports", "quote": }'),
-            ChatReply(content="```json\n" + judgement("supports", FINDING).content + "\n```"),
+            ChatReply(content="```json\n" + judgement("supports", sentences=[3]).content + "\n```"),
         ]
         llm = _llm(monkeypatch, server, ledger)
         out = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
         assert "not valid JSON" in user_text(server.chat.requests[1])
     assert out.outcome == "judged" and llm.usage.calls == 2
+
+
+def test_a_reply_cut_in_its_rationale_is_repaired(monkeypatch, ws, ledger, claim, paper):
+    cut = '{"stance": "supports", "sentences": [3], "confidence": 0.8, "scope_note": null, "rationale": "The paper fi'
+    with OpenAIServer() as server:
+        server.chat.queue.append(ChatReply(content=cut, finish_reason="length"))
+        out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
+        assert len(server.chat.requests) == 1
+    assert out.outcome == "judged" and out.judgement.quote == FINDING
+    assert out.judgement.rationale == "The paper fi [reply cut off here]"
+
+
+def test_a_reply_cut_before_its_fields_is_told_so_on_the_retry(monkeypatch, ws, ledger, claim, paper):
+    with OpenAIServer() as server:
+        server.chat.queue += [
+            ChatReply(content='{"stance": "relaxes", "sentences": [4], "confidence": 0.7, "scope_note": "only cl'),
+            ChatReply(content='{"stance": "supports", "sente', finish_reason="length"),
+            judgement("supports", sentences=[3]),
+        ]
+        llm = _llm(monkeypatch, server, ledger)
+        out = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
+        assert "cut off" in user_text(server.chat.requests[1])  # a half scope note is not guessed at
+        assert out.outcome == "judge-error" and "cut off" in out.error
+        fresh = paper.model_copy(update={"version": "v2"})
+        assert judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, fresh).outcome == "judged"
 
 
 def test_wrong_schema_twice_is_judge_error(monkeypatch, ws, ledger, claim, paper):
@@ -158,40 +208,53 @@ def test_wrong_schema_twice_is_judge_error(monkeypatch, ws, ledger, claim, paper
     assert out.outcome == "judge-error" and "no JSON object" in out.error
 
 
-def test_429_is_retried_by_the_client(monkeypatch, ws, ledger, claim, paper):
+def test_429_is_retried_and_every_attempt_counted(monkeypatch, ws, ledger, claim, paper):
     with OpenAIServer() as server:
-        server.chat.queue += [ChatReply(status=429, headers={"Retry-After": "0"}), judgement("supports", FINDING)]
-        out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
+        server.chat.queue += [ChatReply(status=429, headers={"Retry-After": "0"}), judgement("supports", sentences=[3])]
+        llm = _llm(monkeypatch, server, ledger)
+        out = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
         assert len(server.chat.requests) == 2
-    assert out.outcome == "judged"
+    assert out.outcome == "judged" and llm.usage.calls == 1 and llm.usage.failed_calls == 1
+    rows = ledger.conn.execute("SELECT attempt, ok, error FROM llm_calls ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(1, 0, "HTTP 429"), (2, 1, None)]
 
 
-def test_timeout_raises_and_caches_nothing(monkeypatch, ws, ledger, claim, paper):
+def test_timeouts_are_retried_by_us_and_each_is_counted(monkeypatch, ws, ledger, claim, paper):
     with OpenAIServer() as server:
-        server.chat.queue += [ChatReply(delay_s=2.0, content="{}")]
-        llm = _llm(monkeypatch, server, ledger, timeout=0.3, retries=0)
-        with pytest.raises(LLMError, match="timed out"):
+        server.chat.queue += [ChatReply(delay_s=1.5, content="{}"), ChatReply(delay_s=1.5, content="{}")]
+        monkeypatch.setenv("CLAIMTRACK_LLM_BACKOFF_S", "0")
+        llm = _llm(monkeypatch, server, ledger, timeout=0.3, retries=1)
+        with pytest.raises(LLMError, match="timed out after 2 attempts"):
             judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
+        assert len(server.chat.requests) == 2  # the client itself retried nothing
     assert ledger.conn.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 0
-    assert llm.usage.failed_calls == 1
+    assert llm.usage.failed_calls == 2 and llm.usage.seconds >= 0.6
+    rows = ledger.conn.execute("SELECT attempt, ok, error, seconds FROM llm_calls ORDER BY id").fetchall()
+    assert [tuple(r)[:3] for r in rows] == [(1, 0, "timed out"), (2, 0, "timed out")]
+    assert all(r["seconds"] >= 0.3 for r in rows)
 
 
 def test_cache_second_call_makes_no_request(monkeypatch, ws, ledger, claim, paper):
     with OpenAIServer() as server:
-        server.chat.queue.append(judgement("supports", FINDING))
+        server.chat.queue.append(judgement("supports", sentences=[3]))
         llm = _llm(monkeypatch, server, ledger)
         first = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
         second = judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, paper)
         assert len(server.chat.requests) == 1
         newer = paper.model_copy(update={"version": "v2"})
-        server.chat.queue.append(judgement("supports", FINDING))
+        server.chat.queue.append(judgement("supports", sentences=[3]))
         judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, newer)  # a new version is a new pair
         assert len(server.chat.requests) == 2
+        edited = paper.model_copy(update={"abstract": ABSTRACT + " A sentence added."})
+        server.chat.queue.append(judgement("supports", sentences=[3]))
+        judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, edited)  # other text sent: another key
+        assert len(server.chat.requests) == 3
     assert second.cached and second.judgement == first.judgement
 
 
-def _evidence(out, paper) -> Evidence:
+def _evidence(out, paper, *, confirmed: bool = True) -> Evidence:
     j = out.judgement
+    confirmation = Confirmation(by="other@p", stance=j.stance, confidence=0.9, at=out.judged_at) if confirmed else None
     return Evidence(
         id="paper-x",
         kind=EvidenceKind.PAPER,
@@ -202,14 +265,15 @@ def _evidence(out, paper) -> Evidence:
         confidence=j.confidence,
         judged_by=out.judged_by,
         judged_at=out.judged_at,
+        confirmation=confirmation,
     )
 
 
 def test_injection_obeyed_cannot_make_credible_evidence(monkeypatch, ws, ledger, claim, paper):
     injected = paper.model_copy(update={"abstract": f"{ABSTRACT} {INJECTION}"})
     with OpenAIServer() as server:
-        # An obedient model first quotes the instruction itself: rejected both times.
-        server.chat.queue += [judgement("supersedes", INJECTION, 1.0), judgement("supersedes", INJECTION, 1.0)]
+        # An obedient model first cites the instruction itself (by copying it, then by its number): rejected.
+        server.chat.queue += [judgement("supersedes", INJECTION, 1.0), judgement("supersedes", sentences=[5])]
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, injected)
         assert out.outcome == "judge-error" and "instruction" in out.error
         text = user_text(server.chat.requests[0])
@@ -218,30 +282,34 @@ def test_injection_obeyed_cannot_make_credible_evidence(monkeypatch, ws, ledger,
         assert opening < text.index("IGNORE YOUR") < closing  # the injection sits inside the data fence
     other = injected.model_copy(update={"version": "v2"})
     with OpenAIServer() as server:
-        # It then quotes a real finding but with the stance and confidence the injection asked for.
-        server.chat.queue.append(judgement("supersedes", FINDING, 1.0))
+        # It then cites a real finding but with the stance and confidence the injection asked for.
+        server.chat.queue.append(judgement("supersedes", sentences=[3], confidence=1.0))
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, other)
     assert out.outcome == "judged" and out.judgement.confidence == INJECTION_CAP
     assert "capped" in out.judgement.rationale
-    claim.evidence.append(_evidence(out, other))
-    assert decide(claim, threshold=0.6, run_id="r", now=NOW) is None  # no status change
+    claim.evidence.append(_evidence(out, other))  # even confirmed, the capped confidence is not credible
+    assert decide(claim, threshold=0.6, by="r", now=NOW) is None  # no status change
 
 
 def test_injection_not_obeyed_is_judged_on_content(monkeypatch, ws, ledger, claim, paper):
     injected = paper.model_copy(update={"abstract": f"{ABSTRACT} {INJECTION}"})
     with OpenAIServer() as server:
-        server.chat.queue.append(judgement("supports", FINDING, 0.5, rationale="Text contains instructions; ignored."))
+        server.chat.queue.append(
+            judgement("supports", sentences=[3], confidence=0.5, rationale="Text contains instructions; ignored.")
+        )
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, injected)
     assert out.outcome == "judged" and out.judgement.stance == "supports" and out.judgement.confidence == 0.3
 
 
-def test_clean_paper_is_not_capped(monkeypatch, ws, ledger, claim, paper):
+def test_a_clean_paper_is_not_capped_but_one_judgement_alone_moves_nothing(monkeypatch, ws, ledger, claim, paper):
     with OpenAIServer() as server:
-        server.chat.queue.append(judgement("supersedes", FINDING, 0.95))
+        server.chat.queue.append(judgement("supersedes", sentences=[3], confidence=0.95))
         out = judge_pair(ledger, _llm(monkeypatch, server, ledger), load_prompt(ws, "judge"), claim, paper)
     assert out.judgement.confidence == 0.95
-    claim.evidence.append(_evidence(out, paper))
-    change = decide(claim, threshold=0.6, run_id="r", now=NOW)
+    claim.evidence.append(_evidence(out, paper, confirmed=False))
+    assert decide(claim, threshold=0.6, by="r", now=NOW) is None  # unconfirmed: not credible
+    claim.evidence[-1] = _evidence(out, paper)
+    change = decide(claim, threshold=0.6, by="r", now=NOW)
     assert change is not None and change.to == "superseded"
 
 
@@ -250,11 +318,18 @@ def test_no_endpoint_means_no_llm():
 
 
 def test_parse_reply_rules(paper):
+    material = material_for(paper)
     with pytest.raises(judge_mod.Rejected, match="too short"):
-        judge_mod.parse_reply(judgement("supports", "instruction tuning").content, paper)
-    assert judge_mod.parse_reply(judgement("unrelated", "").content, paper).stance == "unrelated"
-    with pytest.raises(judge_mod.Rejected, match="needs a verbatim quote"):
-        judge_mod.parse_reply(judgement("supports", " ").content, paper)
+        judge_mod.parse_reply(
+            judgement("supports", sentences=[1]).content,
+            material.__class__((Block(QuoteSource.ABSTRACT, "x", ("Tuning works.",)),)),
+        )
+    assert judge_mod.parse_reply(judgement("unrelated").content, material).stance == "unrelated"
+    with pytest.raises(judge_mod.Rejected, match="must cite the numbers"):
+        judge_mod.parse_reply(judgement("supports").content, material)
+    lenient = '{"stance": "Supported", "sentences": "S3", "confidence": "0.7", "scope_note": "null"}'
+    parsed = judge_mod.parse_reply(lenient, material)
+    assert parsed.stance == "supports" and parsed.sentences == [3] and parsed.scope_note is None
 
 
 def test_planner_queries_are_cleaned_and_cached(monkeypatch, ws, ledger, claim):

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
-from agent_helpers import judgement
+from agent_helpers import citing, judgement, role_of
 from conftest import ROOT, invoke
-from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, user_text
+from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, SemanticScholar, user_text
 
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
@@ -85,18 +85,23 @@ VERDICTS = {
 }
 
 
-def judged_pair(request: dict[str, Any]) -> tuple[str, str] | None:
-    """(claim question, paper title) of a judge request; None for a query plan request."""
-    if "Propose arXiv search queries" in request["messages"][0]["content"]:
+# What the confirming judgement says instead, where a test makes the two disagree: (fragment, title) -> reply.
+CONFIRM_VERDICTS: dict[tuple[str, str], tuple[str, str, float, str | None]] = {}
+
+
+def judged_pair(request: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(role, claim question, paper title) of a judge or confirm request; None for a query plan request."""
+    role = role_of(request)
+    if role == "plan":
         return None
     text = user_text(request)
-    found = [re.search(rf"^{label}: (.*)$", text, re.MULTILINE) for label in ("Question", "Title")]
+    found = [re.search(pattern, text, re.MULTILINE) for pattern in (r"^Question: (.*)$", r"^\[1\] (.*)$")]
     assert found[0] and found[1], text
-    return found[0][1], found[1][1]
+    return role, found[0][1], found[1][1]
 
 
 def respond(request: dict[str, Any]) -> ChatReply:
-    """The scripted LLM: query plans for the planner prompt, fixed verdicts for the judge prompt."""
+    """The scripted LLM: query plans for the planner prompt, fixed verdicts for the judge and confirm prompts."""
     pair = judged_pair(request)
     if pair is None:
         return ChatReply(
@@ -104,11 +109,17 @@ def respond(request: dict[str, Any]) -> ChatReply:
             tokens_in=50,
             tokens_out=10,
         )
-    question, title = pair
-    for (fragment, wanted), (stance, quote, confidence, scope) in VERDICTS.items():
+    role, question, title = pair
+    script = {**VERDICTS, **CONFIRM_VERDICTS} if role == "confirm" else VERDICTS
+    for (fragment, wanted), (stance, quote, confidence, scope) in script.items():
         if fragment in question and title == wanted:
-            return judgement(stance, quote, confidence, scope_note=scope)
-    return judgement("unrelated", "", 0.9)
+            return citing(request, stance, quote, confidence, scope_note=scope)
+    return judgement("unrelated", confidence=0.9)
+
+
+def judge_pairs(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (question, title) of each first-judgement request."""
+    return [(p[1], p[2]) for r in requests if (p := judged_pair(r)) and p[0] == "judge"]
 
 
 @pytest.fixture
@@ -163,9 +174,14 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     assert change["evidence"] and set(change["evidence"]) <= set(evidence)
     item = evidence[change["evidence"][0]]
     assert item["source"] == "arXiv:2507.00001" and item["kind"] == "paper" and item["stance"] == "supersedes"
-    assert item["quote"] == SUPERSEDING and item["confidence"] == 0.9 and item["published"] == "2025-07-01"
+    # the quote is the paper's whole sentence that holds the finding, copied by the program from its number
+    assert item["quote"] == f"Across 40 tasks and models up to 70B, {SUPERSEDING}."
+    assert item["quote_source"] == "abstract" and item["confidence"] == 0.9 and item["published"] == "2025-07-01"
     assert re.fullmatch(r"test-model@[0-9a-f]{12}", item["judged_by"]) and item["run"] == change["by"]
-    assert SUPERSEDING in change["rationale"]
+    confirmation = item["confirmation"]  # the second, independent judgement that agreed
+    assert confirmation["stance"] == "supersedes" and confirmation["confidence"] == 0.9
+    assert re.fullmatch(r"test-model@[0-9a-f]{12}", confirmation["by"]) and confirmation["by"] != item["judged_by"]
+    assert SUPERSEDING in change["rationale"] and change["rationale"].startswith("0 supports (0.00), 1 contests")
     assert all(e["stance"] != "unrelated" for e in superseded["evidence"])  # unrelated stays in the ledger
     relaxed = _claim(ws, "finetuning-makes-cot-performative")
     assert relaxed["status"] == "relaxed" and relaxed["history"][-1]["scope"] == "models of 7B parameters and below"
@@ -177,10 +193,14 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     assert "it-output-format-not-task: untested -> superseded" in out
     assert "[scope: models of 7B parameters and below]" in out
     calls = len(llm.chat.requests)
-    plans = sum("Propose arXiv" in r["messages"][0]["content"] for r in llm.chat.requests)
-    assert plans == 3  # one query plan per claim: 50 tokens in, 10 out; each judgement 100 in, 20 out
-    tokens_in, tokens_out = 50 * plans + 100 * (calls - plans), 10 * plans + 20 * (calls - plans)
+    roles = [role_of(r) for r in llm.chat.requests]
+    assert roles.count("plan") == 3  # one query plan per claim: 50 tokens in, 10 out; each judgement 100 in, 20 out
+    assert roles.count("confirm") == 3  # only the three credible judgements were confirmed
+    tokens_in, tokens_out = 50 * 3 + 100 * (calls - 3), 10 * 3 + 20 * (calls - 3)
     assert f"LLM {calls} calls, {tokens_in} tokens in, {tokens_out} out" in out
+    confirm_tokens, rest = 3 * 120, tokens_in + tokens_out - 3 * 120
+    assert f"confirmation cost {confirm_tokens} tokens ({confirm_tokens / rest:.0%} of the rest)" in out
+    assert "3 confirmed, 0 waiting for review" in out
     # the planner's queries went to arXiv beside the curated terms
     curated = _claim(ws, "it-output-format-not-task")["search"]["terms"][0]
     assert any(" AND ".join(f"all:{w}" for w in curated.split()) in q for q in literature.arxiv.searches)
@@ -188,8 +208,11 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         command, outcome, summary = conn.execute("SELECT command, outcome, summary_json FROM runs").fetchone()
         assert outcome == "ok" and json.loads(summary)["totals"]["status_changes"] == 3
+        assert json.loads(summary)["totals"]["confirm_tokens"] == confirm_tokens
         assert command == "claimtrack run --all --no-replicate"
         assert conn.execute("SELECT COUNT(*) FROM candidates WHERE state = 'unjudged'").fetchone()[0] == 0
+        roles_stored = dict(conn.execute("SELECT role, COUNT(*) FROM judgements GROUP BY role").fetchall())
+        assert roles_stored["confirm"] == 3
 
     # The key was sent to the endpoint and written nowhere.
     assert server_saw_key(llm) and SECRET not in result.stdout + result.stderr
@@ -199,14 +222,14 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
             assert SECRET.encode() not in path.read_bytes(), path
 
     # Second run: nothing new on arXiv, so each claim ranks the stored papers, which now include those found
-    # for the other claims. What was judged or planned comes from the cache; only new pairs are asked, and
-    # (all unrelated) they change nothing: no history is added.
-    first = [p for r in llm.chat.requests if (p := judged_pair(r))]
+    # for the other claims. What was judged, confirmed or planned comes from the cache; only new pairs are
+    # asked, and (all unrelated) they change nothing: no history is added.
+    first = judge_pairs(llm.chat.requests)
     before = {c: (ws / "claims" / f"{c}.yaml").read_text() for c in CLAIMS}
     again = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
     assert again.exit_code == 0
-    second = [p for r in llm.chat.requests[calls:] if (p := judged_pair(r))]
-    assert len(second) == len(llm.chat.requests) - calls  # no query was planned again
+    second = judge_pairs(llm.chat.requests[calls:])
+    assert len(second) == len(llm.chat.requests) - calls  # no query was planned or confirmed again
     assert second and not set(second) & set(first)  # no pair was judged twice
     totals = json.loads(again.stdout)["totals"]
     assert (totals["llm_calls"], totals["pairs_judged"], totals["pairs_cached"]) == (
@@ -214,7 +237,7 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
         len(second),
         len(first),
     )
-    assert totals["status_changes"] == 0
+    assert totals["status_changes"] == 0 and totals["pairs_confirmed"] == 3  # the three, from the cache
     for claim_id in CLAIMS:
         now = yaml.safe_load((ws / "claims" / f"{claim_id}.yaml").read_text())
         was = yaml.safe_load(before[claim_id])
@@ -222,31 +245,11 @@ def test_run_end_to_end_writes_changes_history_and_evidence(ws, literature, llm)
 
 
 NEWER = "Misleading instructions cost 20 points of accuracy for every model we tested above 1B parameters"
+PAPER_B = ("instruction", "Misleading instructions at scale")
 
 
-def test_pinned_verdict_stays_until_newer_evidence(ws, literature, llm, monkeypatch):
-    monkeypatch.setenv("CLAIMTRACK_HTTP_CACHE_TTL_S", "0")  # so run 3 sees the paper added below
-    args = ("--workspace", str(ws), "run", "it-output-format-not-task", "--no-replicate")
-    assert invoke(*args).exit_code == 0
-    assert _claim(ws, "it-output-format-not-task")["status"] == "superseded"
-    verdict = invoke(
-        "--workspace",
-        str(ws),
-        "verdict",
-        "it-output-format-not-task",
-        "--status",
-        "holding",
-        "--because",
-        "the superseding paper tests another setting",
-        "--by",
-        "ana",
-    )
-    assert verdict.exit_code == 0, verdict.stderr
-    assert invoke(*args).exit_code == 0  # same (cached) evidence, older than the verdict: the pin stands
-    claim = _claim(ws, "it-output-format-not-task")
-    assert claim["status"] == "holding" and claim["history"][-1]["pinned"] is True
-    time.sleep(1.1)  # evidence judged in a later second than the verdict
-    literature.arxiv.entries.append(  # submitted after the last check, so inside the next run's window
+def _add_paper_b(literature: Literature) -> None:
+    literature.arxiv.entries.append(
         Entry(
             "2511.00005v1",
             "Misleading instructions at scale",
@@ -254,15 +257,165 @@ def test_pinned_verdict_stays_until_newer_evidence(ws, literature, llm, monkeypa
             datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
     )
-    VERDICTS[("instruction", "Misleading instructions at scale")] = ("supersedes", NEWER, 0.9, None)
+
+
+def test_what_a_person_overruled_stays_overruled_after_later_automatic_changes(ws, literature, llm, monkeypatch):
+    """Paper A (supersedes) moves the claim; a person says holding (A is out of scope); a newer paper B (relaxes)
+    moves it to relaxed; the next run, with nothing new, must not move it back to superseded on A."""
+    monkeypatch.setenv("CLAIMTRACK_HTTP_CACHE_TTL_S", "0")  # so the third run sees paper B
+    claim_id = "it-output-format-not-task"
+    args = ("--workspace", str(ws), "run", claim_id, "--no-replicate")
+    assert invoke(*args).exit_code == 0
+    first = _claim(ws, claim_id)
+    assert first["status"] == "superseded"
+    a_ids = [e["id"] for e in first["evidence"]]
+    verdict = invoke(
+        "--workspace", str(ws), "verdict", claim_id, "--status", "holding",
+        "--because", "the superseding paper tests another setting", "--by", "ana",
+    )  # fmt: skip
+    assert verdict.exit_code == 0, verdict.stderr
+    pin = _claim(ws, claim_id)["history"][-1]
+    assert pin["pinned"] is True and pin["overrules"] == a_ids  # the file says what the person overruled
+    assert invoke(*args).exit_code == 0  # same (cached) evidence: the verdict stands
+    assert _claim(ws, claim_id)["status"] == "holding"
+    _add_paper_b(literature)
+    VERDICTS[PAPER_B] = ("relaxes", NEWER, 0.8, "models of 1B parameters and below")
     try:
         assert invoke(*args).exit_code == 0
+        claim = _claim(ws, claim_id)
+        assert [h["to"] for h in claim["history"]] == ["superseded", "holding", "relaxed"]
+        newest = claim["history"][-1]
+        assert NEWER in newest["rationale"] and not set(newest["evidence"]) & set(a_ids)
+        assert "1 overruled by a person's verdict, not weighed" in newest["rationale"]
+        for _ in range(2):  # nothing new: A stays overruled, however many runs follow
+            assert invoke(*args).exit_code == 0
     finally:
-        del VERDICTS[("instruction", "Misleading instructions at scale")]
-    claim = _claim(ws, "it-output-format-not-task")
-    assert [h["to"] for h in claim["history"]] == ["superseded", "holding", "superseded"]
-    newest = claim["history"][-1]
-    assert len(newest["evidence"]) == 1 and NEWER in newest["rationale"]  # only evidence newer than the pin
+        del VERDICTS[PAPER_B]
+    assert [h["to"] for h in _claim(ws, claim_id)["history"]] == ["superseded", "holding", "relaxed"]
+
+
+def test_an_unconfirmed_supersedes_waits_for_review_and_a_person_decides(ws, literature, monkeypatch):
+    """The confirming model disagrees: nothing moves. `review` lists the pair; an accept moves the claim at once,
+    a reject overrules the pair for good; both are dated person's decisions in the claim's history."""
+    CONFIRM_VERDICTS[("instruction tuning", PAPERS[0].title)] = ("supports", SUPERSEDING, 0.8, None)
+    CONFIRM_VERDICTS[("disconnect reasoning steps", PAPERS[1].title)] = ("unrelated", "", 0.9, None)
+    try:
+        with OpenAIServer(responder=respond, models=("test-model", "confirm-model")) as server:
+            for key, value in server.env().items():
+                monkeypatch.setenv(key, value)
+            monkeypatch.setenv("CLAIMTRACK_CONFIRM_MODEL", "confirm-model")
+            claims = ("it-output-format-not-task", "finetuning-makes-cot-performative")
+            result = invoke("--workspace", str(ws), "run", *claims, "--no-replicate")
+            assert result.exit_code == 0, result.stdout + result.stderr
+            confirms = [r for r in server.chat.requests if role_of(r) == "confirm"]
+            assert confirms and all(r["model"] == "confirm-model" for r in confirms)
+            assert all(r["model"] == "test-model" for r in server.chat.requests if role_of(r) == "judge")
+            assert "status changes: 0" in result.stdout and "0 confirmed, 2 waiting for review" in result.stdout
+            for claim_id in claims:
+                claim = _claim(ws, claim_id)
+                assert claim["status"] == "untested" and claim["history"] == [] and claim["evidence"] == []
+            listing = invoke("--workspace", str(ws), "review", "--json")
+            items = {i["claim"]: i for i in json.loads(listing.stdout)}
+            superseding = items["it-output-format-not-task"]
+            assert superseding["paper"] == "arXiv:2507.00001" and superseding["title"] == PAPERS[0].title
+            assert (superseding["judge"]["stance"], superseding["confirm"]["stance"]) == ("supersedes", "supports")
+            assert SUPERSEDING in superseding["judge"]["quote"] and superseding["judge"]["confidence"] == 0.9
+            assert superseding["confirm"]["confidence"] == 0.8 and superseding["confirm"]["by"].startswith("confirm-")
+            text = invoke("--workspace", str(ws), "review", "it-output-format-not-task")
+            assert superseding["id"] in text.stdout and "supersedes 0.90" in text.stdout and "1 waiting" in text.stdout
+
+            accepted = invoke("--workspace", str(ws), "review", "accept", superseding["id"], "--by", "ana")
+            assert accepted.exit_code == 0, accepted.stderr
+            assert "untested -> superseded" in accepted.stdout
+            claim = _claim(ws, "it-output-format-not-task")
+            decision, change = claim["history"]
+            assert decision["event"] == "review" and decision["decision"] == "accept" and decision["by"] == "person:ana"
+            assert decision["item"] == superseding["id"] and change["to"] == "superseded"
+            [item] = claim["evidence"]
+            assert item["confirmation"]["by"] == "person:ana" and item["confirmation"]["review"] == superseding["id"]
+            log = invoke("--workspace", str(ws), "log", "it-output-format-not-task").stdout
+            assert f"review {superseding['id']}: accepted supersedes from arXiv:2507.00001  by person:ana" in log
+            shown = invoke("--workspace", str(ws), "show", "it-output-format-not-task").stdout
+            assert "confirmed by person:ana: supersedes" in shown and f"review {superseding['id']}: accepted" in shown
+
+            relaxing = items["finetuning-makes-cot-performative"]["id"]
+            rejected = invoke("--workspace", str(ws), "review", "reject", relaxing, "--because", "wrong scale")
+            assert rejected.exit_code == 0 and "status stays untested" in rejected.stdout
+            [decision] = _claim(ws, "finetuning-makes-cot-performative")["history"]
+            assert (decision["decision"], decision["rationale"]) == ("reject", "wrong scale")
+            assert json.loads(invoke("--workspace", str(ws), "review", "--json").stdout) == []
+
+            again = invoke("--workspace", str(ws), "review", "reject", relaxing)
+            assert again.exit_code == 2 and "already rejected" in again.stderr
+            unknown = invoke("--workspace", str(ws), "review", "accept", "rv-nothing")
+            assert unknown.exit_code == 2 and unknown.stderr.strip() == "error: unknown review item id 'rv-nothing'"
+
+            before = {c: (_claim(ws, c)["history"], _claim(ws, c)["evidence"]) for c in claims}
+            rerun = invoke("--workspace", str(ws), "run", *claims, "--no-replicate", "--json")
+            rerun_totals = json.loads(rerun.stdout)["totals"]
+            assert rerun_totals["status_changes"] == 0  # the rejected pair stays out
+            assert rerun_totals["pairs_to_review"] == 0 and rerun_totals["llm_calls"] == 0  # decided, and cached
+            assert {c: (_claim(ws, c)["history"], _claim(ws, c)["evidence"]) for c in claims} == before
+            report = json.loads(invoke("--workspace", str(ws), "report", "status", "--format", "json").stdout)
+            assert report["totals"]["review"] == 0
+    finally:
+        CONFIRM_VERDICTS.clear()
+
+
+def test_judging_goes_down_the_ranking_run_after_run(ws, literature, llm):
+    """k counts pairs not yet judged: cached pairs use no slot, so the paper ranked k+1 is judged next run."""
+    args = ("--workspace", str(ws), "run", "softcot-frozen-backbone", "--no-replicate", "--k", "1", "--json")
+    first = json.loads(invoke(*args).stdout)["claims"][0]
+    assert (first["judged"], first["cached"]) == (1, 0) and first["unjudged"] >= 1
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        ranked = [r[0] for r in conn.execute("SELECT paper_id FROM candidates ORDER BY rank")]
+        states = dict(conn.execute("SELECT paper_id, state FROM candidates").fetchall())
+    assert states[ranked[0]] != "unjudged" and states[ranked[1]] == "unjudged"
+    second = json.loads(invoke(*args).stdout)["claims"][0]
+    assert (second["judged"], second["cached"]) == (1, 1)
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        assert conn.execute("SELECT state FROM candidates WHERE paper_id = ?", (ranked[1],)).fetchone()[0] != "unjudged"
+
+
+def test_a_verdict_recorded_during_the_run_does_not_end_it(ws, literature, monkeypatch):
+    """A person records a verdict while the run judges: the run decides on the claim as it is then, dated after
+    the verdict, instead of dying on a change dated before it."""
+    from claimtrack.models import Status
+    from claimtrack.verdict import record_verdict
+
+    claim_id = "softcot-frozen-backbone"
+
+    def verdict_midway(request: dict[str, Any]) -> ChatReply:
+        if role_of(request) == "judge" and not _claim(ws, claim_id)["history"]:
+            later = datetime.now(UTC) + timedelta(minutes=5)  # the person's clock runs ahead of the run's start
+            record_verdict(Store(Workspace.at(ws)), claim_id, Status.RELAXED, "mine", by="ana", now=later)
+        return respond(request)
+
+    with OpenAIServer(responder=verdict_midway) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.env()["OPENAI_BASE_URL"])
+        result = invoke("--workspace", str(ws), "run", claim_id, "--no-replicate")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    history = _claim(ws, claim_id)["history"]
+    assert [h["to"] for h in history] == ["relaxed", "holding"]  # the new support was not seen by the person
+    assert history[1]["at"] >= history[0]["at"]
+    Store(Workspace.at(ws)).load()
+
+
+def test_one_claims_unexpected_error_fails_that_claim_only(ws, literature, llm, monkeypatch):
+    from claimtrack.agent import run as run_module
+
+    def broken(ctx: Any, check: Any) -> None:
+        if check.claim.id == "finetuning-makes-cot-performative":
+            raise KeyError("a bug")
+
+    monkeypatch.setattr(run_module, "CLAIM_STEPS", (broken, *run_module.CLAIM_STEPS))
+    result = invoke("--workspace", str(ws), "-v", "run", "--all", "--no-replicate")
+    assert result.exit_code == 1
+    assert "FAILED error: KeyError: 'a bug' (finetuning-makes-cot-performative)" in result.stdout
+    assert "Traceback" in result.stderr  # at -v, with its traceback
+    assert _claim(ws, "it-output-format-not-task")["status"] == "superseded"  # the others were checked
+    assert _claim(ws, "softcot-frozen-backbone")["status"] == "holding"
+    assert "last_checked" not in _claim(ws, "finetuning-makes-cot-performative")
 
 
 def test_no_llm_run_stores_candidates_unjudged(ws, literature):
@@ -308,16 +461,37 @@ def test_replication_without_the_specs_models_is_skipped_not_run_on_one_model(ws
     assert not (ws / ".claimtrack" / "models").exists()  # Gemma was not even converted
 
 
-def test_source_failures_are_reported_per_claim_and_the_run_goes_on(ws, literature, llm, monkeypatch):
+def test_source_failures_are_grouped_by_source_and_cause_and_the_run_goes_on(ws, literature, llm, monkeypatch):
     literature.route("/{rest:path}", lambda _: Reply(503, "unavailable", "text/plain"))  # every source
     monkeypatch.setenv("CLAIMTRACK_HTTP_BACKOFF_S", "0.01")  # retried, but quickly
-    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate")
     assert result.exit_code == 1
-    summary = json.loads(result.stdout)
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
+        summary = json.loads(conn.execute("SELECT summary_json FROM runs").fetchone()[0])
     assert summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == 3
     assert all(c["failures"] for c in summary["claims"])
+    failures = sum(len(c["failures"]) for c in summary["claims"])
+    failed_lines = [line for line in result.stdout.splitlines() if "FAILED" in line]
+    groups = summary["failures_by_source"]
+    assert len(failed_lines) == len(groups) < failures  # one line per source and cause, not per claim and query
+    assert {g["source"] for g in groups} >= {"arxiv", "semanticscholar", "openalex"}
+    assert any("(3 claims: " in line for line in failed_lines)
+    for group in groups:
+        assert f"FAILED {group['source']}: {group['cause']} (" in result.stdout
     assert all("last_checked" not in _claim(ws, c) for c in CLAIMS)  # still due next time
     Store(Workspace.at(ws)).load()  # and the store is valid
+
+
+def test_semantic_scholar_rate_limited_while_openalex_answers_is_a_note(ws, literature, llm, monkeypatch):
+    literature.route(SemanticScholar.CITATIONS, [Reply(429, headers={"Retry-After": "0"})])
+    monkeypatch.setenv("CLAIMTRACK_HTTP_RETRIES", "1")
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate")
+    assert result.exit_code == 0, result.stdout
+    assert "FAILED" not in result.stdout and "0 failed" in result.stdout
+    assert "note: semanticscholar failed (HTTP 429 (rate limited) after 2 tries); openalex answered (3 claims" in (
+        result.stdout
+    )
+    assert all(_claim(ws, c)["last_checked"] for c in CLAIMS)  # the check was complete: not due again
 
 
 def test_bad_input_exits_2(ws, monkeypatch):
@@ -518,7 +692,7 @@ def test_ungrounded_judgement_is_a_judge_error_not_evidence(ws, literature, monk
         judge_calls = len(server.chat.requests) - 1
     assert result.exit_code == 0 and judge_calls == 4  # two pairs, each asked twice (one retry)
     assert "2 judge errors" in result.stdout and "status changes: 0" in result.stdout
-    assert "does not occur verbatim" in result.stdout
+    assert "the text given as quote is not in the paper" in result.stdout
     claim = _claim(ws, "softcot-frozen-backbone")
     assert claim["evidence"] == [] and claim["status"] == "untested"
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:

@@ -42,21 +42,40 @@ def _client(server: Loopback, ledger: Ledger | None = None, page_size: int = 2) 
     return arxiv_source.make_client(settings, fetcher), fetcher
 
 
+WEEK = dt.timedelta(days=7)
+
+
 def test_queries_come_from_terms_anchors_and_extras_within_the_window() -> None:
     claim = _claim(last_checked=dt.datetime(2025, 6, 2, 8, 15, tzinfo=dt.UTC))
-    queries = arxiv_source.build_queries(claim, ["format learning versus semantics"], now=NOW)
+    queries = arxiv_source.build_queries(claim, ["format learning versus semantics"], now=NOW, overlap=WEEK)
     assert [q.label.split(":")[0] for q in queries] == ["term", "anchor", "extra"]
     text = queries[0].text()
     assert text.startswith("all:instruction AND all:tuning AND all:output AND all:format")
     assert "(cat:cs.CL)" in text
-    # after the last check (later than the claim's date), up to the end of today
-    assert "submittedDate:[202506020815 TO 202603012359]" in text
+    # from a week before the last check (later than the claim's date), up to the end of today
+    assert "submittedDate:[202505260815 TO 202603012359]" in text
 
 
-def test_window_starts_at_the_claim_date_when_never_checked() -> None:
-    since, until = arxiv_source.window(_claim(), NOW)
+def test_window_starts_at_the_claim_date_when_never_checked_or_checked_just_after_it() -> None:
+    since, until = arxiv_source.window(_claim(), NOW, overlap=WEEK)
     assert since == dt.datetime(2023, 5, 1, tzinfo=dt.UTC)
     assert until.date() == NOW.date()
+    early = _claim(last_checked=dt.datetime(2023, 5, 3, tzinfo=dt.UTC))
+    assert arxiv_source.window(early, NOW, overlap=WEEK)[0] == dt.datetime(2023, 5, 1, tzinfo=dt.UTC)
+
+
+def test_a_paper_submitted_before_the_last_check_and_announced_after_it_is_found() -> None:
+    checked = dt.datetime(2026, 2, 20, 12, 0, tzinfo=dt.UTC)
+    late = Entry("2602.09999v1", "Instruction tuning output format revisited", "Instruction tuning output format.",
+                 "2026-02-18T09:00:00Z")  # fmt: skip
+    with Loopback() as api:
+        api.mount(ArxivAPI([late]))
+        client, _ = _client(api)
+        claim = _claim(last_checked=checked)
+        [query] = arxiv_source.build_queries(claim.model_copy(update={"anchors": []}), now=NOW, overlap=WEEK)
+        assert [p.id for p in arxiv_source.search(client, query, 10)] == ["2602.09999"]
+        [blind] = arxiv_source.build_queries(claim.model_copy(update={"anchors": []}), now=NOW, overlap=dt.timedelta(0))
+        assert list(arxiv_source.search(client, blind, 10)) == []  # the window that started at the check
 
 
 def test_recorded_feed_parses_into_papers() -> None:

@@ -118,13 +118,22 @@ def test_openalex_is_asked_when_semantic_scholar_does_not_know_the_anchor() -> N
     assert all(rebuilt[i] == word for word, spots in positions.items() for i in spots)
 
 
-def test_openalex_is_asked_when_semantic_scholar_keeps_failing() -> None:
+def test_openalex_answering_when_semantic_scholar_keeps_failing_is_a_note_not_a_problem() -> None:
     with Literature(s2={f"arXiv:{ANCHOR}": [_s2_item(1)]}, openalex={ANCHOR: []}) as api:
-        api.route(S2_PATH, [Reply(500)])
+        api.route(S2_PATH, [Reply(429, headers={"Retry-After": "0"})])
         _cited_on_two_pages(api)
         found = _run(api, http_retries=1)
     assert found.source == "openalex" and len(found.papers) == 2
-    assert len(found.problems) == 1 and str(found.problems[0]).startswith("semanticscholar: HTTP 500")
+    assert found.problems == []
+    assert any(n.startswith("semanticscholar failed (HTTP 429") and "openalex answered" in n for n in found.notes)
+
+
+def test_both_citation_sources_failing_are_both_problems() -> None:
+    with Literature(s2={f"arXiv:{ANCHOR}": [_s2_item(1)]}, openalex={ANCHOR: []}) as api:
+        api.route(S2_PATH, [Reply(500)])
+        api.route("/works/{work:path}", [Reply(503)])
+        found = _run(api, http_retries=0)
+    assert [p.source for p in found.problems] == ["semanticscholar", "openalex"] and found.papers == []
 
 
 def test_anchor_unknown_everywhere_is_a_note_not_a_failure() -> None:

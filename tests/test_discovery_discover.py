@@ -188,3 +188,28 @@ def test_cli_discover_prints_candidates_and_one_line_per_failure(
 def test_cli_discover_unknown_claim_is_one_line(repo_workspace: Path) -> None:
     result = invoke("-w", str(repo_workspace), "discover", "it-output-format-not-tsk", "--offline")
     assert result.exit_code == 2 and result.stderr.startswith("error: unknown claim id")
+
+
+def test_a_doi_first_seen_on_a_second_row_merges_the_rows_instead_of_crashing(repo_workspace: Path) -> None:
+    """arXiv lists a paper without its DOI; Semantic Scholar lists the same paper by DOI only; then arXiv
+    reports the DOI. The two rows are one paper: they merge, and every later run goes on."""
+    ws, ledger, claim = _open(repo_workspace)
+    bare = Entry("2402.11111v1", PAPERS[0].title, PAPERS[0].abstract, "2024-02-10")  # no DOI yet
+    doi_only = [{"citingPaper": {**CITING[0]["citingPaper"], "title": PAPERS[0].title}}]
+    with Literature([bare], s2={"arXiv:2305.11383": doi_only}) as api:
+        discover(ws, ledger, claim, settings=_settings(api), now=NOW)
+    ids = {r[0] for r in ledger.conn.execute("SELECT id FROM papers")}
+    assert ids == {"2402.11111", "doi:10.1000/format.2024"}  # not yet known to be one paper
+    ledger.conn.execute("UPDATE candidates SET state = 'judged' WHERE paper_id = 'doi:10.1000/format.2024'")
+    with Literature([PAPERS[0]], s2={"arXiv:2305.11383": doi_only}) as api:  # now with its DOI
+        for _ in range(2):
+            result = discover(ws, ledger, claim, settings=_settings(api).model_copy(update={"http_cache_ttl_s": 0}))
+            assert all("UNIQUE" not in f.message for f in result.failures)
+    rows = ledger.conn.execute("SELECT id, doi FROM papers").fetchall()
+    assert [tuple(r) for r in rows] == [("2402.11111", "10.1000/format.2024")]
+    sources = {r[0] for r in ledger.conn.execute("SELECT source FROM paper_sightings WHERE paper_id = '2402.11111'")}
+    assert sources == {"arxiv", "semanticscholar"}
+    [candidate] = ledger.conn.execute("SELECT paper_id, state FROM candidates WHERE claim_id = ?", (CLAIM,)).fetchall()
+    assert tuple(candidate) == ("2402.11111", "judged")  # the judged row of the two is kept
+    contexts = ledger.conn.execute("SELECT paper_id, anchor FROM citation_contexts").fetchall()
+    assert [tuple(r) for r in contexts] == [("2402.11111", "2305.11383")]  # what it says of the anchor follows

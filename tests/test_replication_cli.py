@@ -59,6 +59,7 @@ def test_replicate_writes_one_evidence_item_and_caches(
         evidence["numbers"]["ece_rl-tuned"] - evidence["numbers"]["ece_base"]
     )
     assert f"{evidence['numbers']['effect']:+.3f}" in evidence["rationale"]
+    assert "lm-eval 0.4.13" in evidence["rationale"] and "scope_note" not in evidence  # run metadata is no scope
     assert evidence["stance"] in ("supports", "relaxes", "contradicts", "unrelated")
 
     claim_file = repo_workspace / "claims" / f"{CLAIM}.yaml"

@@ -89,11 +89,14 @@ def test_bootstrap_stderr_matches_the_binomial_formula() -> None:
 @pytest.mark.parametrize(
     ("direction", "effect", "stderr", "n", "stance"),
     [
-        ("greater", 0.20, 0.05, 100, Stance.SUPPORTS),  # [0.102, 0.298]: excludes 0, reaches 0.05
+        ("greater", 0.20, 0.05, 100, Stance.SUPPORTS),  # [0.102, 0.298]: lies beyond the margin 0.05
         ("greater", 0.03, 0.01, 100, Stance.RELAXES),  # [0.0104, 0.0496]: real but below the margin
         ("greater", -0.10, 0.02, 100, Stance.CONTRADICTS),  # hi -0.06 < 0.05
         ("greater", 0.05, 0.10, 100, Stance.UNRELATED),  # spans 0 and the margin
+        ("greater", 0.049, 0.02, 100, Stance.UNRELATED),  # [0.0098, 0.0882]: real, but straddles the margin
+        ("greater", 0.07, 0.02, 100, Stance.UNRELATED),  # [0.0308, 0.1092]: point above, interval straddles
         ("less", -0.20, 0.05, 100, Stance.SUPPORTS),
+        ("less", -0.049, 0.02, 100, Stance.UNRELATED),
         ("less", 0.10, 0.02, 100, Stance.CONTRADICTS),
         ("equivalent", 0.01, 0.01, 100, Stance.SUPPORTS),  # [-0.0096, 0.0296] within 0.05
         ("equivalent", 0.20, 0.02, 100, Stance.CONTRADICTS),
@@ -106,3 +109,9 @@ def test_decision_rule(direction: str, effect: float, stderr: float, n: int, sta
     got, reason = decide(rule, effect, stderr, n)
     assert got == stance, reason
     assert ("inconclusive" in reason) == (stance == Stance.UNRELATED)
+
+
+def test_an_interval_straddling_the_margin_is_inconclusive_whatever_the_point_estimate() -> None:
+    rule = Rule(direction=Direction.GREATER, margin=0.10, meaning="m")
+    got, reason = decide(rule, 0.099, 0.04, 100)  # [0.021, 0.177]: once "relaxes" on the point estimate
+    assert got == Stance.UNRELATED and "straddles the margin 0.1" in reason

@@ -45,6 +45,11 @@ def test_prompt_names_every_claim_and_anchor_of_the_line(tmp_path: Path) -> None
     assert "relaxed since 2026-04-05" in text
     assert 'Changed by arXiv:2604.01234 (2026-04-02, relaxes) Instructions Matter at Scale: "above 7B' in text
     assert "not yet judged: arXiv:2605.11111 (2026-05-10) Calibrated Rewards Revisited" in text
+    assert (
+        "disputed, waiting for a person's review: arXiv:2605.33333 Rewards and Confidence"
+        " (one judgement says supersedes, the other supports)"
+    ) in text
+    assert "1 judged pair of this line waits for a person's review" in text
     assert "Propose two research questions" in text
 
 

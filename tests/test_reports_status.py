@@ -54,6 +54,7 @@ def test_json_has_the_documented_structure(ws: Path) -> None:
         "claims": 3,
         "evidence": 3,
         "pending": 1,
+        "review": 1,
         "by_status": {"untested": 1, "holding": 1, "relaxed": 0, "superseded": 1},
     }
     assert [(c["claim"], c["to"]) for c in report["changed"]] == [
@@ -71,6 +72,9 @@ def test_json_has_the_documented_structure(ws: Path) -> None:
     assert replicated["numbers_text"] == "effect 0.12 ± 0.03 (stderr), 95% CI 0.06 to 0.18"
     pending = report["claims"]["unanchored-claim"]["pending"]
     assert [(p["paper_id"], p["title"]) for p in pending] == [("2606.00042", "Template <b>matching</b> & RL")]
+    [item] = report["claims"]["replicated-claim"]["review"]
+    assert item["id"].startswith("rv-") and item["paper"] == "arXiv:2606.00077"
+    assert (item["judge"]["stance"], item["confirm"]["stance"]) == ("contradicts", "supports")
 
 
 def test_since_narrows_the_changed_section(ws: Path) -> None:
@@ -91,7 +95,9 @@ def test_markdown_shows_changes_evidence_numbers_and_pending(ws: Path) -> None:
         " A newer training recipe removes the trade-off."
     ) in text
     assert "  - evidence: arXiv:2604.05555 (supersedes)" in text
-    assert "| `replicated-claim` | holding | 2024-11 | 2026-03-11 | 1 | 0 |" in text
+    assert "| `replicated-claim` | holding | 2024-11 | 2026-03-11 | 1 | 1 | 0 |" in text
+    assert "1 judged pair waiting for review (`claimtrack review`); 1 candidate paper not yet judged." in text
+    assert "judged contradicts (0.75), confirmation supports (0.80)" in text
     assert "    - numbers: effect 0.12 ± 0.03 (stderr), 95% CI 0.06 to 0.18" in text
     assert "  - arXiv:2606.00042 (2026-06-01, score 0.5) Template \\<b>matching\\</b> & RL" in text
     assert "- Anchors: none (not grounded in a paper yet)" in text
@@ -112,6 +118,8 @@ def test_html_is_self_contained_and_escapes_paper_text(ws: Path, tmp_path: Path)
     assert "http://" not in page and "https://" not in page  # nothing to fetch
     text = "".join(elements.text)
     assert SCRIPT_TITLE in text and IMG_QUOTE in text and "Template <b>matching</b> & RL" in text
+    assert "1waiting for review" in text and "1not yet judged" in text  # the cards: the queue, the candidates
+    assert "Reasoning <i>after</i> tuning" in text  # escaped, shown as text
     rows = [a for t, a in elements.tags if t == "tr" and "data-claim" in a]
     assert [a["data-claim"] for a in rows] == ["calibration-claim", "replicated-claim", "unanchored-claim"]
     assert tags.count("svg") == 2  # the timeline and one evidence chart for the one line

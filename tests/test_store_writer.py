@@ -17,10 +17,9 @@ from agent_helpers import judgement
 from conftest import ROOT, SEEDS, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer
 
-from claimtrack.agent.decide import latest_pin
 from claimtrack.errors import ChangeRefused, InvalidInput
 from claimtrack.importer import import_line
-from claimtrack.models import Claim, Evidence, EvidenceKind, Stance, Status, StatusChange
+from claimtrack.models import Claim, Evidence, EvidenceKind, ReviewDecision, Stance, Status, StatusChange
 from claimtrack.store import Store
 from claimtrack.validate import validate_store
 from claimtrack.verdict import record_verdict
@@ -91,17 +90,37 @@ def test_record_change_refuses_a_change_that_breaks_the_history(change: StatusCh
 
 def test_latest_change_is_the_newest_and_of_equal_ones_the_later_entry() -> None:
     claim = _claim()
-    assert claim.latest_change is None and latest_pin(claim) is None
+    assert claim.latest_change is None
     late = _change(Status.UNTESTED, Status.HOLDING, T0 + dt.timedelta(days=2), [])
     early = _change(Status.HOLDING, Status.RELAXED, T0, [], pinned=True)
     claim.history = [late, early]  # out of order, as a hand edit might leave it
-    assert claim.latest_change is late and latest_pin(claim) is None
+    assert claim.latest_change is late
     first = _change(Status.UNTESTED, Status.HOLDING, T0, [], pinned=True)
     second = _change(Status.HOLDING, Status.RELAXED, T0, [])
     claim.history = [first, second]
-    assert claim.latest_change is second and latest_pin(claim) is None
+    assert claim.latest_change is second
     claim.history = [second, first]
-    assert claim.latest_change is first and latest_pin(claim) is first
+    assert claim.latest_change is first
+
+
+def test_a_review_decision_joins_the_history_but_moves_no_status() -> None:
+    claim = _claim()
+    claim.add_evidence([_evidence("e1")])
+    claim.record_change(_change(Status.UNTESTED, Status.HOLDING, T0, ["e1"]))
+    decision = ReviewDecision(
+        at=T0 + dt.timedelta(hours=1), by="person:ana", item="rv-1", decision="accept", source="arXiv:1",
+        stance=Stance.SUPPORTS, evidence="e1",
+    )  # fmt: skip
+    claim.record_decision(decision)
+    assert claim.status == Status.HOLDING and claim.latest_change.at == T0 and claim.review_decisions == [decision]
+    assert [type(h).__name__ for h in Claim.model_validate(claim.model_dump(by_alias=True)).history] == [
+        "StatusChange",
+        "ReviewDecision",
+    ]
+    with pytest.raises(ChangeRefused, match="unknown evidence 'e9'"):
+        claim.record_decision(decision.model_copy(update={"evidence": "e9"}))
+    with pytest.raises(ChangeRefused, match="before the history.s last entry"):
+        claim.record_decision(decision.model_copy(update={"at": T0 - dt.timedelta(days=1)}))
 
 
 def test_create_claim_refuses_an_id_the_store_holds(repo_workspace: Path) -> None:

@@ -1,24 +1,38 @@
 """The status rules, in one place (docs/agent.md shows them as a table).
 
-Evidence is *credible* when its confidence reaches the threshold and it is grounded: a paper judgement
-carries a verbatim quote (checked when it was judged), a replication carries its spec rule's verdict
-(judged_by "rule:..."), a manual item carries a person's name. Over the credible evidence, first match wins:
+Evidence is *credible* when it is grounded, confident and confirmed: a paper judgement carries a quote copied
+from the sentences it cited, confidence at or above the threshold, and a confirmation (a second judgement
+that agreed, or a person who accepted it from the review queue); a replication carries its spec rule's
+verdict (judged_by "rule:..."); a manual item carries a person's name. Evidence a person's verdict overruled
+is never weighed again (see `overruled`).
 
-  1. any supersedes (from a paper newer than the claim, or a replication) -> superseded
-  2. any relaxes or contradicts (or a supersedes from a paper not newer than the claim) -> relaxed,
-     with the scope note of the most confident one
-  3. any supports                                                           -> holding
-  4. nothing credible                                                       -> unchanged
+Each credible item weighs its confidence (for a paper, the lower of its two judgements'; a replication or a
+person's item without one weighs 1). Over the weighed evidence, the first matching row wins:
 
-A person's pinned verdict stands until credible evidence judged after it arrives; then only the evidence
-newer than the verdict is weighed, so the person's call is not overturned by what they already saw.
+  1. nothing credible                                                        -> unchanged
+  2. supersedes (from a paper newer than the claim, or a replication) outweigh
+     all the other evidence together                                         -> superseded
+  3. contests (relaxes, contradicts, supersedes) outweigh the supports       -> relaxed, with the scope note
+                                                                                of the heaviest contesting paper
+  4. otherwise: the supports weigh at least as much as the contests          -> holding
+
+so one contest cannot overturn a well-supported claim, and the rationale states the balance.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from claimtrack.models import Claim, Evidence, EvidenceKind, Stance, Status, StatusChange, partial_date_start
+from claimtrack.models import (
+    Claim,
+    Evidence,
+    EvidenceKind,
+    ReviewDecision,
+    Stance,
+    Status,
+    StatusChange,
+    partial_date_start,
+)
 
 CONTESTING = (Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES)
 
@@ -27,12 +41,26 @@ def is_credible(evidence: Evidence, threshold: float) -> bool:
     if evidence.stance == Stance.UNRELATED:
         return False
     if evidence.kind == EvidenceKind.PAPER:
-        return bool(evidence.quote) and (evidence.confidence or 0.0) >= threshold
+        confirmation = evidence.confirmation
+        return (
+            bool(evidence.quote)
+            and (evidence.confidence or 0.0) >= threshold
+            and confirmation is not None
+            and (confirmation.confidence is None or confirmation.confidence >= threshold)
+        )
     if evidence.kind == EvidenceKind.REPLICATION:
         return evidence.judged_by.startswith("rule:") and (
             evidence.confidence is None or evidence.confidence >= threshold
         )
     return evidence.judged_by.startswith("person:")
+
+
+def weight(evidence: Evidence) -> float:
+    """How much a credible item weighs in the balance."""
+    values = [evidence.confidence] if evidence.confidence is not None else []
+    if evidence.confirmation is not None and evidence.confirmation.confidence is not None:
+        values.append(evidence.confirmation.confidence)
+    return min(values) if values else 1.0
 
 
 def effective_stance(evidence: Evidence, claim: Claim) -> Stance:
@@ -48,53 +76,83 @@ def effective_stance(evidence: Evidence, claim: Claim) -> Stance:
     return evidence.stance
 
 
-def latest_pin(claim: Claim) -> StatusChange | None:
-    """The person's verdict in force: the latest change, when it is pinned."""
-    change = claim.latest_change
-    return change if change is not None and change.pinned else None
+def overruled(claim: Claim) -> set[str]:
+    """Evidence ids a person's verdict overruled, for good: each pinned change lists the evidence the claim held
+    when the person decided (its `overrules`), and only a person re-admits one (accepting it from the review
+    queue after the verdict). A pinned change written before `overrules` existed overrules the evidence judged
+    at or before it, except the items the verdict itself cites."""
+    out: set[str] = set()
+    for entry in claim.history:
+        if isinstance(entry, ReviewDecision):
+            if entry.decision == "accept" and entry.evidence:
+                out.discard(entry.evidence)
+        elif entry.pinned:
+            if entry.overrules is not None:
+                out |= set(entry.overrules)
+            else:
+                own = set(entry.evidence)
+                out |= {e.id for e in claim.evidence if e.judged_at <= entry.at and e.id not in own}
+    return out
 
 
-def decide(claim: Claim, *, threshold: float, run_id: str, now: dt.datetime) -> StatusChange | None:
-    """The status change the evidence calls for, or None when the status stays."""
-    weighed = [e for e in claim.evidence if is_credible(e, threshold)]
-    pin = latest_pin(claim)
-    if pin is not None:
-        weighed = [e for e in weighed if e.judged_at > pin.at]
+def decide(claim: Claim, *, threshold: float, by: str, now: dt.datetime) -> StatusChange | None:
+    """The status change the evidence calls for (dated `now`, made `by` a run or a person), or None."""
+    excluded = overruled(claim)
+    weighed = [e for e in claim.evidence if e.id not in excluded and is_credible(e, threshold)]
     if not weighed:
         return None
-    by_stance: dict[Stance, list[Evidence]] = {}
-    for item in weighed:
-        by_stance.setdefault(effective_stance(item, claim), []).append(item)
+    supports = [e for e in weighed if effective_stance(e, claim) == Stance.SUPPORTS]
+    contests = [e for e in weighed if effective_stance(e, claim) in CONTESTING]
+    supersedes = [e for e in contests if effective_stance(e, claim) == Stance.SUPERSEDES]
+    heavy_support, heavy_contest = _sum(supports), _sum(contests)
+    balance = (
+        f"{len(supports)} supports ({heavy_support:.2f}), {len(contests)} contests ({heavy_contest:.2f}"
+        + (f", of which {len(supersedes)} supersedes {_sum(supersedes):.2f}" if supersedes else "")
+        + ")"
+    )
     scope = None
-    if by_stance.get(Stance.SUPERSEDES):
-        target, deciding = Status.SUPERSEDED, by_stance[Stance.SUPERSEDES]
-    elif by_stance.get(Stance.RELAXES) or by_stance.get(Stance.CONTRADICTS):
-        target = Status.RELAXED
-        deciding = sorted(
-            by_stance.get(Stance.RELAXES, []) + by_stance.get(Stance.CONTRADICTS, []),
-            key=lambda e: -(e.confidence or 1.0),
-        )
-        scope = next((e.scope_note for e in deciding if e.scope_note), None)
+    if supersedes and _sum(supersedes) > heavy_support + heavy_contest - _sum(supersedes):
+        target, deciding = Status.SUPERSEDED, supersedes
+        why = "the superseding evidence outweighs all the rest"
+    elif contests and heavy_contest > heavy_support:
+        target, deciding = Status.RELAXED, contests
+        why = "the contests outweigh the support"
+        papers = [e for e in _heaviest_first(contests) if e.kind != EvidenceKind.REPLICATION and e.scope_note]
+        scope = papers[0].scope_note if papers else None
+    elif supports:
+        target, deciding = Status.HOLDING, supports
+        why = "the support outweighs the contests" if contests else "nothing contests it"
     else:
-        target, deciding = Status.HOLDING, by_stance[Stance.SUPPORTS]
+        return None
     if target == claim.status:
         return None
-    rationale = "; ".join(_reason(e, claim) for e in deciding[:3])
+    deciding = _heaviest_first(deciding)
+    reasons = "; ".join(_reason(e, claim) for e in deciding[:3])
     if len(deciding) > 3:
-        rationale += f"; and {len(deciding) - 3} more"
+        reasons += f"; and {len(deciding) - 3} more"
+    note = f" ({len(excluded & {e.id for e in claim.evidence})} overruled by a person's verdict, not weighed)"
+    rationale = f"{balance}: {why}{note if excluded else ''}. {reasons}"
     return StatusChange(
         from_=claim.status,
         to=target,
         at=now.replace(microsecond=0),
-        by=run_id,
+        by=by,
         evidence=[e.id for e in deciding],
         rationale=rationale,
         scope=scope,
     )
 
 
+def _sum(items: list[Evidence]) -> float:
+    return sum(weight(e) for e in items)
+
+
+def _heaviest_first(items: list[Evidence]) -> list[Evidence]:
+    return sorted(items, key=lambda e: -weight(e))
+
+
 def _reason(evidence: Evidence, claim: Claim) -> str:
     stance = effective_stance(evidence, claim)
-    conf = f" ({evidence.confidence:.2f})" if evidence.confidence is not None else ""
+    conf = f" ({weight(evidence):.2f})" if evidence.confidence is not None else ""
     quote = f': "{evidence.quote}"' if evidence.quote else ""
     return f"{evidence.source}{conf} {stance.value}{quote}"

@@ -1,7 +1,10 @@
 """The LLM endpoint: langchain-openai's ChatOpenAI over any OpenAI-compatible server, with token accounting.
 
-Every call's tokens in and out are recorded (ledger table `llm_calls`) and summed per run. The API key lives
-only in memory: local servers (vLLM, llama.cpp, Ollama) often need none, so a placeholder is passed then.
+Every attempt at a call, a retry included, is one row of the ledger table `llm_calls` (purpose, tokens in and
+out, seconds, ok or why not) and is summed per run. The retries are ours, not the openai client's: its own
+retries are silent (a local model that times out after 60 s was asked three times and counted once), so the
+client is built with none. The API key lives only in memory: local servers (vLLM, llama.cpp, Ollama) often
+need none, so a placeholder is passed then.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +22,7 @@ from claimtrack.ledger import Ledger
 
 log = logging.getLogger(__name__)
 _PLACEHOLDER_KEY = "no-key-needed"  # for keyless local servers; never leaves this process except as a header
+_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 class LLMError(SourceError):
@@ -29,19 +34,40 @@ class LLMError(SourceError):
 
 @dataclass
 class Usage:
-    """Calls and tokens, summed over a run (or a benchmark)."""
+    """Attempts and tokens, summed over a run (or a benchmark), in all and per purpose (judge, confirm, plan)."""
 
-    calls: int = 0
-    failed_calls: int = 0
+    calls: int = 0  # attempts that got a reply
+    failed_calls: int = 0  # attempts that failed, retried or not
     tokens_in: int = 0
     tokens_out: int = 0
+    seconds: float = 0.0
+    purposes: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
+    def add(self, purpose: str, tokens_in: int, tokens_out: int, seconds: float, ok: bool) -> None:
+        self.calls += ok
+        self.failed_calls += not ok
+        self.tokens_in += tokens_in
+        self.tokens_out += tokens_out
+        self.seconds += seconds
+        mine = self.purposes.setdefault(purpose, {"calls": 0, "failed_calls": 0, "tokens_in": 0, "tokens_out": 0})
+        mine["calls" if ok else "failed_calls"] += 1
+        mine["tokens_in"] += tokens_in
+        mine["tokens_out"] += tokens_out
+
+    def tokens(self, *purposes: str) -> int:
+        """Tokens in and out of the given purposes (all, when none is named)."""
+        chosen = purposes or tuple(self.purposes)
+        return sum(
+            self.purposes.get(p, {}).get("tokens_in", 0) + self.purposes.get(p, {}).get("tokens_out", 0) for p in chosen
+        )
+
+    def as_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
             "failed_calls": self.failed_calls,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
+            "seconds": round(self.seconds, 1),
         }
 
 
@@ -50,54 +76,80 @@ class Reply:
     text: str
     tokens_in: int
     tokens_out: int
+    cut_off: bool = False  # the server stopped at the token limit (finish_reason "length")
 
 
 @dataclass
 class LLM:
-    """One chat model; `chat` sends a system and a user message and records what it cost."""
+    """One chat model; `chat` sends a system and a user message, retrying what may pass, and records each try."""
 
     model: str
-    chat_model: Any  # langchain_openai.ChatOpenAI
+    chat_model: Any  # langchain_openai.ChatOpenAI, built without retries of its own
     ledger: Ledger | None = None
     run_id: str | None = None
     usage: Usage = field(default_factory=Usage)
+    max_retries: int = 2
+    backoff_s: float = 1.0  # the first wait; doubles each retry, or what the server's Retry-After asks
+    max_wait_s: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
 
     def chat(self, system: str, user: str, *, purpose: str) -> Reply:
         from langchain_core.messages import HumanMessage, SystemMessage
-        from openai import APIError, APITimeoutError
+        from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 
         messages = [SystemMessage(content=system), HumanMessage(content=user)]
-        started = time.monotonic()
-        try:
-            message = self.chat_model.invoke(messages)
-        except APITimeoutError as exc:
-            self._record(purpose, 0, 0, started, error="timed out")
-            raise LLMError(f"{self.model}: request timed out ({exc.__class__.__name__})") from exc
-        except APIError as exc:  # status errors, connection errors (APIConnectionError subclasses APIError)
-            detail = f"HTTP {exc.status_code}" if getattr(exc, "status_code", None) else exc.__class__.__name__
-            self._record(purpose, 0, 0, started, error=detail)
-            raise LLMError(f"{self.model}: {detail}") from exc
-        tokens_in, tokens_out = _tokens(message)
-        self._record(purpose, tokens_in, tokens_out, started)
-        content = message.content if isinstance(message.content, str) else str(message.content)
-        return Reply(content, tokens_in, tokens_out)
+        for attempt in range(1, self.max_retries + 2):
+            started = time.monotonic()
+            try:
+                message = self.chat_model.invoke(messages)
+            except (APITimeoutError, APIConnectionError, APIStatusError, APIError) as exc:
+                status = getattr(exc, "status_code", None)
+                if isinstance(exc, APITimeoutError):
+                    detail = "timed out"
+                elif status:
+                    detail = f"HTTP {status}"
+                else:
+                    detail = exc.__class__.__name__
+                self._record(purpose, attempt, 0, 0, started, error=detail)
+                retryable = isinstance(exc, APIConnectionError) or status in _RETRYABLE_STATUS
+                if not retryable or attempt > self.max_retries:
+                    tries = f" after {attempt} attempts" if attempt > 1 else ""
+                    raise LLMError(
+                        f"{self.model}: {'request timed out' if detail == 'timed out' else detail}{tries}"
+                    ) from exc
+                self.sleep(self._wait(exc, attempt))
+                continue
+            tokens_in, tokens_out = _tokens(message)
+            self._record(purpose, attempt, tokens_in, tokens_out, started)
+            content = message.content if isinstance(message.content, str) else str(message.content)
+            finish = (getattr(message, "response_metadata", None) or {}).get("finish_reason")
+            return Reply(content, tokens_in, tokens_out, cut_off=finish == "length")
+        raise AssertionError("unreachable: the loop returns or raises")
 
-    def _record(self, purpose: str, tokens_in: int, tokens_out: int, started: float, error: str | None = None) -> None:
+    def _wait(self, exc: Exception, attempt: int) -> float:
+        """The server's Retry-After when it gives one, else exponential back-off; never above max_wait_s."""
+        response = getattr(exc, "response", None)
+        header = response.headers.get("retry-after") if response is not None else None
+        try:
+            wait = float(header) if header is not None else self.backoff_s * 2 ** (attempt - 1)
+        except ValueError:
+            wait = self.backoff_s * 2 ** (attempt - 1)
+        return max(0.0, min(wait, self.max_wait_s))
+
+    def _record(
+        self, purpose: str, attempt: int, tokens_in: int, tokens_out: int, started: float, error: str | None = None
+    ) -> None:
         seconds = time.monotonic() - started
         outcome = f"failed ({error})" if error else f"{tokens_in} tokens in, {tokens_out} out"
-        log.info("llm: %s %s call: %s, %.1f s", self.model, purpose, outcome, seconds)
-        if error is None:
-            self.usage.calls += 1
-        else:
-            self.usage.failed_calls += 1
-        self.usage.tokens_in += tokens_in
-        self.usage.tokens_out += tokens_out
+        retry = f" (attempt {attempt})" if attempt > 1 else ""
+        log.info("llm: %s %s call%s: %s, %.1f s", self.model, purpose, retry, outcome, seconds)
+        self.usage.add(purpose, tokens_in, tokens_out, seconds, ok=error is None)
         if self.ledger is None:
             return
         with self.ledger.transaction() as conn:
             conn.execute(
-                "INSERT INTO llm_calls (run_id, purpose, model, tokens_in, tokens_out, ok, error, at)"
-                " VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO llm_calls (run_id, purpose, model, tokens_in, tokens_out, ok, error, at, attempt, seconds)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     self.run_id,
                     purpose,
@@ -107,6 +159,8 @@ class LLM:
                     int(error is None),
                     error,
                     dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    attempt,
+                    round(seconds, 3),
                 ),
             )
 
@@ -121,20 +175,42 @@ def _tokens(message: Any) -> tuple[int, int]:
 
 
 def make_llm(
-    settings: Settings, *, ledger: Ledger | None = None, run_id: str | None = None, max_retries: int = 2
+    settings: Settings,
+    *,
+    ledger: Ledger | None = None,
+    run_id: str | None = None,
+    max_retries: int | None = None,
+    model: str | None = None,
+    usage: Usage | None = None,
 ) -> LLM | None:
-    """The configured chat model, or None when no endpoint is configured (no key and no base URL)."""
+    """The configured chat model (or `model` on the same endpoint), or None when no endpoint is configured.
+
+    `usage` lets two models of one run (the judge and a confirming model) add to one account.
+    """
     if not settings.llm_configured:
         return None
     from langchain_openai import ChatOpenAI
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else _PLACEHOLDER_KEY
+    name = model or settings.llm_model
+    # `max_tokens` goes in the body as is: langchain-openai renames its own max_tokens to max_completion_tokens,
+    # which llama.cpp's and other local servers ignore (a reply then runs on, or is cut where the server likes).
+    extra = {"max_tokens": settings.llm_max_tokens} if settings.llm_max_tokens else {}
     chat_model = ChatOpenAI(
-        model=settings.llm_model,
+        model=name,
         api_key=key,
         base_url=settings.openai_base_url,
         timeout=settings.llm_timeout_s,
-        max_retries=max_retries,
+        max_retries=0,
         temperature=0.0,
+        extra_body=extra or None,
     )
-    return LLM(model=settings.llm_model, chat_model=chat_model, ledger=ledger, run_id=run_id)
+    return LLM(
+        model=name,
+        chat_model=chat_model,
+        ledger=ledger,
+        run_id=run_id,
+        usage=usage if usage is not None else Usage(),
+        max_retries=settings.llm_max_retries if max_retries is None else max_retries,
+        backoff_s=settings.llm_backoff_s,
+    )

@@ -9,15 +9,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
+import re
 import secrets
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from claimtrack.agent.confirm import Assessor
 from claimtrack.agent.decide import CONTESTING, decide, is_credible
-from claimtrack.agent.judge import judge_pair, to_evidence
 from claimtrack.agent.llm import LLM, LLMError, Usage, make_llm
 from claimtrack.agent.planner import plan_queries
 from claimtrack.agent.prompts import Prompt, load_prompt
@@ -30,6 +33,7 @@ from claimtrack.papers import Paper
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str, str], None]  # (claim number from 1, claims in the run, claim id, step)
 
 
@@ -41,7 +45,7 @@ class RunOptions:
     offline: bool = False
     judge: bool = True
     replicate: bool = True
-    k: int | None = None  # candidates judged per claim; Settings.judge_k when None
+    k: int | None = None  # pairs judged afresh per claim; Settings.judge_k when None
     replicate_limit: int | None = None  # items per probe condition (lm-eval --limit)
 
     @property
@@ -66,10 +70,12 @@ class ClaimReport:
     papers_found: int = 0
     new_papers: int = 0
     extra_queries: list[str] = field(default_factory=list)
-    judged: int = 0  # fresh judgements made in this run
-    cached: int = 0  # judgements taken from the ledger cache
+    judged: int = 0  # fresh first judgements made in this run
+    cached: int = 0  # first judgements taken from the ledger cache
     judge_errors: int = 0
-    unjudged: int = 0  # candidates left for a later run (no LLM, --no-judge, or an endpoint failure)
+    confirmed: int = 0  # pairs whose credible judgement a second judgement confirmed (fresh or cached)
+    review: list[str] = field(default_factory=list)  # review items of pairs whose two judgements disagreed
+    unjudged: int = 0  # candidates left for a later run (no LLM, --no-judge, k reached, or an endpoint failure)
     evidence_added: list[str] = field(default_factory=list)
     replication: str | None = None  # job id, when one ran or was collected
     change: dict[str, Any] | None = None  # from, to, evidence, rationale
@@ -96,7 +102,21 @@ class RunSummary:
     def changes(self) -> list[ClaimReport]:
         return [c for c in self.claims if c.change]
 
+    def failure_groups(self) -> list[dict[str, Any]]:
+        """Failures grouped by source and cause, each with the claims it hit: a source that is down for the
+        whole run is one line, not one per claim and anchor."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for claim in self.claims:
+            for failure in claim.failures:
+                source, _, detail = failure.partition(": ")
+                hit = groups.setdefault((source, failure_cause(detail)), [])
+                if claim.claim_id not in hit:
+                    hit.append(claim.claim_id)
+        return [{"source": s, "cause": c, "claims": ids} for (s, c), ids in groups.items()]
+
     def as_dict(self) -> dict[str, Any]:
+        confirm = self.usage.tokens("confirm")
+        rest = self.usage.tokens() - confirm
         return {
             "run_id": self.run_id,
             "started_at": self.started_at,
@@ -112,12 +132,32 @@ class RunSummary:
                 "pairs_judged": sum(c.judged for c in self.claims),
                 "pairs_cached": sum(c.cached for c in self.claims),
                 "judge_errors": sum(c.judge_errors for c in self.claims),
+                "pairs_confirmed": sum(c.confirmed for c in self.claims),
+                "pairs_to_review": sum(len(c.review) for c in self.claims),
                 "unjudged": sum(c.unjudged for c in self.claims),
                 "status_changes": len(self.changes),
                 **{f"llm_{k}": v for k, v in self.usage.as_dict().items()},
+                "confirm_tokens": confirm,
+                "confirm_share": round(confirm / rest, 4) if rest else None,  # of the run's other LLM tokens
             },
+            "failures_by_source": self.failure_groups(),
+            "llm_by_purpose": self.usage.purposes,
             "claims": [asdict(c) for c in self.claims],
         }
+
+
+# What makes one failure message differ from another of the same cause: the anchor, the query, the URL.
+_SPECIFIC = re.compile(
+    r" \((?:term|anchor|extra|title): [^)]*\)"
+    r"| (?:for|resolving) (?:citations of |works citing |query )?(?:arXiv:)?[\w./:-]*\d[\w./:-]*"
+    r"| \((?:https?://)?[\w.-]+(?::\d+)?/[^()\s]*\)|https?://\S+"
+)
+
+
+def failure_cause(detail: str) -> str:
+    """A failure message without what is specific to one claim ('HTTP 429 for citations of arXiv:X' ->
+    'HTTP 429'), so the same cause across claims reads as one."""
+    return _SPECIFIC.sub("", detail).strip() or detail
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -185,7 +225,7 @@ def execute(
     store = Store(ws)
     claims = select_claims(store, options, now)  # bad input fails before anything is locked or written
     judging = options.judge and settings.llm_configured
-    prompts = {name: load_prompt(ws, name) for name in ("judge", "queries")} if judging else {}
+    prompts = {name: load_prompt(ws, name) for name in ("judge", "confirm", "queries")} if judging else {}
     with RunLock(ws, settings.run_lock_wait_s) as lock, Ledger.open(ws) as ledger:
         run_id = new_run_id(now)
         summary = RunSummary(run_id=run_id, started_at=now.isoformat(), offline=options.offline)
@@ -196,17 +236,27 @@ def execute(
                 "INSERT INTO runs (id, started_at, command) VALUES (?,?,?)",
                 (run_id, summary.started_at, options.command),
             )
-        llm = (
-            make_llm(settings, ledger=ledger, run_id=run_id, max_retries=settings.llm_max_retries) if judging else None
-        )
+        llm = make_llm(settings, ledger=ledger, run_id=run_id) if judging else None
         summary.llm = llm.model if llm else None
+        assessor = None
         if llm is not None:
             summary.usage = llm.usage
+            confirmer = llm
+            if settings.confirm_model and settings.confirm_model != llm.model:
+                confirmer = make_llm(
+                    settings, ledger=ledger, run_id=run_id, model=settings.confirm_model, usage=llm.usage
+                )
+                summary.llm = f"{llm.model} (confirmed by {settings.confirm_model})"
+            assert confirmer is not None
+            assessor = Assessor(
+                ledger, llm, confirmer, prompts["judge"], prompts["confirm"], settings.judge_threshold, run_id
+            )
         ctx = RunContext(
             ws=ws,
             ledger=ledger,
             store=store,
             llm=llm,
+            assessor=assessor,
             prompts=prompts,
             options=options,
             settings=settings,
@@ -252,7 +302,8 @@ class RunContext:
     ledger: Ledger
     store: Store
     llm: LLM | None  # None: no endpoint configured, or --no-judge
-    prompts: dict[str, Prompt]  # "judge" and "queries", loaded when judging
+    assessor: Assessor | None  # judges and confirms pairs; None when llm is None
+    prompts: dict[str, Prompt]  # "judge", "confirm" and "queries", loaded when judging
     options: RunOptions
     settings: Settings
     run_id: str
@@ -275,16 +326,22 @@ class ClaimCheck:
     report: ClaimReport
     say: Callable[[str], None]  # progress: what the run is doing for this claim now
     candidates: list[Paper] = field(default_factory=list)  # ranked best first
-    judged: list[Evidence] = field(default_factory=list)  # from this run's judgements, fresh or cached
+    judged: list[Evidence] = field(default_factory=list)  # confirmed evidence from this run's pairs, fresh or cached
     replicated: list[Evidence] = field(default_factory=list)
 
 
 def check_claim(ctx: RunContext, claim: Claim, number: int, total: int) -> ClaimReport:
     """Take one claim through every step in order. A step that fails notes it in the report and the next
-    still runs: a source being down must not stop the judging of what was already found."""
+    still runs: a source being down must not stop the judging of what was already found. An unexpected error
+    fails this claim alone, with a one-line reason (the traceback is logged at -v), and the run goes on."""
     check = ClaimCheck(claim, ClaimReport(claim.id), lambda step: ctx.progress(number, total, claim.id, step))
-    for step in CLAIM_STEPS:
-        step(ctx, check)
+    try:
+        for step in CLAIM_STEPS:
+            step(ctx, check)
+    except Exception as exc:  # one claim's fault must not end the run for the others
+        reason = exc.message() if isinstance(exc, ClaimtrackError) else f"{type(exc).__name__}: {exc}"
+        check.report.failures.append(f"error: {' '.join(reason.split())}")
+        log.info("%s failed; its traceback:\n%s", claim.id, traceback.format_exc().rstrip())
     check.say("done")
     return check.report
 
@@ -318,7 +375,7 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
             settings=ctx.settings,
             extra_queries=tuple(report.extra_queries),
             offline=ctx.options.offline,
-            k=max(20, ctx.k),
+            k=max(20, ctx.k + _judged_before(ctx, check.claim)),
             run_id=ctx.run_id,
             now=ctx.now,
         )
@@ -339,39 +396,56 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
     check.candidates = [c.paper for c in ranked]
 
 
-def pairs_to_judge(ctx: RunContext, check: ClaimCheck) -> list[Paper]:
-    """The candidates this run judges: the k best ranked. Cached judgements count among them, so k bounds
-    what one run weighs per claim and a re-run over the same papers asks the LLM nothing."""
-    return check.candidates[: ctx.k]
+def _judged_before(ctx: RunContext, claim: Claim) -> int:
+    """Candidates of the claim judged in earlier runs: the ranking must reach past them to supply k new ones."""
+    row = ctx.ledger.conn.execute(
+        "SELECT COUNT(*) FROM candidates WHERE claim_id = ? AND state != 'unjudged'", (claim.id,)
+    ).fetchone()
+    return int(row[0])
 
 
 def judge_candidates(ctx: RunContext, check: ClaimCheck) -> None:
-    """Judge each chosen (claim, paper) pair, grounded in the paper's own words (judge.py). Without an LLM the
-    pairs stay unjudged; when the endpoint fails the rest wait for the next run rather than be guessed."""
-    pairs = pairs_to_judge(ctx, check)
-    report = check.report
-    if ctx.llm is None:
-        report.unjudged = len(pairs)
+    """Judge the candidates down the ranking until k pairs were judged afresh: pairs judged before come from
+    the cache and use no slot, so each run reaches further down (the paper ranked k+1 is judged next time).
+    A credible judgement is confirmed by a second one (confirm.py); only confirmed evidence can move the claim,
+    and a pair whose two judgements disagree waits in the review queue. Without an LLM the pairs stay
+    unjudged; when the endpoint fails the rest wait for the next run rather than be guessed."""
+    report, assessor = check.report, ctx.assessor
+    if assessor is None:
+        report.unjudged = len(check.candidates[: ctx.k])
         return
-    for index, paper in enumerate(pairs):
-        check.say(f"judging {index + 1}/{len(pairs)}")
+    fresh = 0
+    for index, paper in enumerate(check.candidates):
+        was_judged = assessor.is_judged(check.claim, paper)
+        if not was_judged and fresh >= ctx.k:
+            report.unjudged = _not_judged(assessor, check, index)
+            return
+        check.say(f"judging {min(fresh + 1, ctx.k)}/{ctx.k}")
         try:
-            outcome = judge_pair(ctx.ledger, ctx.llm, ctx.prompts["judge"], check.claim, paper, run_id=ctx.run_id)
+            assessment = assessor.assess(check.claim, paper, now=ctx.now)
         except LLMError as exc:
             report.failures.append(f"judge: {exc}")
-            report.unjudged = len(pairs) - index
+            report.unjudged = _not_judged(assessor, check, index)
             return
-        if outcome.cached:
+        first = assessment.first
+        fresh += not first.cached
+        if first.cached:
             report.cached += 1
-        elif outcome.outcome == "judged":
+        elif first.outcome == "judged":
             report.judged += 1
-        if outcome.outcome == "judge-error":
+        if first.outcome == "judge-error":
             report.judge_errors += 1
-            if not outcome.cached:  # said once, in the run that recorded it
-                report.notes.append(f"judge-error on {paper.id}: {outcome.error}")
-        evidence = to_evidence(outcome, run_id=ctx.run_id)
-        if evidence is not None:
-            check.judged.append(evidence)
+            if not first.cached:  # said once, in the run that recorded it
+                report.notes.append(f"judge-error on {paper.id}: {first.error}")
+        if assessment.evidence is not None:
+            report.confirmed += 1
+            check.judged.append(assessment.evidence)
+        if assessment.review is not None:
+            report.review.append(assessment.review)
+
+
+def _not_judged(assessor: Assessor, check: ClaimCheck, start: int) -> int:
+    return sum(not assessor.is_judged(check.claim, paper) for paper in check.candidates[start:])
 
 
 def replicate_claim(ctx: RunContext, check: ClaimCheck) -> None:
@@ -412,13 +486,15 @@ def _replication_due(claim: Claim, now: dt.datetime) -> bool:
 
 def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
     """Add the new evidence to the claim and let the status rules (decide.py) move it, in one locked
-    read-modify-write of the claim as it is on disk now, so an edit made during the run is kept."""
+    read-modify-write of the claim as it is on disk now: an edit made during the run is kept, and a verdict a
+    person recorded during the run is decided against (dated after it, so the history stays in order)."""
     check.say("deciding")
     report = check.report
 
     def apply(current: Claim) -> None:
         report.evidence_added += current.add_evidence([*check.judged, *check.replicated])
-        change = decide(current, threshold=ctx.settings.judge_threshold, run_id=ctx.run_id, now=ctx.now)
+        at = max([ctx.now, *(entry.at for entry in current.history)])
+        change = decide(current, threshold=ctx.settings.judge_threshold, by=ctx.run_id, now=at)
         if change is not None:
             current.record_change(change)
             report.change = {

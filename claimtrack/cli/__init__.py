@@ -76,7 +76,7 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import agent, anchors, bench, claims, papers, replicate, report
+    from claimtrack.cli import agent, anchors, bench, claims, papers, replicate, report, review
 
     claims.register(app)
     anchors.register(app)
@@ -84,6 +84,7 @@ def _register() -> None:
     agent.register(app)
     replicate.register(app)
     report.register(app)
+    review.register(app)
     bench.register(app)
 
 

@@ -29,14 +29,16 @@ def run(
     ] = False,
     no_replicate: Annotated[bool, typer.Option("--no-replicate", help="Never run replication probes.")] = False,
     k: Annotated[
-        int | None, typer.Option("--k", min=1, help="Candidates judged per claim (default $CLAIMTRACK_JUDGE_K or 8).")
+        int | None,
+        typer.Option("--k", min=1, help="Pairs judged afresh per claim (default $CLAIMTRACK_JUDGE_K or 8)."),
     ] = None,
     replicate_limit: Annotated[
         int | None, typer.Option("--replicate-limit", min=1, help="Items per probe condition when a replication runs.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Re-check claims: discover newer papers, judge the top k, replicate where due or contested, decide, write.
+    """Re-check claims: discover newer papers, judge k new pairs and confirm the credible ones, replicate where
+    due or contested, decide, write (pairs whose two judgements disagree wait for `claimtrack review`).
 
     Exit 0 when every claim was checked, 1 when some failed (the rest are saved), 2 for bad input,
     75 when another run holds the workspace.
@@ -96,6 +98,12 @@ def bench_judge(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Judge only the first N (claim, doc) pairs.")
     ] = None,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm", help="Also confirm every pair: agreement (Cohen's kappa), macro-F1 before and after."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Benchmark the judge on SciFact: label accuracy, macro-F1, confusion matrix, LLM calls and tokens."""
@@ -104,7 +112,6 @@ def bench_judge(
     from claimtrack.agent.bench_judge import LABELS, load_pairs, run_bench
     from claimtrack.agent.llm import make_llm
     from claimtrack.agent.prompts import load_prompt
-    from claimtrack.cli.common import table
     from claimtrack.config import load_settings
     from claimtrack.errors import InvalidArgument, WorkspaceNotFound
     from claimtrack.ledger import Ledger
@@ -120,8 +127,18 @@ def bench_judge(
         except WorkspaceNotFound:
             ws = Workspace(root=Path(scratch), state_dir=Path(scratch) / "state")
         with Ledger.open(ws) as ledger:
-            llm = make_llm(settings, ledger=ledger, run_id="bench-scifact", max_retries=settings.llm_max_retries)
-            result = run_bench(ledger, llm, load_prompt(ws, "judge"), pairs, corpus).as_dict(llm)
+            llm = make_llm(settings, ledger=ledger, run_id="bench-scifact")
+            assert llm is not None
+            second = None
+            if confirm:
+                name = settings.confirm_model or llm.model
+                confirmer = llm if name == llm.model else make_llm(settings, ledger=ledger, model=name, usage=llm.usage)
+                assert confirmer is not None
+                second = (confirmer, load_prompt(ws, "confirm"))
+            bench = run_bench(
+                ledger, llm, load_prompt(ws, "judge"), pairs, corpus, confirm=second, threshold=settings.judge_threshold
+            )
+            result = bench.as_dict(llm)
     if as_json:
         print_json(result)
         return
@@ -134,6 +151,34 @@ def bench_judge(
         f"accuracy {result['accuracy']:.3f}   macro-F1 {result['macro_f1']:.3f}"
         f"   (anchors, abstract-level label F1: VeriSci 51.0 dev, MultiVerS 72.5 test)"
     )
-    rows = [[f"gold {g}", *map(str, counts)] for g, counts in zip(LABELS, result["confusion"], strict=True)]
-    typer.echo(table(rows, ["", *(f"pred {p}" for p in LABELS)]))
-    typer.echo(f"LLM: {result['calls']} calls, {result['tokens_in']} tokens in, {result['tokens_out']} out")
+    typer.echo(_confusion(LABELS, result["confusion"]))
+    if "confirm" in result:
+        c = result["confirm"]
+        typer.echo(
+            f"confirmation by {c['model']}: Cohen's kappa {_kappa(c['kappa'])} over the labels"
+            f" (agreement {c['agreement']:.3f}), {_kappa(c['kappa_stances'])} over the stances (agreement"
+            f" {c['agreement_stances']:.3f}); {c['judge_errors']} judge errors, {c['to_review']} credible pairs"
+            " not confirmed (to review)"
+        )
+        for name, title in (("credible", "before confirmation (credible first judgements)"), ("confirmed", "after")):
+            scores = c[name]
+            typer.echo(f"{title}: accuracy {scores['accuracy']:.3f}   macro-F1 {scores['macro_f1']:.3f}")
+            typer.echo(_confusion(LABELS, scores["confusion"]))
+        for role, used in c["tokens"].items():
+            if used:
+                typer.echo(f"  {role}: {used['calls']} calls, {used['tokens_in']} tokens in, {used['tokens_out']} out")
+    typer.echo(
+        f"LLM: {result['calls']} calls ({result['failed_calls']} failed), {result['tokens_in']} tokens in,"
+        f" {result['tokens_out']} out, {result['seconds']:.0f} s"
+    )
+
+
+def _kappa(value: float | None) -> str:
+    return "undefined (one label throughout)" if value is None else f"{value:.3f}"
+
+
+def _confusion(labels: tuple[str, ...], matrix: list[list[int]]) -> str:
+    from claimtrack.cli.common import table
+
+    rows = [[f"gold {g}", *map(str, counts)] for g, counts in zip(labels, matrix, strict=True)]
+    return table(rows, ["", *(f"pred {p}" for p in labels)])

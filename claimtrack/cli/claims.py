@@ -96,7 +96,7 @@ def verdict(
     scope: Annotated[str | None, typer.Option(help="For relaxed: where the claim still holds.")] = None,
     by: Annotated[str | None, typer.Option(help="Who decides (default: the login name).")] = None,
 ) -> None:
-    """Record a person's verdict: a dated status change, pinned until newer evidence arrives."""
+    """Record a person's verdict: a dated status change that overrules, for good, the evidence it was made against."""
     from claimtrack.verdict import record_verdict
 
     claim = record_verdict(
@@ -104,7 +104,9 @@ def verdict(
     )
     change = claim.latest_change
     assert change is not None  # record_verdict just recorded it
-    typer.echo(f"{claim.id}: {change.from_} -> {change.to} (pinned until newer evidence)")
+    typer.echo(
+        f"{claim.id}: {change.from_} -> {change.to} (pinned: the evidence it overrules never decides this claim again)"
+    )
 
 
 def validate(

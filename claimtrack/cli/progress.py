@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import typer
 
-from claimtrack.agent.run import Progress, RunSummary
+from claimtrack.agent.run import Progress, RunSummary, failure_cause
 from claimtrack.cli import logs
 
 
@@ -51,7 +51,8 @@ def reporter() -> Iterator[Progress]:
 
 
 def summary_text(summary: RunSummary, *, judging: bool) -> str:
-    """The end-of-run summary a person reads: totals, then every status change and every failure."""
+    """The end-of-run summary a person reads: totals, every status change, then failures grouped by source and
+    cause (one line each, with the claims they hit) and notes."""
     totals = summary.as_dict()["totals"]
     claims = totals["claims"]
     out = [f"run {summary.run_id}: {claims} claim{'' if claims == 1 else 's'} checked, {totals['failed']} failed"]
@@ -68,8 +69,15 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
     else:
         out.append(
             f"judge: {summary.llm}: {totals['pairs_judged']} pairs judged, {totals['pairs_cached']} from cache,"
-            f" {totals['judge_errors']} judge errors; LLM {totals['llm_calls']} calls,"
-            f" {totals['llm_tokens_in']} tokens in, {totals['llm_tokens_out']} out"
+            f" {totals['judge_errors']} judge errors; {totals['pairs_confirmed']} confirmed,"
+            f" {totals['pairs_to_review']} waiting for review (`claimtrack review`)"
+        )
+        failed = f" ({totals['llm_failed_calls']} failed)" if totals["llm_failed_calls"] else ""
+        share = f" ({totals['confirm_share']:.0%} of the rest)" if totals["confirm_share"] is not None else ""
+        out.append(
+            f"LLM {totals['llm_calls']} calls{failed}, {totals['llm_tokens_in']} tokens in,"
+            f" {totals['llm_tokens_out']} out, {totals['llm_seconds']:.1f} s;"
+            f" confirmation cost {totals['confirm_tokens']} tokens{share}"
         )
     if summary.offline:
         out.append("offline: discovery used the ledger and imported snapshots only")
@@ -79,10 +87,17 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
         scope = f" [scope: {change['scope']}]" if change.get("scope") else ""
         out.append(f"  {claim.claim_id}: {change['from']} -> {change['to']}{scope}")
         out.append(f"    because {change['rationale']}")
-    for claim in summary.failed:
-        for failure in claim.failures:
-            out.append(f"  FAILED {claim.claim_id}: {failure}")
+    for group in summary.failure_groups():
+        out.append(f"  FAILED {group['source']}: {group['cause']} ({_claims(group['claims'])})")
+    notes: dict[str, list[str]] = {}
     for claim in summary.claims:
         for note in claim.notes:
-            out.append(f"  note {claim.claim_id}: {note}")
+            notes.setdefault(failure_cause(note), []).append(claim.claim_id)
+    for note, hit in notes.items():
+        out.append(f"  note: {note} ({_claims(list(dict.fromkeys(hit)))})")
     return "\n".join(out)
+
+
+def _claims(ids: list[str]) -> str:
+    named = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    return f"{len(ids)} claims: {named}" if len(ids) > 1 else named

@@ -42,10 +42,11 @@ def prompt(
     """Write a Markdown research prompt per line: dated claims, anchors, what was found, the re-test task."""
     from claimtrack.reports.common import pending_by_claim
     from claimtrack.reports.prompt import build_prompts
+    from claimtrack.review import open_by_claim
 
     st = store(ctx)
     library = st.load()
-    text = build_prompts(library, pending_by_claim(st.ws), line)
+    text = build_prompts(library, pending_by_claim(st.ws), line, open_by_claim(st.ws))
     _emit(text, out)
 
 
@@ -66,12 +67,13 @@ def status(
 
     from claimtrack.reports.common import parse_since, pending_by_claim
     from claimtrack.reports.status import build_status
+    from claimtrack.review import open_by_claim
 
     if fmt not in FORMATS:
         raise InvalidArgument("--format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
     start = parse_since(since) if since is not None else None
     st = store(ctx)
-    report = build_status(st.load(), pending_by_claim(st.ws), start)
+    report = build_status(st.load(), pending_by_claim(st.ws), start, open_by_claim(st.ws))
     if fmt == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":

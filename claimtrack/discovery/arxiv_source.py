@@ -69,24 +69,30 @@ def keywords(text: str, limit: int = 5) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def window(claim: Claim, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
-    """Submitted after the claim's date and after its last check, up to the end of today (UTC).
+def window(claim: Claim, now: dt.datetime, *, overlap: dt.timedelta) -> tuple[dt.datetime | None, dt.datetime]:
+    """Submitted after the claim's date and after its last check less `overlap`, up to the end of today (UTC).
 
-    The end is rounded to the day so the same query URL (and its cached answer) serves every run that day.
+    arXiv dates a paper by its submission but announces it days later (a weekend, a holiday, moderation), so
+    a window starting at the last check would miss a paper submitted before that check and announced after
+    it: the window reaches `overlap` back (Settings.arxiv_overlap_days). Papers found twice cost nothing:
+    they are stored and judged once. The end is rounded to the day so the same query URL (and its cached
+    answer) serves every run that day.
     """
     starts = []
     if claim.claimed:
         day = partial_date_start(claim.claimed)
         starts.append(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
     if claim.last_checked:
-        starts.append(claim.last_checked.astimezone(dt.UTC).replace(second=0, microsecond=0))
+        starts.append((claim.last_checked.astimezone(dt.UTC) - overlap).replace(second=0, microsecond=0))
     end = now.astimezone(dt.UTC).replace(hour=23, minute=59, second=0, microsecond=0)
     return (max(starts) if starts else None), end
 
 
-def build_queries(claim: Claim, extra_queries: Sequence[str] = (), *, now: dt.datetime) -> list[ArxivQuery]:
+def build_queries(
+    claim: Claim, extra_queries: Sequence[str] = (), *, now: dt.datetime, overlap: dt.timedelta
+) -> list[ArxivQuery]:
     """Curated search terms first, then anchor titles, then the LLM's extra queries; duplicates dropped."""
-    since, until = window(claim, now)
+    since, until = window(claim, now, overlap=overlap)
     cats = tuple(claim.search.categories)
     sources = [(f"term: {t}", t) for t in claim.search.terms]
     sources += [(f"anchor: {a.title}", a.title) for a in claim.anchors if a.title]

@@ -1,5 +1,8 @@
 """Papers that cite a claim's anchors: Semantic Scholar first, OpenAlex when it has nothing or fails.
 
+Semantic Scholar failing while OpenAlex answers is a note, not a problem: the citations were looked up, so the
+claim's check is complete (its last_checked advances). Only both failing is a problem of the check.
+
 A citing paper is by construction newer than the anchor, so it is a candidate even when a source gives
 no publication date. Semantic Scholar also says how it cites the anchor: the sentences around the citation
 (`contexts`), why it cites (`intents`: background, methodology, result) and whether the citation is
@@ -57,18 +60,22 @@ class CitingPapers:
 def citing_papers(anchor: str, *, settings: Settings, s2: Fetcher, openalex: Fetcher) -> CitingPapers:
     """Citing papers of one arXiv anchor, up to settings.citations_max."""
     found = CitingPapers(anchor)
+    s2_failed = None
     try:
         found.papers = list(_s2_citations(anchor, settings, s2, found))
         if found.papers:
             found.source = S2
             return found
     except SourceError as exc:
-        found.problems.append(exc)
+        s2_failed = exc
     try:
         found.papers = list(_openalex_citations(anchor, settings, openalex, found))
         found.source = OPENALEX if found.papers else None
     except SourceError as exc:
-        found.problems.append(exc)
+        found.problems += [p for p in (s2_failed, exc) if p is not None]
+        return found
+    if s2_failed is not None:  # the fallback answered: the anchor's citations were looked up after all
+        found.notes.append(f"{S2} failed ({s2_failed.detail}); {OPENALEX} answered for arXiv:{anchor}")
     return found
 
 

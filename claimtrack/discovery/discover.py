@@ -132,7 +132,8 @@ def _fetch_arxiv(
     found: list[tuple[Paper, str]] = []
     anchors = set(claim.anchor_ids)
     try:
-        for query in arxiv_source.build_queries(claim, extra_queries, now=now):
+        overlap = dt.timedelta(days=settings.arxiv_overlap_days)
+        for query in arxiv_source.build_queries(claim, extra_queries, now=now, overlap=overlap):
             try:
                 for paper in arxiv_source.search(client, query, settings.arxiv_max_results):
                     if paper.id not in anchors:

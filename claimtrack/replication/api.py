@@ -308,7 +308,8 @@ def _evidence(result: dict[str, Any]) -> Evidence:
     spec = Spec.model_validate(result["inputs"]["spec"])
     rationale = (
         f"Eval-time probe '{result['probe']}' ({spec.differs_from_paper}) on {_label(base)} vs {_label(tuned)}, "
-        f"{measurement['n_items']} paired items (limit {result['limit']}), seed {result['seed']}: "
+        f"{measurement['n_items']} paired items (limit {result['limit']}), seed {result['seed']},"
+        f" lm-eval {result['inputs']['lm_eval_version']}: "
         f"{result['metric']} {base['role']} = {base['metric']:.3f} +/- {base['metric_stderr']:.3f}, "
         f"{tuned['role']} = {tuned['metric']:.3f} +/- {tuned['metric_stderr']:.3f}; "
         f"effect ({tuned['role']} - {base['role']}) = {effect:+.3f} +/- {stderr:.3f} (paired bootstrap stderr). "
@@ -321,10 +322,6 @@ def _evidence(result: dict[str, Any]) -> Evidence:
         title=f"Replication probe {result['probe']}: {_label(base)} vs {_label(tuned)}",
         published=result["finished_at"][:10],
         stance=Stance(verdict["stance"]),
-        scope_note=(
-            f"{result['probe']} probe at eval time, lm-eval {result['inputs']['lm_eval_version']}, "
-            f"limit {result['limit']}"
-        ),
         rationale=rationale,
         judged_by=f"rule:{spec.id}",
         judged_at=dt.datetime.fromisoformat(result["finished_at"]),

@@ -66,11 +66,14 @@ def describe(table: metrics.Table) -> dict[str, float]:
 def decide(rule: Rule, effect: float, stderr: float, n_items: int) -> tuple[Stance, str]:
     """The stance the rule gives, and why, in one sentence with the interval lo, hi = effect -/+ z * stderr.
 
-    greater (less: the same on -effect): supports if lo > 0 and effect >= margin; relaxes if lo > 0 but
-    effect < margin (real, smaller than claimed); contradicts if hi < margin (the claimed size is excluded);
-    otherwise inconclusive. equivalent: supports if the interval lies within +/-margin; contradicts if it
-    lies wholly outside; otherwise inconclusive. Inconclusive is recorded as `unrelated`, so an
-    underpowered run never moves a claim's status; so is any run on fewer than `min_items` paired items.
+    The decision rests on the interval, never on the point estimate alone: an interval that straddles the
+    margin cannot tell "as large as claimed" from "smaller than claimed", so it is inconclusive.
+    greater (less: the same on -effect): supports if lo >= margin (the claimed size is established); relaxes
+    if 0 < lo and hi < margin (real, smaller than claimed); contradicts if hi < margin and lo <= 0 (the
+    claimed size is excluded and no positive effect is shown); otherwise (lo < margin <= hi) inconclusive.
+    equivalent: supports if the interval lies within +/-margin; contradicts if it lies wholly outside;
+    otherwise inconclusive. Inconclusive is recorded as `unrelated`, so an underpowered run never moves a
+    claim's status; so is any run on fewer than `min_items` paired items.
     """
     if n_items < rule.min_items:
         return (
@@ -91,13 +94,10 @@ def decide(rule: Rule, effect: float, stderr: float, n_items: int) -> tuple[Stan
     sign = 1.0 if rule.direction == Direction.GREATER else -1.0
     lo_s, hi_s = sorted((sign * lo, sign * hi))
     side = "positive" if sign > 0 else "negative"
-    if lo_s > 0 and sign * effect >= m:
-        return Stance.SUPPORTS, f"{interval} excludes 0 and the effect reaches the margin {m:g} ({side}, as claimed)"
-    if lo_s > 0:
-        return (
-            Stance.RELAXES,
-            f"{interval} excludes 0 but the effect is below the margin {m:g}: real, smaller than claimed",
-        )
+    if lo_s >= m:
+        return Stance.SUPPORTS, f"{interval} lies beyond the margin {m:g} ({side}, as claimed)"
+    if hi_s < m and lo_s > 0:
+        return Stance.RELAXES, f"{interval} excludes 0 and lies below the margin {m:g}: real, smaller than claimed"
     if hi_s < m:
         return Stance.CONTRADICTS, f"{interval} excludes a {side} effect of {m:g}, the size the claim implies"
-    return Stance.UNRELATED, f"inconclusive: {interval} includes both 0 and the margin {m:g}"
+    return Stance.UNRELATED, f"inconclusive: {interval} straddles the margin {m:g}"

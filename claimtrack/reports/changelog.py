@@ -16,13 +16,31 @@ def log_entries(
     library: Library, claim_id: str | None = None, since: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
     """Changes as JSON-ready dicts; a change's evidence ids are resolved to the evidence they name
-    (an id the claim no longer holds is kept, marked `missing`)."""
+    (an id the claim no longer holds is kept, marked `missing`). A person's review decisions, which move no
+    status themselves, are entries with `event: review`."""
     claims = [library.claim(claim_id)] if claim_id is not None else list(library.claims.values())
     entries = []
     for claim in claims:
         for decision in claim.history:
             if isinstance(decision, AnchorDecision) and (since is None or decision.at >= since):
                 entries.append(_anchor_entry(claim, decision))
+        for decision in claim.review_decisions:
+            if since is None or decision.at >= since:
+                entries.append(
+                    {
+                        "event": "review",
+                        "claim": claim.id,
+                        "title": claim.title,
+                        "at": decision.at.isoformat(),
+                        "by": decision.by,
+                        "item": decision.item,
+                        "decision": decision.decision,
+                        "source": decision.source,
+                        "stance": str(decision.stance),
+                        "evidence": decision.evidence,
+                        "rationale": decision.rationale,
+                    }
+                )
         for change in claim.status_changes:
             if since is not None and change.at < since:
                 continue
@@ -75,6 +93,15 @@ def render_log(entries: list[dict[str, Any]]) -> str:
             out.append(f"{e['at'][:10]}  {e['claim']}  anchor arXiv:{e['arxiv']} set {e['confidence']}  by {e['by']}")
             out.append(f"    {one_line(e['rationale'])}")
             out += [f"    {change}" for change in e["changes"]]
+            out.append("")
+            continue
+        if e["event"] == "review":
+            out.append(
+                f"{e['at'][:10]}  {e['claim']}  review {e['item']}: {e['decision']}ed {e['stance']} from"
+                f" {e['source']}  by {e['by']}"
+            )
+            if e["rationale"]:
+                out.append(f"    {one_line(e['rationale'])}")
             out.append("")
             continue
         pin = " (pinned)" if e["pinned"] else ""

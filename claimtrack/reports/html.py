@@ -77,7 +77,8 @@ def _header(report: dict[str, Any]) -> str:
         for s, n in totals["by_status"].items()
     )
     cards += f'<div class="card"><span class="num">{totals["evidence"]}</span>evidence</div>'
-    cards += f'<div class="card"><span class="num">{totals["pending"]}</span>waiting for review</div>'
+    cards += f'<div class="card"><span class="num">{totals["review"]}</span>waiting for review</div>'
+    cards += f'<div class="card"><span class="num">{totals["pending"]}</span>not yet judged</div>'
     lines = "".join(
         f'<li><a href="#line-{esc(line["id"])}">{esc(line["question"])}</a></li>' for line in report["lines"]
     )
@@ -214,7 +215,8 @@ def _line(line: dict[str, Any], claims: dict[str, Any]) -> str:
             f'<div class="id">{esc(claim_id)}</div></td><td>{_badge(c["status"])}</td>'
             f'<td class="nowrap">{esc(c["claimed"] or "?")}</td>'
             f'<td><span class="nowrap">{esc(changed)}</span>{why}</td>'
-            f'<td class="num">{len(c["evidence"])}</td><td class="num">{len(c["pending"])}</td></tr>'
+            f'<td class="num">{len(c["evidence"])}</td><td class="num">{len(c["review"])}</td>'
+            f'<td class="num">{len(c["pending"])}</td></tr>'
         )
     missing = "".join(f'<p class="missing">Listed but missing from the store: {esc(m)}</p>' for m in line["missing"])
     legend = "".join(f'<span><i style="background:{STANCE_COLOURS[str(s)]}"></i>{esc(s)}</span>' for s in STANCE_ORDER)
@@ -224,7 +226,7 @@ def _line(line: dict[str, Any], claims: dict[str, Any]) -> str:
         f'<section class="line" id="line-{esc(line["id"])}"><h2>{esc(line["question"])}</h2>'
         f'<p class="framing">{esc(line["framing"])} <span class="id">line {esc(line["id"])}</span></p>'
         f'<table class="overview" data-line="{esc(line["id"])}"><thead><tr><th>Claim</th><th>Status</th>'
-        "<th>Claimed</th><th>Last changed</th><th>Evidence</th><th>Waiting</th></tr></thead>"
+        "<th>Claimed</th><th>Last changed</th><th>Evidence</th><th>Review</th><th>Unjudged</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>{missing}"
         f'<h3>Evidence per claim</h3><div class="legend">{legend}</div>{chart}'
         f"<h3>Claims</h3>{details}</section>"
@@ -257,13 +259,29 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
             f"{' <span class=why>' + esc(p['why']) + '</span>' if p['why'] else ''}</li>"
             for p in c["pending"]
         )
-        pending = f'<h4>Waiting for review ({len(c["pending"])})</h4><ul class="pending">{items}</ul>'
+        pending = f'<h4>Not yet judged ({len(c["pending"])})</h4><ul class="pending">{items}</ul>'
     return (
         f'<article class="claim" id="{_anchor(line_id, c["id"])}"><h4>{esc(c["title"])} {_badge(c["status"])}</h4>'
         f'<div class="id">{esc(c["id"])} · claimed {esc(c["claimed"] or "?")} · last checked {checked}</div>'
         f'<p class="statement">{esc(c["statement"])}</p><ul class="anchors">{anchors}</ul>{status_line}'
-        f"{evidence}{pending}</article>"
+        f"{evidence}{_review(c['review'])}{pending}</article>"
     )
+
+
+def _review(items: list[dict[str, Any]]) -> str:
+    """Pairs whose two judgements disagree, waiting for a person (claimtrack review)."""
+    if not items:
+        return ""
+
+    def said(j: dict[str, Any]) -> str:
+        return f"{esc(j['stance'])} ({j['confidence']:.2f})" if "stance" in j else "failed"
+
+    rows = "".join(
+        f"<li>{esc(i['id'])}: {esc(i['paper'])} {esc(i['title'])}: judged {said(i['judge'])},"
+        f" confirmation {said(i['confirm'])}</li>"
+        for i in items
+    )
+    return f'<h4>Waiting for review ({len(items)})</h4><ul class="pending">{rows}</ul>'
 
 
 def _evidence(e: dict[str, Any]) -> str:

@@ -19,7 +19,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in totals["by_status"].items())
     out += [
         f"{plural(totals['claims'], 'claim')} ({counts}); {plural(totals['evidence'], 'piece')} of evidence;"
-        f" {plural(totals['pending'], 'candidate paper')} waiting for review.",
+        f" {plural(totals['review'], 'judged pair')} waiting for review (`claimtrack review`);"
+        f" {plural(totals['pending'], 'candidate paper')} not yet judged.",
         "",
     ]
     out += _changed(report)
@@ -61,16 +62,19 @@ def _changed(report: dict[str, Any]) -> list[str]:
 
 def _line(line: dict[str, Any], claims: dict[str, Any]) -> list[str]:
     out = [f"## {md_text(line['question'])}", "", f"Line `{line['id']}`. {md_text(line['framing'])}".rstrip(), ""]
-    out += ["| Claim | Status | Claimed | Last changed | Evidence | Waiting |", "|---|---|---|---|---|---|"]
+    out += [
+        "| Claim | Status | Claimed | Last changed | Evidence | Review | Unjudged |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for claim_id in line["claims"]:
         c = claims[claim_id]
         changed = c["last_change"]["at"][:10] if c["last_change"] else "never"
         out.append(
             f"| `{claim_id}` | {c['status']} | {c['claimed'] or '?'} | {changed} |"
-            f" {len(c['evidence'])} | {len(c['pending'])} |"
+            f" {len(c['evidence'])} | {len(c['review'])} | {len(c['pending'])} |"
         )
     for missing in line["missing"]:
-        out.append(f"| `{missing}` | missing from the store | | | | |")
+        out.append(f"| `{missing}` | missing from the store | | | | | |")
     out.append("")
     for claim_id in line["claims"]:
         out += _claim(claims[claim_id])
@@ -104,9 +108,23 @@ def _claim(c: dict[str, Any]) -> list[str]:
                 out.append(f"    - numbers: {e['numbers_text']}")
             if e["scope_note"]:
                 out.append(f"    - scope: {md_text(e['scope_note'])}")
+    if c["review"]:
+        out.append("- Waiting for review (the two judgements disagree; `claimtrack review`):")
+        for item in c["review"]:
+            first, second = item["judge"], item["confirm"]
+            out.append(
+                f"  - {item['id']}: {md_text(item['paper'])} {md_text(item['title'])}:"
+                f" judged {_said(first)}, confirmation {_said(second)}"
+            )
     if c["pending"]:
-        out.append("- Waiting for review:")
+        out.append("- Not yet judged:")
         for p in c["pending"]:
             ref = p["paper_id"] if ":" in p["paper_id"] else f"arXiv:{p['paper_id']}"
             out.append(f"  - {ref} ({p['published'] or 'undated'}, score {p['score']:.3g}) {md_text(p['title'])}")
     return [*out, ""]
+
+
+def _said(judgement: dict[str, Any]) -> str:
+    if "stance" not in judgement:
+        return "failed"
+    return f"{judgement['stance']} ({judgement['confidence']:.2f})"

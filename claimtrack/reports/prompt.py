@@ -1,8 +1,8 @@
 """The research prompt for an inquiring line: the line's dated claims, their anchors and what the tracker
 has found, framed as a task for an LLM (or a person) to re-test each claim against newer work.
 
-Deterministic by construction: it reads only the store and the ledger's pending candidates, in their
-stored order, and prints no clock time.
+Deterministic by construction: it reads only the store and the ledger's pending candidates and review
+queue, in their stored order, and prints no clock time.
 """
 
 from __future__ import annotations
@@ -26,15 +26,19 @@ class _AnchorRow:
     confidence: str = "verified"
 
 
-def build_prompts(library: Library, pending: dict[str, list[dict[str, Any]]], line_id: str | None = None) -> str:
-    """One prompt per line (all lines, in file order, when `line_id` is None)."""
+Rows = dict[str, list[dict[str, Any]]]
+
+
+def build_prompts(library: Library, pending: Rows, line_id: str | None = None, review: Rows | None = None) -> str:
+    """One prompt per line (all lines, in file order, when `line_id` is None). `review` holds the open review
+    items per claim (review.open_by_claim)."""
     lines = [library.line(line_id)] if line_id is not None else list(library.lines.values())
     if not lines:
         return "No inquiring lines in the store: import one with `claimtrack import-line FILE`.\n"
-    return "\n---\n\n".join(line_prompt(library, line, pending) for line in lines)
+    return "\n---\n\n".join(line_prompt(library, line, pending, review or {}) for line in lines)
 
 
-def line_prompt(library: Library, line: Line, pending: dict[str, list[dict[str, Any]]]) -> str:
+def line_prompt(library: Library, line: Line, pending: Rows, review: Rows | None = None) -> str:
     claims = [library.claims[c] for c in line.claims if c in library.claims]
     missing = [c for c in line.claims if c not in library.claims]
     years = sorted({c.year for c in claims if c.year})
@@ -82,7 +86,7 @@ def line_prompt(library: Library, line: Line, pending: dict[str, list[dict[str, 
     if unanchored:
         out += ["", "Claims with no anchor paper (grounding unknown): " + ", ".join(f"`{c}`" for c in unanchored) + "."]
     out += ["", "## What the tracker has already found", ""]
-    out += _found(claims, pending)
+    out += _found(claims, pending, review or {})
     out += ["", "## Your task", ""]
     out += _task(claims)
     return "\n".join(out) + "\n"
@@ -144,23 +148,35 @@ def _anchor_rows(line: Line, claims: list[Claim]) -> list[_AnchorRow]:
     return sorted(rows.values(), key=lambda r: (r.date, r.arxiv))
 
 
-def _found(claims: list[Claim], pending: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _found(claims: list[Claim], pending: Rows, review: Rows) -> list[str]:
     out: list[str] = []
     for claim in claims:
         judged = [e for e in claim.evidence if e.stance != "unrelated"]
         waiting = pending.get(claim.id, [])
-        if not judged and not waiting:
+        disputed = review.get(claim.id, [])
+        if not judged and not waiting and not disputed:
             continue
         out.append(f"- `{claim.id}`:")
         for item in judged:
             out.append(f"  - judged: {_evidence_line(item)}")
+        for item in disputed:
+            first, second = item["judge"], item["confirm"]
+            out.append(
+                f"  - disputed, waiting for a person's review: {item['paper']} {one_line(item['title'])}"
+                f" (one judgement says {first.get('stance', 'nothing')}, the other"
+                f" {second.get('stance', 'nothing')})"
+            )
         for row in waiting[:MAX_PENDING_PER_CLAIM]:
             paper = row["paper_id"]
             ref = paper if ":" in paper else f"arXiv:{paper}"
             out.append(f"  - not yet judged: {ref} ({row['published'] or 'undated'}) {one_line(row['title'])}")
         if len(waiting) > MAX_PENDING_PER_CLAIM:
-            out.append(f"  - and {len(waiting) - MAX_PENDING_PER_CLAIM} more candidates waiting for review")
-    return out or ["Nothing yet: no evidence has been judged and no candidate papers wait for review."]
+            out.append(f"  - and {len(waiting) - MAX_PENDING_PER_CLAIM} more candidates not yet judged")
+    queued = sum(len(review.get(c.id, [])) for c in claims)
+    if queued:
+        pairs = "1 judged pair of this line waits" if queued == 1 else f"{queued} judged pairs of this line wait"
+        out += ["", f"{pairs} for a person's review (their two judgements disagree)."]
+    return out or ["Nothing yet: no evidence has been judged and no candidate papers wait to be judged."]
 
 
 def _task(claims: list[Claim]) -> list[str]:

@@ -5,7 +5,8 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
 - `since`: ISO date the "changed since" section starts from; `since_rule`: "given" (from --since),
   "window" (DEFAULT_WINDOW_DAYS before `newest_change`) or "none" (no change recorded yet).
 - `newest_change`: ISO timestamp of the newest status change in the store, or null.
-- `totals`: `claims`, `by_status` {status: n}, `evidence`, `pending`.
+- `totals`: `claims`, `by_status` {status: n}, `evidence`, `pending` (candidates not yet judged), `review`
+  (pairs whose two judgements disagreed, waiting for a person: `claimtrack review`).
 - `changed`: status changes at or after `since`, newest first: `claim`, `title`, `lines`, `from`, `to`,
   `at`, `by`, `rationale`, `scope`, `pinned`, `evidence` (ids).
 - `lines`: in store order: `id`, `question`, `framing`, `claims` (ids, in the line's order; ids missing
@@ -15,6 +16,7 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
   `last_checked`, `last_change` (a change as above, or null),
   `evidence` [Evidence fields + `numbers_text`, `date_text`],
   `stance_counts` {stance: n}, `pending` [{paper_id, title, published, score, rank, why, found_at}],
+  `review` [{id, paper, title, judge {stance, quote, confidence, by}, confirm {...}}],
   `history` (changes, oldest first)}.
 
 Nothing here reads the clock: the report is a function of the store and the ledger.
@@ -40,9 +42,14 @@ SCHEMA = "claimtrack.status-report/1"
 
 
 def build_status(
-    library: Library, pending: dict[str, list[dict[str, Any]]], since: dt.datetime | None = None
+    library: Library,
+    pending: dict[str, list[dict[str, Any]]],
+    since: dt.datetime | None = None,
+    review: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the report. Without `since`, the window ends at the store's newest change."""
+    """Assemble the report. Without `since`, the window ends at the store's newest change. `review` holds the
+    open review items per claim (review.open_by_claim)."""
+    review = review or {}
     claims = list(library.claims.values())
     newest = newest_change(claims)
     if since is not None:
@@ -67,6 +74,7 @@ def build_status(
             "by_status": _by_status(claims),
             "evidence": sum(len(c.evidence) for c in claims),
             "pending": sum(len(pending.get(c.id, [])) for c in claims),
+            "review": sum(len(review.get(c.id, [])) for c in claims),
         },
         "changed": changed,
         "lines": [
@@ -81,7 +89,7 @@ def build_status(
             for line in library.lines.values()
         ],
         "unlined": [c.id for c in claims if c.id not in lined],
-        "claims": {c.id: _claim(c, library, pending.get(c.id, [])) for c in claims},
+        "claims": {c.id: _claim(c, library, pending.get(c.id, []), review.get(c.id, [])) for c in claims},
     }
 
 
@@ -113,7 +121,20 @@ def evidence_dict(item: Evidence) -> dict[str, Any]:
     return data
 
 
-def _claim(claim: Claim, library: Library, pending: list[dict[str, Any]]) -> dict[str, Any]:
+def _review_item(item: dict[str, Any]) -> dict[str, Any]:
+    keep = ("stance", "quote", "confidence", "by", "error")
+    return {
+        "id": item["id"],
+        "paper": item["paper"],
+        "title": item["title"],
+        "judge": {k: item["judge"][k] for k in keep if k in item["judge"]},
+        "confirm": {k: item["confirm"][k] for k in keep if k in item["confirm"]},
+    }
+
+
+def _claim(
+    claim: Claim, library: Library, pending: list[dict[str, Any]], review: list[dict[str, Any]]
+) -> dict[str, Any]:
     change = claim.latest_change
     return {
         "id": claim.id,
@@ -130,5 +151,6 @@ def _claim(claim: Claim, library: Library, pending: list[dict[str, Any]]) -> dic
             {k: row[k] for k in ("paper_id", "title", "published", "score", "rank", "why", "found_at")}
             for row in pending
         ],
+        "review": [_review_item(item) for item in review],
         "history": [_change(h, claim, library) for h in sorted(claim.status_changes, key=lambda h: h.at)],
     }

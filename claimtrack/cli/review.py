@@ -1,0 +1,94 @@
+"""`claimtrack review`: the pairs whose two judgements disagreed, and a person's accept or reject of each."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from claimtrack.cli.common import print_json, workspace
+from claimtrack.errors import InvalidArgument
+
+ACTIONS = ("accept", "reject")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="review")(review)
+
+
+def review(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Argument(metavar="[CLAIM_ID | accept ITEM | reject ITEM]", help="A claim to list, or a decision."),
+    ] = None,
+    item: Annotated[str | None, typer.Argument(metavar="[ITEM]", help="The review item (rv-...) to decide.")] = None,
+    because: Annotated[str | None, typer.Option("--because", help="Why: recorded in the claim's history.")] = None,
+    by: Annotated[str | None, typer.Option(help="Who decides (default: the login name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the review queue (pairs whose two judgements disagreed), or decide an item.
+
+    `review [CLAIM_ID]` lists open items: the claim, the paper, both stances, quotes and confidences.
+    `review accept ITEM` counts the first judgement as confirmed and re-decides the claim at once;
+    `review reject ITEM` overrules it for good. Both are dated person's decisions in the claim's history.
+    """
+    from claimtrack.config import load_settings
+    from claimtrack.ledger import Ledger
+    from claimtrack.review import decide_item, items
+    from claimtrack.store import Store
+
+    ws = workspace(ctx)
+    if target in ACTIONS:
+        if item is None:
+            raise InvalidArgument("ITEM", f"name the review item to {target} (see `claimtrack review`)")
+        decided = decide_item(
+            ws,
+            item,
+            target,  # type: ignore[arg-type]
+            by=by or getpass.getuser(),
+            because=because,
+            threshold=load_settings().judge_threshold,
+        )
+        change = decided.change
+        if as_json:
+            print_json(
+                {
+                    "item": item,
+                    "decision": target,
+                    "claim": decided.claim.id,
+                    "status": str(decided.claim.status),
+                    "change": change.model_dump(mode="json", by_alias=True) if change else None,
+                }
+            )
+            return
+        moved = f": {change.from_} -> {change.to}" if change else f"; status stays {decided.claim.status}"
+        typer.echo(f"{item} {target}ed for {decided.claim.id}{moved}")
+        if change:
+            typer.echo(f"  because {change.rationale}")
+        return
+    if item is not None:
+        raise InvalidArgument("ITEM", f"'{target}' is not accept or reject")
+    if target is not None:
+        Store(ws).load().claim(target)  # an unknown claim id is bad input, with the nearest ids
+    if not ws.ledger_path.exists():
+        queue = []
+    else:
+        with Ledger(ws.ledger_path) as ledger:
+            queue = items(ledger, target)
+    if as_json:
+        print_json([entry.as_dict() for entry in queue])
+        return
+    if not queue:
+        typer.echo("nothing waits for review")
+        return
+    for entry in queue:
+        typer.echo(f"{entry.id}  {entry.claim_id}  {entry.source}  {entry.paper.title}")
+        for role, judgement in (("judge", entry.judge), ("confirm", entry.confirm)):
+            if "error" in judgement:
+                typer.echo(f"    {role:<8}judge-error: {judgement['error']}  ({judgement['by']})")
+                continue
+            quote = f'  "{" ".join((judgement["quote"] or "").split())}"' if judgement["quote"] else ""
+            typer.echo(f"    {role:<8}{judgement['stance']} {judgement['confidence']:.2f}{quote}  ({judgement['by']})")
+    typer.echo(f"{len(queue)} waiting; decide with `claimtrack review accept ITEM` or `claimtrack review reject ITEM`")
