@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     citations_max: int = 500  # citing papers per anchor
     embed_int8: bool = True  # int8 dynamic quantization of MiniLM: ~2x faster, nDCG unchanged (docs/discovery.md)
     embed_max_tokens: int = 256
+    # Papers per query that dense scores are computed for: the lexical top this many (plus, for a claim, what
+    # its searches and citations found). Each is embedded once, the first time it is needed.
+    lexical_pool: int = Field(default=300, gt=0)
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack"
     )

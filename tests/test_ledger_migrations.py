@@ -56,13 +56,24 @@ def _schema(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
     return schema
 
 
+SHIPPED = [fn.__name__ for fn in migrations.MIGRATIONS]
+NEXT = f"m{len(SHIPPED) + 1:03d}"  # the number a later migration takes
+
+
+def _numbered(fn: migrations.Migration, what: str) -> migrations.Migration:
+    """`fn` named as the next migration (`NEXT_what`), whatever number that is on this branch."""
+    fn.__name__ = f"{NEXT}_{what}"
+    return fn
+
+
 def _later_column(monkeypatch: pytest.MonkeyPatch) -> None:
     """A later migration as a branch would add it: a column on a table that already holds rows."""
     monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
 
-    @migrations.migration
-    def m002_candidates_note(conn: sqlite3.Connection) -> None:
+    def candidates_note(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE candidates ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+
+    migrations.migration(_numbered(candidates_note, "candidates_note"))
 
 
 def test_a_ledger_made_before_migrations_keeps_every_row_and_gains_the_bookkeeping(tmp_path: Path) -> None:
@@ -73,7 +84,7 @@ def test_a_ledger_made_before_migrations_keeps_every_row_and_gains_the_bookkeepi
 
     with Ledger(path) as ledger:
         conn = ledger.conn
-        assert migrations.applied(conn) == ["m001_initial"]
+        assert migrations.applied(conn) == SHIPPED
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables >= TABLES | {"_migrations"}
         assert "schema_parts" not in tables
@@ -106,10 +117,10 @@ def test_a_later_migration_reaches_a_ledger_that_already_has_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _old_ledger(tmp_path / "ledger.sqlite")
-    Ledger(path).close()  # migrated to m001 by today's code
+    Ledger(path).close()  # migrated by today's code
     _later_column(monkeypatch)
     with Ledger(path) as ledger:
-        assert migrations.applied(ledger.conn) == ["m001_initial", "m002_candidates_note"]
+        assert migrations.applied(ledger.conn) == [*SHIPPED, f"{NEXT}_candidates_note"]
         columns = [c["name"] for c in ledger.conn.execute("PRAGMA table_info(candidates)")]
         assert columns[-1] == "note"
         assert [tuple(r) for r in ledger.conn.execute("SELECT claim_id, note FROM candidates")] == [("demo-claim", "")]
@@ -117,7 +128,7 @@ def test_a_later_migration_reaches_a_ledger_that_already_has_rows(
     # A ledger from before migrations takes both steps in one open.
     older = _old_ledger(tmp_path / "older.sqlite")
     with Ledger(older) as ledger:
-        assert migrations.applied(ledger.conn) == ["m001_initial", "m002_candidates_note"]
+        assert migrations.applied(ledger.conn) == [*SHIPPED, f"{NEXT}_candidates_note"]
         assert "note" in [c["name"] for c in ledger.conn.execute("PRAGMA table_info(candidates)")]
 
 
@@ -126,31 +137,34 @@ def test_a_failing_migration_leaves_the_ledger_as_it_was(tmp_path: Path, monkeyp
     Ledger(path).close()
     monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
 
-    @migrations.migration
-    def m002_half_done(conn: sqlite3.Connection) -> None:
+    def half_done(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN note TEXT")
         raise sqlite3.OperationalError("disk full, say")
+
+    migrations.migration(_numbered(half_done, "half_done"))
 
     with pytest.raises(sqlite3.OperationalError, match="disk full"):
         Ledger(path)
     with sqlite3.connect(path) as conn:
-        assert migrations.applied(conn) == ["m001_initial"]
+        assert migrations.applied(conn) == SHIPPED
         assert "note" not in [c[1] for c in conn.execute("PRAGMA table_info(runs)")]
 
 
 def test_migrations_must_be_numbered_in_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
 
-    def m003_skips_two(conn: sqlite3.Connection) -> None:
+    def skips_one(conn: sqlite3.Connection) -> None:
         pass
 
-    def m002_No_Case(conn: sqlite3.Connection) -> None:
+    def no_case(conn: sqlite3.Connection) -> None:
         pass
 
-    for fn in (m003_skips_two, m002_No_Case):
-        with pytest.raises(ValueError, match="must be named m002_<what>"):
+    skips_one.__name__ = f"m{len(SHIPPED) + 2:03d}_skips_one"
+    no_case.__name__ = f"{NEXT}_No_Case"
+    for fn in (skips_one, no_case):
+        with pytest.raises(ValueError, match=f"must be named {NEXT}_<what>"):
             migrations.migration(fn)
-    assert [fn.__name__ for fn in migrations.MIGRATIONS] == ["m001_initial"]
+    assert [fn.__name__ for fn in migrations.MIGRATIONS] == SHIPPED
 
 
 def test_a_ledger_from_a_newer_claimtrack_is_refused(repo_workspace: Path) -> None:
@@ -171,7 +185,7 @@ def test_a_ledger_from_a_newer_claimtrack_is_refused(repo_workspace: Path) -> No
     assert path.read_bytes() == before
 
 
-def m002_slow_and_counted(conn: sqlite3.Connection) -> None:
+def slow_and_counted(conn: sqlite3.Connection) -> None:
     # Slow, so the other process is at the lock while this one migrates; counted, so a second apply shows.
     conn.execute("CREATE TABLE IF NOT EXISTS applied_log (pid INTEGER)")
     conn.execute("INSERT INTO applied_log VALUES (1)")
@@ -179,7 +193,7 @@ def m002_slow_and_counted(conn: sqlite3.Connection) -> None:
 
 
 def _open_with_a_second_migration(barrier: Any, path: str) -> None:
-    migrations.migration(m002_slow_and_counted)  # registered in this child alone
+    migrations.migration(_numbered(slow_and_counted, "slow_and_counted"))  # registered in this child alone
     barrier.wait()
     Ledger(Path(path)).close()
 
@@ -197,4 +211,4 @@ def test_two_processes_opening_a_new_ledger_at_once_migrate_it_once(tmp_path: Pa
     assert [child.exitcode for child in children] == [0, 0]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM applied_log").fetchone() == (1,)
-        assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == ["m001_initial", "m002_slow_and_counted"]
+        assert [r[0] for r in conn.execute("SELECT name FROM _migrations")] == [*SHIPPED, f"{NEXT}_slow_and_counted"]
