@@ -46,7 +46,9 @@ def retrieval(
         print_json(report)
         return
     typer.echo(f"{report['dataset']} ({report['split']}): {report['docs']} docs, {report['queries']} queries")
-    typer.echo(f"fts5 index: {report['fts5_index']['docs_per_s']} docs/s; hybrid pool: {report['pool']} papers")
+    typer.echo(f"fts5 index: {report['fts5_index']['docs_per_s']} docs/s")
+    if {"hybrid", "rrf"} & set(report["methods"]):
+        typer.echo(f"hybrid and rrf: the lexical top {report['pool']} re-scored by cosine")
     if "dense_index" in report:
         dense = report["dense_index"]
         typer.echo(

@@ -79,10 +79,19 @@ def parse_record(record: object) -> Paper:
     )
 
 
+_MONTHS = {m: n for n, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), start=1)}
+
+
 def _version_date(entry: object) -> str | None:
     created = entry.get("created") if isinstance(entry, dict) else None
     if not isinstance(created, str):
         return None
+    parts = created.split()  # arXiv writes "Mon, 2 Apr 2007 19:18:42 GMT": read the date straight off (fast)
+    if len(parts) >= 4 and parts[2] in _MONTHS and parts[1].isdigit() and parts[3].isdigit():
+        try:
+            return dt.date(int(parts[3]), _MONTHS[parts[2]], int(parts[1])).isoformat()
+        except ValueError:
+            return None
     try:
         return email.utils.parsedate_to_datetime(created).date().isoformat()
     except (TypeError, ValueError):
@@ -124,11 +133,18 @@ def import_snapshot(
     if not path.is_file():
         raise InvalidArgument(path, "no such file")
     summary = ImportSummary()
-    for papers in _parsed(path, batch, tuple(categories), since, summary):
-        counts = store_papers(ledger, papers, source=SOURCE)
-        summary.new += counts.new
-        summary.updated += counts.updated
-        summary.unchanged += counts.unchanged
+    # A snapshot touches the papers' indexes (id, DOI, FTS5) all over: a 64 MB page cache rather than SQLite's
+    # 2 MB keeps them in memory, ~15% more papers/s at 100k papers (docs/discovery.md).
+    (cache,) = ledger.conn.execute("PRAGMA cache_size").fetchone()
+    ledger.conn.execute("PRAGMA cache_size = -65536")
+    try:
+        for papers in _parsed(path, batch, tuple(categories), since, summary):
+            counts = store_papers(ledger, papers, source=SOURCE)
+            summary.new += counts.new
+            summary.updated += counts.updated
+            summary.unchanged += counts.unchanged
+    finally:
+        ledger.conn.execute(f"PRAGMA cache_size = {int(cache)}")
     return summary
 
 
