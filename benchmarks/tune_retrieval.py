@@ -116,8 +116,10 @@ def main() -> None:
     matrix = np.asarray(stored["embeddings"], dtype=np.float32)
     from claimtrack.discovery.index import embedding_function
 
-    queries = list(data.queries)
-    qvec = dict(zip(queries, embedding_function(settings)([data.queries[q] for q in queries]), strict=True))
+    # One query per call, as discover embeds them: int8 dynamic quantization scales activations per batch, so a
+    # vector depends slightly on the texts embedded with it.
+    embed = embedding_function(settings)
+    qvec = {q: embed([text])[0] for q, text in data.queries.items()}
 
     def pool_cosines(q: str, pool: int) -> list[tuple[str, float]]:
         ids = [d for d, _ in lexical_top[q][:pool]]

@@ -157,6 +157,7 @@ def store_papers(
         one_by_one: list[Paper] = []
         ids: set[str] = set()
         dois: set[str] = set()
+        known: list[str] = []  # stored before, updated or not: their sightings
         for paper, new in zip(papers, columns, strict=True):
             doi = new["doi"]
             if paper.id in ids or doi in dois or owners.get(doi, paper.id) != paper.id:
@@ -170,23 +171,23 @@ def store_papers(
                 fresh.append((paper.id, *new.values(), seen))
                 counts.new += 1
                 continue
+            known.append(paper.id)
             values = _merge(row, new)
             if _differs(row, values):
                 changed.append((*values.values(), paper.id))
                 counts.updated += 1
             else:
                 counts.unchanged += 1
+        sighting = "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at)"
         if fresh:
             names = ", ".join(_INSERT_COLUMNS)
             conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_papers ({names})")
             conn.executemany(f"INSERT INTO temp.incoming_papers VALUES ({','.join('?' * len(_INSERT_COLUMNS))})", fresh)
             conn.execute(f"INSERT INTO papers ({names}) SELECT {names} FROM temp.incoming_papers ORDER BY rowid")
+            conn.execute(f"{sighting} SELECT id, ?, '', '', ? FROM temp.incoming_papers", (source, seen))
             conn.execute("DELETE FROM temp.incoming_papers")
         conn.executemany(_UPDATE, changed)
-        conn.executemany(
-            "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at) VALUES (?,?,'','',?)",
-            [(paper_id, source, seen) for paper_id in ids],
-        )
+        conn.executemany(f"{sighting} VALUES (?,?,'','',?)", [(paper_id, source, seen) for paper_id in sorted(known)])
         for paper in one_by_one:
             before = conn.execute("SELECT * FROM papers WHERE id = ?", (paper.id,)).fetchone()
             if before is None and paper.doi:

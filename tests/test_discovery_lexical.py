@@ -155,6 +155,10 @@ def test_matched_words_are_the_query_words_a_paper_holds_strongest_first(ledger:
     assert found["2201.00003"][-1] == "output"  # only in the abstract, and in two papers: the weakest
     assert set(found["2402.00001"]) == {"output", "format"}
     assert lexical.matched_words(ledger.conn, "anything", []) == {}
+    # words with one stem are one reason, shown as the query first wrote it
+    tuned = lexical.matched_words(ledger.conn, "models tuned on tuning", ["2402.00001"])
+    assert tuned == {"2402.00001": ["tuned", "models"]}  # "tune" is in the title too, so it weighs more
+    assert lexical.stems(["tuning", "Tuned", "Müller", "深度学习"]) == ["tune", "tune", "muller", "深度学习"]
 
 
 def test_the_index_follows_inserts_updates_and_deletes(ledger: Ledger) -> None:

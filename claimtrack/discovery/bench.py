@@ -110,9 +110,7 @@ def run(
         progress(f"dense index in {where} ({collection.count()} of {len(data.corpus)} docs already embedded)")
         docs = ((doc_id, text_of(title, text), {}) for doc_id, (title, text) in data.corpus.items())
         start = time.perf_counter()
-        embedded = sync(
-            collection, docs, progress=lambda checked, n: progress(f"embedded {n} docs") if n % 1024 == 0 else None
-        )
+        embedded = sync(collection, docs, progress=lambda checked, n: progress(f"checked {checked}, embedded {n} docs"))
         seconds = time.perf_counter() - start
         report["dense_index"] = {
             "embedded": embedded,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 TITLE_WEIGHT = 3.0
 ABSTRACT_WEIGHT = 1.0
 MAX_WORDS = 64  # a query is cut to its first 64 distinct words (a pasted abstract stays fast)
+TOKENIZER = "porter unicode61 remove_diacritics 2"  # papers_fts's, as migration m002_papers_fts made it
 
 STOPWORDS = frozenset(
     "a about above after again against all am an and any are as at be because been before being below between"
@@ -114,18 +115,36 @@ def ranked(
 
 def matched_words(conn: sqlite3.Connection, text: str, ids: Sequence[str], *, limit: int = 5) -> dict[str, list[str]]:
     """For each paper in `ids`, the words of `text` it contains, those carrying most of its score first: the
-    'why' of a lexical match. One FTS5 query per word, each limited to these papers. Words that stem alike
-    ("tuning", "tuned") score alike, and only the first is kept."""
+    'why' of a lexical match. One FTS5 query per word, each limited to these papers; words that stem alike
+    ("tuning", "tuned") are shown once."""
     if not ids:
         return {}
-    weight: dict[str, dict[float, str]] = {i: {} for i in ids}
+    found: dict[str, list[tuple[float, str]]] = {i: [] for i in ids}
     marks = ",".join("?" * len(ids))
-    for word in words(text):
+    shown: set[str] = set()
+    query_words = words(text)
+    for word, stem in zip(query_words, stems(query_words), strict=True):
+        if stem in shown:
+            continue
+        shown.add(stem)
         rows = conn.execute(
             "SELECT p.id, -bm25(papers_fts, ?, ?) FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid"
             f" WHERE papers_fts MATCH ? AND p.id IN ({marks})",
             (TITLE_WEIGHT, ABSTRACT_WEIGHT, quote(word), *ids),
         )
         for paper_id, score in rows:
-            weight[paper_id].setdefault(float(score), word)
-    return {i: [found[s] for s in sorted(found, reverse=True)][:limit] for i, found in weight.items()}
+            found[paper_id].append((float(score), word))
+    return {i: [w for _, w in sorted(pairs, key=lambda pair: -pair[0])][:limit] for i, pairs in found.items()}
+
+
+def stems(words: Sequence[str]) -> list[str]:
+    """Each word as the index holds it (stemmed and folded), from FTS5's own tokenizer on a scratch table."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.execute(f"CREATE VIRTUAL TABLE w USING fts5(word, tokenize='{TOKENIZER}')")
+        scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, instance)")
+        scratch.executemany("INSERT INTO w (rowid, word) VALUES (?, ?)", enumerate(words))
+        terms = dict(scratch.execute("SELECT doc, term FROM v WHERE offset = 0"))
+    finally:
+        scratch.close()
+    return [terms.get(i, word) for i, word in enumerate(words)]
