@@ -157,7 +157,7 @@ def test_matched_words_are_the_query_words_a_paper_holds_strongest_first(ledger:
     assert lexical.matched_words(ledger.conn, "anything", []) == {}
     # words with one stem are one reason, shown as the query first wrote it
     tuned = lexical.matched_words(ledger.conn, "models tuned on tuning", ["2402.00001"])
-    assert tuned == {"2402.00001": ["tuned", "models"]}  # "tune" is in the title too, so it weighs more
+    assert tuned == {"2402.00001": ["models", "tuned"]}  # "model" is in one paper, "tune" in two: rarer first
     assert lexical.stems(["tuning", "Tuned", "Müller", "深度学习"]) == ["tune", "tune", "muller", "深度学习"]
 
 
