@@ -59,9 +59,7 @@ def main() -> None:
         conn = ledger.conn
         for name, spec in TOKENIZERS.items():
             table = "t_" + re.sub(r"\W", "_", name)
-            conn.execute(
-                f"CREATE VIRTUAL TABLE {table} USING fts5(title, abstract, content='papers', {spec})"
-            )
+            conn.execute(f"CREATE VIRTUAL TABLE {table} USING fts5(title, abstract, content='papers', {spec})")
             conn.execute(f"INSERT INTO {table} ({table}) VALUES ('rebuild')")
 
         def fts(table: str, match: str, k: int = 100, weights: tuple[float, float] = (1.0, 1.0)) -> list[str]:

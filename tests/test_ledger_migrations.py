@@ -15,9 +15,9 @@ from conftest import FIXTURES, invoke
 
 from claimtrack import migrations
 from claimtrack.agent.judge import cached
+from claimtrack.discovery import lexical
 from claimtrack.errors import LedgerTooNew
 from claimtrack.ledger import Ledger
-from claimtrack.discovery import lexical
 from claimtrack.papers import Paper, get_paper, pending_candidates, upsert_paper
 
 OLD_LEDGER = FIXTURES / "ledger" / "ledger-before-migrations.sql"
