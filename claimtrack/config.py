@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     fulltext_max_pages: int = Field(default=50, gt=0)  # PDF pages read (a 300-page thesis: the first 50)
     fulltext_fetch_s: float = Field(default=120.0, gt=0)  # wall-clock limit on one download
     fulltext_parse_s: float = Field(default=60.0, gt=0)  # wall-clock limit on reading one PDF's text
+    # Papers per query that dense scores are computed for: the lexical top this many (plus, for a claim, what
+    # its searches and citations found). Each is embedded once, the first time it is needed.
+    lexical_pool: int = Field(default=300, gt=0)
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack"
     )

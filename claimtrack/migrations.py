@@ -296,3 +296,36 @@ def m006_llm_call_attempts(conn: sqlite3.Connection) -> None:
     seconds it took, so a slow local model's cost shows in the ledger."""
     conn.execute("ALTER TABLE llm_calls ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1")
     conn.execute("ALTER TABLE llm_calls ADD COLUMN seconds REAL")
+
+
+@migration
+def m007_papers_fts(conn: sqlite3.Connection) -> None:
+    """Lexical search over the papers: an FTS5 index of title and abstract (porter stemming, diacritics folded)
+    that stores no text of its own (`content='papers'`), kept in step by triggers, so every writer of `papers`
+    keeps it current and no process rebuilds it. Back-fills the papers an existing ledger holds.
+
+    It is keyed by papers' rowid, which stays put: a DOI re-keying updates `id` in place, and VACUUM keeps the
+    rowids of a table that has an index (papers always has its primary key's). The update trigger fires only
+    when the text changed, so a metadata-only update leaves the index alone. Never write papers with
+    INSERT OR REPLACE: the rows it deletes skip the delete trigger."""
+    conn.execute(
+        "CREATE VIRTUAL TABLE papers_fts USING fts5(title, abstract, content='papers', content_rowid='rowid',"
+        " tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    conn.execute(
+        "CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN"
+        " INSERT INTO papers_fts (rowid, title, abstract) VALUES (new.rowid, new.title, new.abstract); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN"
+        " INSERT INTO papers_fts (papers_fts, rowid, title, abstract)"
+        " VALUES ('delete', old.rowid, old.title, old.abstract); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER papers_fts_update AFTER UPDATE OF title, abstract ON papers"
+        " WHEN old.title IS NOT new.title OR old.abstract IS NOT new.abstract BEGIN"
+        " INSERT INTO papers_fts (papers_fts, rowid, title, abstract)"
+        " VALUES ('delete', old.rowid, old.title, old.abstract);"
+        " INSERT INTO papers_fts (rowid, title, abstract) VALUES (new.rowid, new.title, new.abstract); END"
+    )
+    conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
@@ -52,45 +55,66 @@ def get_paper(ledger: Ledger, paper_id: str) -> Paper | None:
     return _row_to_paper(row) if row else None
 
 
+# Columns a source's metadata fills; an empty value in these keeps what is stored (a source without an abstract).
+_COLUMNS = ("version", "doi", "title", "abstract", "authors_json", "categories_json", "published", "updated", "url")
+_EMPTY = {"abstract": "", "authors_json": "[]", "categories_json": "[]"}
+
+
+def _columns(paper: Paper) -> dict[str, Any]:
+    """A paper's metadata as stored: the DOI lower-cased, lists as JSON."""
+    return {
+        "version": paper.version,
+        "doi": paper.doi.lower() if paper.doi else None,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors_json": json.dumps(paper.authors),
+        "categories_json": json.dumps(paper.categories),
+        "published": paper.published,
+        "updated": paper.updated,
+        "url": paper.url,
+    }
+
+
+def _merged_values(row: Any, new: dict[str, Any]) -> dict[str, Any]:
+    """The stored row seen again: each field takes the new value unless the new source left it empty."""
+    return {key: row[key] if value is None or value == _EMPTY.get(key) else value for key, value in new.items()}
+
+
+def _differs(row: Any, values: dict[str, Any]) -> bool:
+    return any(row[key] != value for key, value in values.items())
+
+
+_UPDATE = f"UPDATE papers SET {', '.join(f'{c} = ?' for c in _COLUMNS)} WHERE id = ?"
+_INSERT_COLUMNS = ("id", *_COLUMNS, "first_seen_at")
+
+
 def upsert_paper(
     ledger: Ledger, paper: Paper, *, source: str, detail: str = "", claim_id: str = "", now: dt.datetime | None = None
 ) -> str:
     """Store a paper once, keeping the newest metadata; record the sighting. Returns the stored id.
 
-    A paper known by DOI under a provisional id is found by its DOI, so no second row appears.
-    Runs inside the caller's transaction if there is one.
+    A paper known by DOI under a provisional id is found by its DOI, so no second row appears. A row whose
+    metadata would not change is not rewritten. Runs inside the caller's transaction if there is one.
     """
     seen = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     conn = ledger.conn
     existing = conn.execute("SELECT * FROM papers WHERE id = ?", (paper.id,)).fetchone()
     if existing is None and paper.doi:
         existing = conn.execute("SELECT * FROM papers WHERE doi = ?", (paper.doi.lower(),)).fetchone()
-    doi = paper.doi.lower() if paper.doi else None
+    columns = _columns(paper)
     if existing is None:
         conn.execute(
-            "INSERT INTO papers (id, version, doi, title, abstract, authors_json, categories_json, published,"
-            " updated, url, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                paper.id,
-                paper.version,
-                doi,
-                paper.title,
-                paper.abstract,
-                json.dumps(paper.authors),
-                json.dumps(paper.categories),
-                paper.published,
-                paper.updated,
-                paper.url,
-                seen,
-            ),
+            f"INSERT INTO papers ({', '.join(_INSERT_COLUMNS)}) VALUES ({','.join('?' * len(_INSERT_COLUMNS))})",
+            (paper.id, *columns.values(), seen),
         )
         stored_id = paper.id
     else:
         stored_id = existing["id"]
+        doi = columns["doi"]
         if doi:
             other = conn.execute("SELECT id FROM papers WHERE doi = ? AND id != ?", (doi, stored_id)).fetchone()
             if other is not None:  # the DOI names a second row: one paper stored twice until now
-                stored_id = _merge(conn, stored_id, other["id"])
+                stored_id = _merge_rows(conn, stored_id, other["id"])
         if ":" in stored_id and ":" not in paper.id:
             # A provisional (DOI/S2) row gains its arXiv id: re-key it, and its sightings and candidates.
             conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at commit, when all three agree
@@ -98,29 +122,11 @@ def upsert_paper(
             conn.execute("UPDATE paper_sightings SET paper_id = ? WHERE paper_id = ?", (paper.id, stored_id))
             conn.execute("UPDATE candidates SET paper_id = ? WHERE paper_id = ?", (paper.id, stored_id))
             stored_id = paper.id
-        conn.execute(
-            "UPDATE papers SET version = COALESCE(?, version), doi = COALESCE(?, doi), title = ?,"
-            " abstract = CASE WHEN ? != '' THEN ? ELSE abstract END,"
-            " authors_json = CASE WHEN ? != '[]' THEN ? ELSE authors_json END,"
-            " categories_json = CASE WHEN ? != '[]' THEN ? ELSE categories_json END,"
-            " published = COALESCE(?, published), updated = COALESCE(?, updated), url = COALESCE(?, url)"
-            " WHERE id = ?",
-            (
-                paper.version,
-                doi,
-                paper.title,
-                paper.abstract,
-                paper.abstract,
-                json.dumps(paper.authors),
-                json.dumps(paper.authors),
-                json.dumps(paper.categories),
-                json.dumps(paper.categories),
-                paper.published,
-                paper.updated,
-                paper.url,
-                stored_id,
-            ),
-        )
+        if stored_id != existing["id"]:  # merged or re-keyed: compare with the row as it now stands
+            existing = conn.execute("SELECT * FROM papers WHERE id = ?", (stored_id,)).fetchone()
+        values = _merged_values(existing, columns)
+        if _differs(existing, values):
+            conn.execute(_UPDATE, (*values.values(), stored_id))
     conn.execute(
         "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at) VALUES (?,?,?,?,?)",
         (stored_id, source, detail, claim_id, seen),
@@ -128,7 +134,92 @@ def upsert_paper(
     return stored_id
 
 
-def _merge(conn: Any, one: str, other: str) -> str:
+@dataclass
+class StoreCounts:
+    """What storing a batch did: papers the ledger lacked, papers whose metadata changed, papers left as they were."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def store_papers(
+    ledger: Ledger, papers: Sequence[Paper], *, source: str, now: dt.datetime | None = None
+) -> StoreCounts:
+    """Store a batch of papers (an imported snapshot) with upsert_paper's rules, in set-wise statements.
+
+    New papers go in with one INSERT ... SELECT from a temporary table: FTS5 writes its pending index at every
+    statement, so one statement per batch rather than per row keeps the index's triggers cheap
+    (benchmarks/fts_import.py). Papers that changed are updated; the others are not written at all. A paper
+    whose DOI another row holds, or that repeats within the batch, goes through upsert_paper one at a time.
+    """
+    seen = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    counts = StoreCounts()
+    with ledger.transaction() as conn:
+        columns = [_columns(p) for p in papers]
+        by_id = {row["id"]: row for row in _rows_where(conn, "id", [p.id for p in papers])}
+        owners = {row["doi"]: row["id"] for row in _rows_where(conn, "doi", [c["doi"] for c in columns if c["doi"]])}
+        fresh: list[tuple[Any, ...]] = []
+        changed: list[tuple[Any, ...]] = []
+        one_by_one: list[Paper] = []
+        ids: set[str] = set()
+        dois: set[str] = set()
+        known: list[str] = []  # stored before, updated or not: their sightings
+        for paper, new in zip(papers, columns, strict=True):
+            doi = new["doi"]
+            if paper.id in ids or doi in dois or owners.get(doi, paper.id) != paper.id:
+                one_by_one.append(paper)
+                continue
+            ids.add(paper.id)
+            if doi:
+                dois.add(doi)
+            row = by_id.get(paper.id)
+            if row is None:
+                fresh.append((paper.id, *new.values(), seen))
+                counts.new += 1
+                continue
+            known.append(paper.id)
+            values = _merged_values(row, new)
+            if _differs(row, values):
+                changed.append((*values.values(), paper.id))
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+        sighting = "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at)"
+        if fresh:
+            names = ", ".join(_INSERT_COLUMNS)
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS incoming_papers ({names})")
+            conn.executemany(f"INSERT INTO temp.incoming_papers VALUES ({','.join('?' * len(_INSERT_COLUMNS))})", fresh)
+            conn.execute(f"INSERT INTO papers ({names}) SELECT {names} FROM temp.incoming_papers ORDER BY rowid")
+            conn.execute(f"{sighting} SELECT id, ?, '', '', ? FROM temp.incoming_papers", (source, seen))
+            conn.execute("DELETE FROM temp.incoming_papers")
+        conn.executemany(_UPDATE, changed)
+        conn.executemany(f"{sighting} VALUES (?,?,'','',?)", [(paper_id, source, seen) for paper_id in sorted(known)])
+        for paper in one_by_one:
+            before = conn.execute("SELECT * FROM papers WHERE id = ?", (paper.id,)).fetchone()
+            if before is None and paper.doi:
+                before = conn.execute("SELECT * FROM papers WHERE doi = ?", (paper.doi.lower(),)).fetchone()
+            stored_id = upsert_paper(ledger, paper, source=source, now=now)
+            after = conn.execute("SELECT * FROM papers WHERE id = ?", (stored_id,)).fetchone()
+            if before is None:
+                counts.new += 1
+            elif tuple(before) != tuple(after):
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+    return counts
+
+
+def _rows_where(conn: sqlite3.Connection, column: str, values: Sequence[str]) -> list[sqlite3.Row]:
+    """The papers whose `column` is one of `values`, asked in chunks that stay under SQLite's variable limit."""
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(values), 500):
+        part = values[start : start + 500]
+        rows += conn.execute(f"SELECT * FROM papers WHERE {column} IN ({','.join('?' * len(part))})", part).fetchall()
+    return rows
+
+
+def _merge_rows(conn: Any, one: str, other: str) -> str:
     """Fold two rows that turn out to be one paper (an arXiv row without a DOI, and a DOI-only row from a
     citation source, before arXiv reports the DOI) into one; returns the id kept. The arXiv id is kept over a
     provisional one; the row dropped gives its DOI, sightings, candidates, judgements, review items and citation

@@ -164,7 +164,7 @@ def test_verdict_bad_input_changes_nothing(repo_workspace: Path, args: list[str]
         (["papers", "import", "{ws}/none.jsonl"], "{ws}/none.jsonl: no such file"),
         (
             ["bench", "retrieval", "--beir", "{beir}", "--method", "bm42"],
-            "--method: 'bm42' is not one of bm25, dense, hybrid, rrf, all",
+            "--method: 'bm42' is not one of fts5, dense, hybrid, rrf, all",
         ),
         (
             ["bench", "retrieval", "--beir", "{ws}"],

@@ -27,10 +27,12 @@ def test_bench_retrieval_reports_all_methods_and_reuses_the_index(tmp_path: Path
     report = json.loads(first.stdout)
     assert (report["docs"], report["queries"]) == (40, 12)
     methods = report["methods"]
-    assert set(methods) == {"bm25", "dense", "hybrid", "rrf"}
+    assert set(methods) == {"fts5", "dense", "hybrid", "rrf"}
     for numbers in methods.values():
         assert 0.5 < numbers["ndcg@10"] <= 1.0 and 0.9 <= numbers["recall@100"] <= 1.0
         assert numbers["query_ms_median"] > 0
+        assert 0.0 <= numbers["ndcg@10_tuning"] <= 1.0 and 0.0 <= numbers["ndcg@10_held_out"] <= 1.0
+    assert report["fts5_index"]["docs_per_s"] > 0 and report["pool"] == 300
     assert report["dense_index"]["embedded"] == 40 and report["dense_index"]["docs_per_s"] > 0
     second = json.loads(invoke(*args).stdout)
     assert second["dense_index"]["embedded"] == 0 and second["dense_index"]["reused"] is True
@@ -38,9 +40,9 @@ def test_bench_retrieval_reports_all_methods_and_reuses_the_index(tmp_path: Path
 
 
 def test_bench_table_output_and_single_method(tmp_path: Path) -> None:
-    result = invoke("bench", "retrieval", "--beir", str(MINI), "--method", "bm25")
+    result = invoke("bench", "retrieval", "--beir", str(MINI), "--method", "fts5")
     assert result.exit_code == 0
-    assert "nDCG@10" in result.stdout and "bm25" in result.stdout and "hybrid" not in result.stdout
+    assert "nDCG@10" in result.stdout and "fts5" in result.stdout and "hybrid" not in result.stdout
 
 
 def test_bench_bad_arguments_are_one_line(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ from conftest import invoke
 from loopback import Entry, Literature, OpenAlex, Reply, SemanticScholar
 
 from claimtrack.config import Settings
-from claimtrack.discovery.discover import discover
+from claimtrack.discovery import lexical
+from claimtrack.discovery.discover import claim_query, claim_scope, discover
 from claimtrack.discovery.http import forget_down_hosts
+from claimtrack.discovery.index import PaperIndex
 from claimtrack.discovery.snapshot import import_snapshot
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim
@@ -79,8 +81,8 @@ def _literature() -> Literature:
     return Literature(PAPERS, s2={"arXiv:2305.11383": CITING})
 
 
-def _settings(server: Literature) -> Settings:
-    return server.settings(http_backoff_s=0.01, http_retries=1)
+def _settings(server: Literature, **overrides: object) -> Settings:
+    return server.settings(http_backoff_s=0.01, http_retries=1, **overrides)
 
 
 def _open(root: Path) -> tuple[Workspace, Ledger, Claim]:
@@ -183,6 +185,62 @@ def test_cli_discover_prints_candidates_and_one_line_per_failure(
     data = json.loads(as_json.stdout)
     assert data["claim_id"] == CLAIM and len(data["candidates"]) == 1
     assert data["candidates"][0]["paper"]["id"] == "2402.11111"
+
+
+WORDS = ["instruction", "tuning", "output", "format", "task", "understanding", "delusive", "space"]
+
+
+def _corpus(path: Path, n: int, start: int = 0, *, strong: bool = False) -> Path:
+    """n papers dated after the claim, each sharing a different number of the claim's words (all of them, in the
+    title and twice in the abstract, when `strong`)."""
+    lines = []
+    for i in range(start, start + n):
+        words = WORDS * 2 if strong else WORDS[: 1 + i % 8]
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"2404.{i:05d}",
+                    "title": " ".join(WORDS) if strong else f"Study {i} of {WORDS[i % 8]}",
+                    "abstract": " ".join(words) + f" and filler text number {i}.",
+                    "categories": "cs.CL",
+                    "versions": [{"version": "v1", "created": "Mon, 1 Apr 2024 10:00:00 GMT"}],
+                }
+            )
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_discover_over_a_stored_corpus_embeds_only_its_pool(repo_workspace: Path) -> None:
+    ws, ledger, claim = _open(repo_workspace)
+    import_snapshot(ledger, _corpus(repo_workspace / "snap.jsonl", 60))
+    settings = Settings(lexical_pool=10)
+    first = discover(ws, ledger, claim, settings=settings, offline=True, k=5, now=NOW)
+    top = lexical.search(ledger.conn, claim_query(claim), 10, scope=claim_scope(ledger, claim))
+    collection = PaperIndex(ws.state_dir, ledger, settings).collection
+    assert first.embedded == 10 and collection.count() == 10  # not the 60 stored
+    assert sorted(collection.get()["ids"]) == sorted(i for i, _ in top)
+    assert len(first.candidates) == 5 and {c.paper.id for c in first.candidates} <= {i for i, _ in top}
+
+    again = discover(ws, ledger, claim, settings=settings, offline=True, k=5, now=NOW)
+    assert again.embedded == 0
+    assert [c.paper.id for c in again.candidates] == [c.paper.id for c in first.candidates]
+
+    # A week later the snapshot holds three more papers that reach the pool: only they are embedded.
+    import_snapshot(ledger, _corpus(repo_workspace / "more.jsonl", 3, start=7000, strong=True))
+    later = discover(ws, ledger, claim, settings=settings, offline=True, k=5, now=NOW)
+    entered = {i for i, _ in lexical.search(ledger.conn, claim_query(claim), 10, scope=claim_scope(ledger, claim))}
+    assert entered - {i for i, _ in top} == {"2404.07000", "2404.07001", "2404.07002"}
+    assert later.embedded == 3 and collection.count() == 13
+
+
+def test_papers_the_claims_sources_found_join_the_pool(repo_workspace: Path) -> None:
+    """With a lexical pool of one, the papers arXiv and Semantic Scholar found for the claim are still ranked."""
+    ws, ledger, claim = _open(repo_workspace)
+    with _literature() as api:
+        result = discover(ws, ledger, claim, settings=_settings(api, lexical_pool=1), k=5, now=NOW)
+    assert result.embedded == 3
+    assert {c.paper.id for c in result.candidates} == {"2402.11111", "2406.33333", "2403.22222"}
 
 
 def test_cli_discover_unknown_claim_is_one_line(repo_workspace: Path) -> None:

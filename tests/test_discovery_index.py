@@ -1,4 +1,5 @@
-"""Ranking: BM25 and reciprocal rank fusion on a hand-made corpus; real Chroma reopened in a new process."""
+"""Ranking: score and rank fusion, hybrid search over stored papers, real Chroma (reopened in a new process and on
+a server), and `papers index` resuming after it was killed."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from conftest import FIXTURES, invoke
 
 from claimtrack.config import Settings
-from claimtrack.discovery.bm25 import BM25, tokenize
-from claimtrack.discovery.index import chroma_client, dense_top, fuse, fuse_rrf, open_collection, sync
+from claimtrack.discovery.index import (
+    chroma_client,
+    dense_top,
+    embedding_function,
+    fuse,
+    fuse_rrf,
+    open_collection,
+    sync,
+)
 from claimtrack.ledger import Ledger
 from claimtrack.papers import Paper, upsert_paper
 from claimtrack.workspace import Workspace
@@ -24,32 +32,6 @@ DOCS = {
     "astro": "Rotation curves of spiral galaxies measured with radio telescopes.",
     "fmt2": "Output format learning dominates: the format of outputs, not instruction semantics, is what transfers.",
 }
-
-
-def test_tokens_drop_stopwords_and_fold_plurals() -> None:
-    assert tokenize("The models were tuning formats") == ["model", "tun", "format"]
-
-
-def test_bm25_prefers_documents_matching_more_and_rarer_terms() -> None:
-    index = BM25(list(DOCS), list(DOCS.values()))
-    ranked = [index.ids[row] for row, _ in index.top("output format instruction tuning", 5)]
-    assert ranked[:2] == ["fmt", "fmt2"] or ranked[:2] == ["fmt2", "fmt"]
-    assert "astro" not in ranked  # no shared term: score 0 is not a match
-    assert index.matched_terms("output format instruction tuning", index.ids.index("fmt"))[0] in {
-        "format",
-        "output",
-        "instruction",
-        "tuning",
-    }
-
-
-def test_bm25_respects_an_allowed_subset() -> None:
-    index = BM25(list(DOCS), list(DOCS.values()))
-    allowed = [index.ids.index("cot"), index.ids.index("fmt2")]
-    import numpy as np
-
-    ranked = [index.ids[row] for row, _ in index.top("output format", 5, np.array(allowed))]
-    assert ranked == ["fmt2"]
 
 
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
@@ -120,7 +102,8 @@ def test_collection_reopens_in_a_new_process_with_a_portable_config(tmp_path: Pa
     assert sync(collection, docs) == 5
     assert sync(collection, docs) == 0  # nothing embedded twice
     assert sync(collection, [("cot", DOCS["cot"] + " Revised.", {"published": 20240101})]) == 1  # changed text
-    assert dense_top(collection, "galaxy rotation", 1)[0][0] == "astro"
+    vector = embedding_function(settings)(["galaxy rotation"])[0]
+    assert dense_top(collection, vector, 1)[0][0] == "astro"
     stored = collection.configuration_json["embedding_function"]
     assert stored["name"] == "claimtrack-minilm-l6-v2"
     assert stored["config"] == {"quantize": True, "max_tokens": 256, "batch_size": 32}  # no path stored
@@ -177,8 +160,42 @@ def test_chroma_server_mode_with_chroma_host(
         result = invoke("-w", str(empty_workspace), "papers", "search", "galaxy rotation", "--k", "1", "--json")
         assert result.exit_code == 0 and json.loads(result.stdout)[0]["id"] == "test:astro"
         remote = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection("papers")
+        assert remote.get()["ids"] == ["test:astro"]  # the search embedded its pool only: the one match
+        indexed = invoke("-w", str(empty_workspace), "papers", "index", "--json")
+        assert json.loads(indexed.stdout) == {"papers": len(DOCS), "embedded": len(DOCS) - 1, "in_index": len(DOCS)}
         assert remote.count() == len(DOCS)
         assert not (Workspace.at(empty_workspace).state_dir / "chroma").exists()  # nothing indexed locally
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_papers_index_resumes_after_it_was_killed(empty_workspace: Path) -> None:
+    """A killed `papers index` keeps every batch it stored; the next run embeds only the papers still missing."""
+    lines = (FIXTURES / "discovery" / "beir-mini" / "corpus.jsonl").read_text().splitlines()
+    corpus = [json.loads(line) for line in lines]
+    ws = Workspace.at(empty_workspace)
+    with Ledger.open(ws) as ledger, ledger.transaction():
+        for doc in corpus:
+            paper = Paper(id=f"beir:{doc['_id']}", title=doc["title"], abstract=doc["text"])
+            upsert_paper(ledger, paper, source="test")
+    command = [sys.executable, "-m", "claimtrack", "-w", str(empty_workspace), "papers", "index", "--batch", "2"]
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stderr is not None
+        for line in child.stderr:  # a progress line follows the first stored batch
+            if line.startswith("checked "):
+                break
+        else:
+            pytest.fail("papers index printed no progress")
+    finally:
+        child.kill()
+        child.wait(timeout=60)
+    settings = Settings()
+    kept = open_collection(chroma_client(ws.state_dir / "chroma", settings), settings).count()
+    assert 2 <= kept < len(corpus)  # killed part-way
+    result = invoke("-w", str(empty_workspace), "papers", "index", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"papers": len(corpus), "embedded": len(corpus) - kept, "in_index": len(corpus)}
+    again = invoke("-w", str(empty_workspace), "papers", "index")
+    assert again.stdout.strip() == f"{len(corpus)} papers: 0 embedded now, {len(corpus)} in the index"

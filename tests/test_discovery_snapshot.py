@@ -8,9 +8,10 @@ from pathlib import Path
 
 from conftest import invoke
 
+from claimtrack.discovery import lexical
 from claimtrack.discovery.snapshot import import_snapshot, parse_record
 from claimtrack.ledger import Ledger
-from claimtrack.papers import get_paper
+from claimtrack.papers import Paper, get_paper, upsert_paper
 from claimtrack.workspace import Workspace
 
 
@@ -76,14 +77,56 @@ def test_cut_off_and_garbled_lines_are_reported_and_the_rest_imported(tmp_path: 
     assert get_paper(ledger, "2403.04321").doi == "10.1000/xyz.1"
 
 
-def test_reimport_is_idempotent(tmp_path: Path) -> None:
+def test_reimport_reports_unchanged_papers_and_writes_nothing(tmp_path: Path) -> None:
     snapshot = write_snapshot(tmp_path / "snap.jsonl", good_lines())
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    import_snapshot(ledger, snapshot)
+    first = import_snapshot(ledger, snapshot)
+    assert (first.new, first.updated, first.unchanged) == (3, 0, 0)
+    writes = ledger.conn.total_changes
     again = import_snapshot(ledger, snapshot)
-    assert (again.new, again.updated) == (0, 3)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
+    assert ledger.conn.total_changes == writes  # no row written, not even a sighting
     assert ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 3
     assert ledger.conn.execute("SELECT COUNT(*) FROM paper_sightings").fetchone()[0] == 3
+
+
+def test_a_changed_paper_is_updated_and_searchable_by_its_new_text(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    import_snapshot(ledger, write_snapshot(tmp_path / "v1.jsonl", good_lines()))
+    revised = record("2402.01234", "Format learning in instruction tuning")
+    revised["abstract"] = "A revised abstract about pulsar timing."
+    revised["versions"].append({"version": "v3", "created": "Wed, 7 Feb 2024 10:00:00 GMT"})
+    lines = good_lines()
+    lines[0] = json.dumps(revised)
+    summary = import_snapshot(ledger, write_snapshot(tmp_path / "v2.jsonl", lines))
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 2)
+    paper = get_paper(ledger, "2402.01234")
+    assert (paper.version, paper.abstract) == ("v3", "A revised abstract about pulsar timing.")
+    assert [i for i, _ in lexical.search(ledger.conn, "pulsar", 5)] == ["2402.01234"]
+    assert "2402.01234" not in [i for i, _ in lexical.search(ledger.conn, "matters", 5)]  # the old abstract's word
+    ledger.conn.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_batch_storage_follows_dois_and_repeats_like_one_at_a_time(tmp_path: Path) -> None:
+    """A snapshot paper whose DOI a provisional row holds re-keys that row; a paper twice in one batch is one row."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    with ledger.transaction():
+        s2 = Paper(id="doi:10.1000/xyz.1", doi="10.1000/xyz.1", title="Chain of thought after fine-tuning")
+        upsert_paper(ledger, s2, source="semanticscholar", claim_id="c")
+        ledger.conn.execute(
+            "INSERT INTO candidates (claim_id, paper_id, score, rank, found_at) VALUES ('c', ?, 1, 1, 'now')", (s2.id,)
+        )
+    lines = good_lines()
+    lines.append(json.dumps(record("2402.01234", "Format learning in instruction tuning, second edition")))
+    summary = import_snapshot(ledger, write_snapshot(tmp_path / "snap.jsonl", lines))
+    assert (summary.new, summary.updated, summary.unchanged) == (2, 2, 0)  # the repeat updates its own row
+    assert ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 3
+    assert get_paper(ledger, "doi:10.1000/xyz.1") is None
+    assert get_paper(ledger, "2403.04321").title == "Chain of thought after fine-tuning"
+    assert ledger.conn.execute("SELECT paper_id FROM candidates").fetchone()[0] == "2403.04321"
+    assert get_paper(ledger, "2402.01234").title.endswith("second edition")
+    assert [i for i, _ in lexical.search(ledger.conn, "edition", 5)] == ["2402.01234"]
+    ledger.conn.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")
 
 
 def test_gzip_and_category_filter(tmp_path: Path) -> None:
@@ -95,6 +138,18 @@ def test_gzip_and_category_filter(tmp_path: Path) -> None:
     assert (summary.new, summary.filtered) == (2, 1)
 
 
+def test_a_cut_off_gzip_file_is_one_error_and_the_lines_before_it_are_kept(empty_workspace: Path) -> None:
+    whole = gzip.compress(("\n".join(good_lines() * 400) + "\n").encode())
+    path = empty_workspace / "snap.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    result = invoke("-w", str(empty_workspace), "papers", "import", str(path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: line ") and "cannot be read" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    ledger = Ledger.open(Workspace.at(empty_workspace))
+    assert ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 3
+
+
 def test_cli_import_reports_bad_lines_with_file_and_number(empty_workspace: Path) -> None:
     lines = good_lines()
     lines.append(lines[0][:40])
@@ -103,6 +158,8 @@ def test_cli_import_reports_bad_lines_with_file_and_number(empty_workspace: Path
     assert result.exit_code == 0
     assert json.loads(result.stdout)["new"] == 3
     assert f"{snapshot}:4: skipped: not valid JSON" in result.stderr
+    again = invoke("-w", str(empty_workspace), "papers", "import", str(snapshot))
+    assert again.stdout.startswith("read 4 records: 0 new, 0 updated, 3 unchanged, 0 filtered out, 1 unreadable")
     ledger = Ledger.open(Workspace.at(empty_workspace))
     assert ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 3
 

@@ -15,9 +15,10 @@ from conftest import FIXTURES, invoke
 
 from claimtrack import migrations
 from claimtrack.agent.judge import cached
+from claimtrack.discovery import lexical
 from claimtrack.errors import LedgerTooNew
 from claimtrack.ledger import Ledger
-from claimtrack.papers import get_paper, pending_candidates
+from claimtrack.papers import Paper, get_paper, pending_candidates, upsert_paper
 
 OLD_LEDGER = FIXTURES / "ledger" / "ledger-before-migrations.sql"
 TABLES = {
@@ -108,6 +109,25 @@ def test_a_ledger_made_before_migrations_keeps_every_row_and_gains_the_bookkeepi
     with Ledger(tmp_path / "fresh.sqlite") as fresh:
         assert _schema(fresh.conn) == migrated
         assert {name for name, _ in _schema(fresh.conn)["indexes"]} >= INDEXES
+
+
+def test_an_old_ledger_s_papers_become_searchable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The papers_fts migration indexes the papers a ledger already holds, whether it predates migrations or stopped at
+    m001, and the index follows papers stored afterwards."""
+    before_migrations = _old_ledger(tmp_path / "old.sqlite")
+    with Ledger(before_migrations) as ledger:
+        assert [i for i, _ in lexical.search(ledger.conn, "effect at small scale", 5)] == ["2401.00001"]
+
+    stopped_at_m001 = _old_ledger(tmp_path / "m001.sqlite")
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    Ledger(stopped_at_m001).close()
+    monkeypatch.undo()
+    with Ledger(stopped_at_m001) as ledger:
+        assert any(n.endswith("_papers_fts") for n in migrations.applied(ledger.conn))
+        assert [i for i, _ in lexical.search(ledger.conn, "relaxes the demo claim", 5)] == ["2401.00001"]
+        upsert_paper(ledger, Paper(id="2402.00002", title="Demo claim survives replication"), source="test")
+        assert [i for i, _ in lexical.search(ledger.conn, "survives", 5)] == ["2402.00002"]
+        ledger.conn.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")
 
 
 def test_a_second_open_changes_nothing(tmp_path: Path) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +14,9 @@ import typer
 
 from claimtrack.cli.common import print_json, table, workspace
 
-papers_app = typer.Typer(no_args_is_help=True, help="Papers in the ledger: import a snapshot, search the index.")
+papers_app = typer.Typer(
+    no_args_is_help=True, help="Papers in the ledger: import a snapshot, search them, embed them ahead of time."
+)
 
 
 @papers_app.command("import")
@@ -26,7 +32,7 @@ def import_(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Import arXiv's metadata snapshot, streaming; re-importing the same file adds nothing twice."""
+    """Import arXiv's metadata snapshot, streaming; a paper already stored is updated only if it changed."""
     from claimtrack.discovery.snapshot import import_snapshot
     from claimtrack.errors import InvalidArgument
     from claimtrack.ledger import Ledger
@@ -46,10 +52,10 @@ def import_(
         print_json(summary.as_dict())
     else:
         typer.echo(
-            f"read {summary.lines} records: {summary.new} new, {summary.updated} already known, "
-            f"{summary.filtered} filtered out, {len(summary.bad)} unreadable"
+            f"read {summary.lines} records: {summary.new} new, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {summary.filtered} filtered out, {len(summary.bad)} unreadable"
         )
-    if summary.bad and summary.new + summary.updated == 0:
+    if summary.bad and summary.new + summary.updated + summary.unchanged == 0:
         raise typer.Exit(2)
 
 
@@ -60,7 +66,7 @@ def search(
     k: Annotated[int, typer.Option("--k", min=1, help="How many papers to show.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
-    """Hybrid (BM25 + MiniLM) search over every stored paper; embeds papers not yet indexed first."""
+    """Hybrid search over every stored paper: FTS5 finds a pool, MiniLM re-scores it (embedding what it lacks)."""
     from claimtrack.config import load_settings
     from claimtrack.discovery.index import PaperIndex
     from claimtrack.ledger import Ledger
@@ -68,14 +74,12 @@ def search(
 
     ws = workspace(ctx)
     with Ledger.open(ws) as ledger:
-        index = PaperIndex(ws.state_dir, ledger, load_settings())
-        if len(index.bm25()) == 0:
+        if ledger.conn.execute("SELECT 1 FROM papers LIMIT 1").fetchone() is None:
             typer.echo(
                 "no papers stored yet: run `claimtrack papers import FILE` or `claimtrack discover CLAIM_ID`", err=True
             )
             raise typer.Exit(1)
-        index.sync(progress=lambda n: typer.echo(f"indexed {n} papers", err=True) if n % 1024 == 0 else None)
-        hits = index.search(text, k)
+        hits = PaperIndex(ws.state_dir, ledger, load_settings()).search(text, k).hits
         rows = []
         for rank, hit in enumerate(hits, start=1):
             paper = get_paper(ledger, hit.id)
@@ -99,6 +103,33 @@ def search(
             ["#", "score", "date", "paper", "title"],
         )
     )
+
+
+@papers_app.command("index")
+def index(
+    ctx: typer.Context,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Papers embedded and stored per step.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Embed every stored paper ahead of time (discover and search otherwise embed only what they rank).
+
+    Resumable: each batch is kept as soon as it is embedded, so a run that is stopped or killed continues
+    where it stopped, and papers already embedded with the same text are never embedded again."""
+    from claimtrack.config import load_settings
+    from claimtrack.discovery.index import PaperIndex
+    from claimtrack.ledger import Ledger
+
+    ws = workspace(ctx)
+    with Ledger.open(ws) as ledger:
+        total = ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+        paper_index = PaperIndex(ws.state_dir, ledger, load_settings())
+        with _progress(total) as progress:
+            embedded = paper_index.sync(batch=batch, progress=progress)
+        stored = paper_index.collection.count()
+    if as_json:
+        print_json({"papers": total, "embedded": embedded, "in_index": stored})
+    else:
+        typer.echo(f"{total} papers: {embedded} embedded now, {stored} in the index")
 
 
 def discover_command(
@@ -149,6 +180,38 @@ def discover_command(
                 ],
                 ["#", "score", "date", "source", "paper", "title", "why"],
             )
+        )
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int, int], None]]:
+    """progress(checked, embedded) on stderr: a bar on a terminal; otherwise a line at first and then at most
+    every 10 s, and at the end (logs, cron); nothing with -q."""
+    from claimtrack.cli import logs
+
+    if logs.quiet():
+        yield lambda checked, embedded: None
+        return
+    if not sys.stderr.isatty():
+        shown = {"at": 0.0, "line": ""}
+
+        def plain(checked: int, embedded: int) -> None:
+            line = f"checked {checked}/{total} papers, embedded {embedded}"
+            due = time.monotonic() - shown["at"] >= 10
+            if line != shown["line"] and (due or checked == total):
+                typer.echo(line, err=True)
+                shown.update(at=time.monotonic(), line=line)
+
+        yield plain
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("embedding papers", total=total)
+        yield lambda checked, embedded: bar.update(
+            task, completed=checked, description=f"embedding papers ({embedded} embedded)"
         )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 from claimtrack.config import Settings
 from claimtrack.discovery import arxiv_source, citations
 from claimtrack.discovery.http import Fetcher, Unreachable
+from claimtrack.discovery.lexical import Scope
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, partial_date_start
@@ -54,6 +54,7 @@ class DiscoveryResult:
     new_papers: int
     fetched: dict[str, int] = field(default_factory=dict)  # papers each source returned this time
     notes: list[str] = field(default_factory=list)  # not failures: "anchor not known to openalex", ...
+    embedded: int = 0  # papers embedded to rank this claim (the pool's papers Chroma did not hold yet)
 
 
 def fetcher(source: str, ledger: Ledger, settings: Settings, **extra: object) -> Fetcher:
@@ -94,7 +95,7 @@ def discover(
     else:
         _fetch_arxiv(ledger, claim, settings, extra_queries, now, result)
         _fetch_citations(ledger, claim, settings, now, result)
-    result.candidates = rank(ws, ledger, claim, settings=settings, k=k)
+    result.candidates, result.embedded = rank(ws, ledger, claim, settings=settings, k=k)
     _record(ledger, claim, result.candidates, run_id, now)
     return result
 
@@ -175,32 +176,45 @@ def _fetch_citations(
         openalex.close()
 
 
-def eligible_ids(ledger: Ledger, claim: Claim) -> list[str]:
-    """Stored papers that can bear on the claim: dated after it, or citing one of its anchors; not anchors."""
-    anchors = set(claim.anchor_ids)
-    if claim.claimed:
-        start = partial_date_start(claim.claimed).isoformat()
-        rows = ledger.conn.execute(
-            "SELECT id FROM papers WHERE published > ? OR id IN (SELECT paper_id FROM paper_sightings"
-            f" WHERE claim_id = ? AND source IN ({','.join('?' * len(CITATION_SOURCES))}))",
-            (start, claim.id, *CITATION_SOURCES),
-        ).fetchall()
-    else:
-        rows = ledger.conn.execute("SELECT id FROM papers").fetchall()
-    return sorted(r[0] for r in rows if r[0] not in anchors)
+def claim_scope(ledger: Ledger, claim: Claim) -> Scope:
+    """Stored papers that can bear on the claim: dated after it, or citing one of its anchors; never an anchor."""
+    anchors = frozenset(claim.anchor_ids)
+    if not claim.claimed:
+        return Scope(exclude=anchors)
+    sources = ",".join("?" * len(CITATION_SOURCES))
+    citing = ledger.conn.execute(
+        f"SELECT DISTINCT paper_id FROM paper_sightings WHERE claim_id = ? AND source IN ({sources})",
+        (claim.id, *CITATION_SOURCES),
+    )
+    start = partial_date_start(claim.claimed).isoformat()
+    return Scope(after=start, include=frozenset(r[0] for r in citing), exclude=anchors)
 
 
-def rank(ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings, k: int = 20) -> list[Candidate]:
-    """Hybrid-rank the eligible stored papers against the claim; embeds any not yet indexed."""
+def found_papers(ledger: Ledger, claim: Claim, scope: Scope) -> list[str]:
+    """The papers in `scope` that this claim's own searches and citation lookups found (not snapshot papers)."""
+    condition, params = scope.sql()
+    rows = ledger.conn.execute(
+        "SELECT p.id FROM papers p WHERE p.id IN (SELECT paper_id FROM paper_sightings WHERE claim_id = ?)"
+        f" AND {condition} ORDER BY p.id",
+        (claim.id, *params),
+    )
+    return [r[0] for r in rows]
+
+
+def rank(
+    ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings, k: int = 20
+) -> tuple[list[Candidate], int]:
+    """Hybrid-rank the claim's eligible papers: the lexical top of the whole ledger and the papers its searches
+    and citations found, re-scored by embeddings (computed only for that pool). Returns the top k and how many
+    papers had to be embedded."""
     from claimtrack.discovery.index import PaperIndex
 
-    allowed = eligible_ids(ledger, claim)
-    if not allowed:
-        return []
+    scope = claim_scope(ledger, claim)
+    found = found_papers(ledger, claim, scope)
     index = PaperIndex(ws.state_dir, ledger, settings)
-    index.sync(allowed, progress=_progress)
+    result = index.search(claim_query(claim), k, scope=scope, extra=found)
     candidates = []
-    for rank_no, hit in enumerate(index.search(claim_query(claim), k, allowed), start=1):
+    for rank_no, hit in enumerate(result.hits, start=1):
         paper = get_paper(ledger, hit.id)
         if paper is None:
             continue
@@ -211,7 +225,7 @@ def rank(ws: Workspace, ledger: Ledger, claim: Claim, *, settings: Settings, k: 
         ).fetchall()
         sources = sorted({s["source"] for s in sightings})
         candidates.append(Candidate(paper, round(hit.score, 6), rank_no, _why(hit, sightings), sources))
-    return candidates
+    return candidates, result.embedded
 
 
 def _why(hit: Hit, sightings: list[sqlite3.Row]) -> str:
@@ -239,8 +253,3 @@ def _record(ledger: Ledger, claim: Claim, candidates: list[Candidate], run_id: s
                 " score = excluded.score, rank = excluded.rank, why = excluded.why, run_id = excluded.run_id",
                 (claim.id, c.paper.id, c.score, c.rank, c.why, found_at, run_id),
             )
-
-
-def _progress(done: int) -> None:
-    if done % 1024 == 0:
-        print(f"indexed {done} papers", file=sys.stderr)

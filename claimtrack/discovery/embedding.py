@@ -22,6 +22,9 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 NAME = "claimtrack-minilm-l6-v2"
+# Padded tokens per forward pass, whatever the batch size: 16 abstracts of 256 tokens. The activations of a pass
+# are what a discover's peak memory is made of (32 x 256 tokens: ~400 MB above the model; docs/discovery.md).
+MAX_BATCH_TOKENS = 4096
 _MODELS: dict[tuple[bool, int], Any] = {}
 _LOCK = threading.Lock()
 
@@ -57,7 +60,8 @@ class _Encoder:
                 # Per output channel: per-tensor int8 moved abstract vectors to cosine ~0.92 of fp32 and cost
                 # 0.02 nDCG@10 on SciFact; per-channel keeps them at ~0.98.
                 spec = {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
-                model = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
+                # In place: a copy of the fp32 model would add ~130 MB to the peak memory of every discover.
+                model = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
         self.model = model
 
     def encode(self, texts: list[str], batch_size: int) -> list[list[float]]:
@@ -70,15 +74,19 @@ class _Encoder:
                 encoded = self.tokenizer.encode_batch([texts[i] or " " for i in chunk])
                 ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
                 mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
-                hidden = self.model(
-                    input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
-                ).last_hidden_state
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                vectors = torch.nn.functional.normalize(pooled, dim=-1)
-                for row, index in enumerate(chunk):
-                    out[index] = vectors[row].tolist()
+                rows = max(1, MAX_BATCH_TOKENS // ids.shape[1])
+                for first in range(0, len(chunk), rows):
+                    part = slice(first, first + rows)
+                    for row, vector in enumerate(self._pooled(ids[part], mask[part]), start=first):
+                        out[chunk[row]] = vector.tolist()
         return out
+
+    def _pooled(self, ids: Any, mask: Any) -> Any:
+        torch = self.torch
+        hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 def encoder(quantize: bool = True, max_tokens: int = 256) -> _Encoder:

@@ -1,42 +1,49 @@
-"""The paper index: a Chroma collection of MiniLM embeddings beside a BM25 index, fused by normalised score.
+"""The paper index: FTS5 in the ledger finds a pool of papers, MiniLM embeddings in Chroma re-score it, and the
+two scores are fused.
 
-Chroma lives in the workspace state folder (PersistentClient), or on a shared server when CHROMA_HOST is
-set. Each stored embedding carries a hash of the text it was made from, so re-indexing embeds only papers
-that are new or whose title/abstract changed. BM25 is rebuilt in memory from the ledger (cheap) and kept
-for the life of the process.
+Lexical search runs over every stored paper (claimtrack.discovery.lexical). Dense scores are computed only for
+a bounded pool per query: the lexical top `Settings.lexical_pool` plus any papers the caller adds (for a claim,
+the papers its searches and citations found). A pool paper is embedded once, the first time it is needed, and
+kept in Chroma with a hash of its text, so later queries embed only papers that are new or whose text changed;
+`claimtrack papers index` embeds the whole ledger ahead of time. Chroma lives in the workspace state folder
+(PersistentClient), or on a shared server when CHROMA_HOST is set.
 
-Fusion: each ranking's top-100 scores are min-max normalised to [0, 1] and mixed,
-score = ALPHA * bm25 + (1 - ALPHA) * dense (a paper missing from one list gets 0 there). ALPHA = 0.4 was
-chosen on the even-numbered SciFact train queries only; the odd half is held out and reported apart
-(docs/discovery.md). It beat reciprocal rank fusion (`fuse_rrf`, kept for comparison) for every setting
-tried on the tuning half.
+Fusion: the lexical scores (over the lexical top of the pool) and the cosines (over the pool) are each min-max
+normalised to [0, 1] and mixed, score = ALPHA * lexical + (1 - ALPHA) * dense (a paper outside the lexical top
+gets 0 there). ALPHA, the pool size and FTS5's column weights were chosen on the even-numbered SciFact train
+queries only; the odd half is held out and reported apart (docs/discovery.md). Reciprocal rank fusion
+(`fuse_rrf`) is kept for comparison.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claimtrack.config import Settings
-from claimtrack.discovery.bm25 import BM25
+from claimtrack.discovery import lexical
 
 if TYPE_CHECKING:
-    import numpy as np
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+    from claimtrack.discovery.embedding import MiniLMEmbedding
     from claimtrack.ledger import Ledger
 
+log = logging.getLogger(__name__)
+
 COLLECTION = "papers"
+QUERIES = "papers-queries"  # query embeddings, so a repeated search needs no model
 RRF_K = 60
-ALPHA = 0.4  # weight of BM25 in the fused score; tuned on half of SciFact train (see above)
+ALPHA = 0.4  # weight of the lexical score in the fused score; tuned on half of SciFact train (see above)
 
 
 def text_of(title: str, abstract: str) -> str:
-    """What is indexed for a paper: its title and abstract."""
+    """What is embedded for a paper: its title and abstract."""
     title, abstract = title.strip(), abstract.strip()
     return f"{title}. {abstract}" if title and abstract else (title or abstract)
 
@@ -57,12 +64,15 @@ def chroma_client(path: Path, settings: Settings) -> ClientAPI:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def open_collection(client: ClientAPI, settings: Settings, name: str = COLLECTION) -> Collection:
+def embedding_function(settings: Settings) -> MiniLMEmbedding:
     from claimtrack.discovery.embedding import MiniLMEmbedding
 
-    function = MiniLMEmbedding(quantize=settings.embed_int8, max_tokens=settings.embed_max_tokens)
+    return MiniLMEmbedding(quantize=settings.embed_int8, max_tokens=settings.embed_max_tokens)
+
+
+def open_collection(client: ClientAPI, settings: Settings, name: str = COLLECTION) -> Collection:
     return client.get_or_create_collection(
-        name, embedding_function=function, configuration={"hnsw": {"space": "cosine"}}
+        name, embedding_function=embedding_function(settings), configuration={"hnsw": {"space": "cosine"}}
     )
 
 
@@ -84,50 +94,67 @@ def sync(
     docs: Iterable[tuple[str, str, dict[str, Any]]],
     *,
     batch: int = 256,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Embed and store the (id, text, metadata) docs that are missing or changed. Returns how many."""
-    todo: list[tuple[str, str, dict[str, Any]]] = []
-    embedded = 0
+    """Embed and store the (id, text, metadata) docs that are missing or changed; returns how many.
+
+    Docs are checked and embedded a thousand at a time and each batch is stored as soon as it is embedded, so
+    the docs never sit in memory together and an interrupted call keeps every batch it finished: calling it
+    again embeds only the rest. `progress(checked, embedded)` follows each stored batch and each checked chunk.
+    """
+    checked = embedded = 0
     chunk: list[tuple[str, str, dict[str, Any]]] = []
 
-    def flush_check() -> None:
+    def flush() -> None:
+        nonlocal checked, embedded
         known = collection.get(ids=[d[0] for d in chunk], include=["metadatas"])
         hashes = {i: (m or {}).get("hash") for i, m in zip(known["ids"], known["metadatas"], strict=True)}
+        todo = []
         for doc_id, text, meta in chunk:
             digest = text_hash(text)
             if hashes.get(doc_id) != digest:
                 todo.append((doc_id, text, {**meta, "hash": digest}))
+        for start in range(0, len(todo), batch):
+            part = todo[start : start + batch]
+            collection.upsert(ids=[d[0] for d in part], documents=[d[1] for d in part], metadatas=[d[2] for d in part])
+            embedded += len(part)
+            if progress:  # the chunk's share done so far
+                progress(checked + len(chunk) * (start + len(part)) // len(todo), embedded)
+        checked += len(chunk)
+        if progress:
+            progress(checked, embedded)
 
     for doc in docs:
         chunk.append(doc)
         if len(chunk) >= 1000:
-            flush_check()
+            flush()
             chunk = []
     if chunk:
-        flush_check()
-    for start in range(0, len(todo), batch):
-        part = todo[start : start + batch]
-        collection.upsert(ids=[d[0] for d in part], documents=[d[1] for d in part], metadatas=[d[2] for d in part])
-        embedded += len(part)
-        if progress:
-            progress(embedded)
+        flush()
     return embedded
 
 
-def dense_top(
-    collection: Collection, query: str, k: int, allowed_ids: Sequence[str] | None = None
-) -> list[tuple[str, float]]:
-    """(id, cosine similarity) of the k nearest papers, optionally only among allowed_ids."""
-    if allowed_ids is not None and not allowed_ids:
-        return []
-    size = collection.count() if allowed_ids is None else len(allowed_ids)
-    n = min(k, size)
+def dense_top(collection: Collection, query_vector: Sequence[float], k: int) -> list[tuple[str, float]]:
+    """(id, cosine similarity) of the k nearest papers in the whole collection (Chroma's HNSW index)."""
+    n = min(k, collection.count())
     if n <= 0:
         return []
-    kwargs: dict[str, Any] = {"ids": list(allowed_ids)} if allowed_ids is not None else {}
-    result = collection.query(query_texts=[query], n_results=n, include=["distances"], **kwargs)
+    vector = [float(x) for x in query_vector]
+    result = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
     return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+
+def cosines(collection: Collection, query_vector: Sequence[float], ids: Sequence[str]) -> list[tuple[str, float]]:
+    """(id, cosine) of the stored papers among `ids` against a query vector, best first (exact, no ANN)."""
+    import numpy as np
+
+    if not ids:
+        return []
+    stored = collection.get(ids=list(ids), include=["embeddings"])
+    if not stored["ids"]:
+        return []
+    scores = np.asarray(stored["embeddings"], dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)
+    return sorted(zip(stored["ids"], scores.tolist(), strict=True), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _normalised(ranking: Sequence[tuple[str, float]]) -> dict[str, float]:
@@ -141,7 +168,7 @@ def _normalised(ranking: Sequence[tuple[str, float]]) -> dict[str, float]:
 def fuse(
     lexical: Sequence[tuple[str, float]], dense: Sequence[tuple[str, float]], *, alpha: float = ALPHA
 ) -> list[Hit]:
-    """Convex mix of min-max-normalised BM25 and cosine scores (best first; ties broken by id)."""
+    """Convex mix of min-max-normalised lexical and cosine scores (best first; ties broken by id)."""
     lex, den = _normalised(lexical), _normalised(dense)
     hits: dict[str, Hit] = {}
     for rank, (doc_id, score) in enumerate(lexical, start=1):
@@ -174,13 +201,6 @@ def fuse_rrf(
     return sorted(hits.values(), key=lambda h: (-h.score, h.id))
 
 
-def bm25_top(index: BM25, query: str, k: int, allowed_rows: np.ndarray | None = None) -> list[tuple[str, float]]:
-    return [(index.ids[row], score) for row, score in index.top(query, k, allowed_rows)]
-
-
-_BM25_CACHE: dict[tuple[str, int, str], BM25] = {}
-
-
 def published_number(published: str | None) -> int:
     """2024-03-05 -> 20240305 (Chroma filters compare numbers); 0 when unknown."""
     if not published:
@@ -189,68 +209,96 @@ def published_number(published: str | None) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    pool: int  # papers scored by both rankings
+    embedded: int  # pool papers embedded by this search (not in Chroma before, or changed)
+
+
 class PaperIndex:
-    """The workspace's papers (the ledger) seen through BM25 and the Chroma collection."""
+    """The workspace's papers: the ledger's FTS5 index for words, the Chroma collection for meaning."""
 
     def __init__(self, state_dir: Path, ledger: Ledger, settings: Settings):
         self.ledger = ledger
         self.settings = settings
         self.path = state_dir / "chroma"
-        self._collection = None
+        self._client: ClientAPI | None = None
+        self._collection: Collection | None = None
+        self._queries: Collection | None = None
+
+    @property
+    def client(self) -> ClientAPI:
+        if self._client is None:
+            self._client = chroma_client(self.path, self.settings)
+        return self._client
 
     @property
     def collection(self) -> Collection:
         if self._collection is None:
-            self._collection = open_collection(chroma_client(self.path, self.settings), self.settings)
+            self._collection = open_collection(self.client, self.settings)
         return self._collection
 
-    def _rows(self, ids: Sequence[str] | None = None) -> list[Any]:
-        query = "SELECT id, title, abstract, published FROM papers"
+    def query_vector(self, text: str) -> list[float]:
+        """The embedding of a query, kept in its own collection by a hash of its text. A claim is searched with
+        the same text week after week, so a repeated search whose pool is embedded loads no model at all."""
+        if self._queries is None:
+            self._queries = open_collection(self.client, self.settings, QUERIES)
+        key = text_hash(text)
+        stored = self._queries.get(ids=[key], include=["embeddings"])
+        if stored["ids"]:
+            return [float(x) for x in stored["embeddings"][0]]
+        vector = [float(x) for x in embedding_function(self.settings)([text])[0]]
+        self._queries.upsert(ids=[key], embeddings=[vector])
+        return vector
+
+    def _docs(self, ids: Sequence[str] | None = None) -> Iterable[tuple[str, str, dict[str, Any]]]:
+        """(id, text, metadata) of the given papers, or of every stored paper streamed in ledger order."""
+        query = "SELECT rowid, id, title, abstract, published FROM papers"
         if ids is None:
-            return self.ledger.conn.execute(query + " ORDER BY id").fetchall()
-        rows = []
-        for start in range(0, len(ids), 900):
-            part = list(ids[start : start + 900])
-            rows += self.ledger.conn.execute(query + f" WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
-        return rows
+            last = 0
+            while rows := self.ledger.conn.execute(
+                query + " WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,)
+            ).fetchall():
+                yield from (self._doc(r) for r in rows)
+                last = rows[-1]["rowid"]
+            return
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            rows = self.ledger.conn.execute(query + f" WHERE id IN ({','.join('?' * len(part))})", part)
+            yield from (self._doc(r) for r in rows)
 
-    def bm25(self) -> BM25:
-        """BM25 over every stored paper, rebuilt only when the ledger's papers changed."""
-        count, newest = self.ledger.conn.execute(
-            "SELECT COUNT(*), COALESCE(MAX(first_seen_at), '') FROM papers"
-        ).fetchone()
-        total_text = self.ledger.conn.execute(
-            "SELECT COALESCE(SUM(LENGTH(title) + LENGTH(abstract)), 0) FROM papers"
-        ).fetchone()[0]
-        key = (str(self.ledger.path), int(count), f"{newest}/{total_text}")
-        if key not in _BM25_CACHE:
-            rows = self._rows()
-            _BM25_CACHE.clear()
-            _BM25_CACHE[key] = BM25([r["id"] for r in rows], [text_of(r["title"], r["abstract"]) for r in rows])
-        return _BM25_CACHE[key]
+    @staticmethod
+    def _doc(row: Any) -> tuple[str, str, dict[str, Any]]:
+        return row["id"], text_of(row["title"], row["abstract"]), {"published": published_number(row["published"])}
 
-    def sync(self, ids: Sequence[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
-        """Embed the given papers (default: all stored) that the collection lacks or holds stale."""
-        docs = (
-            (r["id"], text_of(r["title"], r["abstract"]), {"published": published_number(r["published"])})
-            for r in self._rows(ids)
-        )
-        return sync(self.collection, docs, progress=progress)
+    def sync(
+        self, ids: Sequence[str] | None = None, *, batch: int = 256, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Embed the given papers (default: every stored paper) that the collection lacks or holds stale."""
+        return sync(self.collection, self._docs(ids), batch=batch, progress=progress)
 
-    def search(self, query: str, k: int, allowed_ids: Sequence[str] | None = None, *, pool: int = 100) -> list[Hit]:
-        """Hybrid search: BM25 and dense top-`pool` lists fused, best k returned, with matched terms."""
-        import numpy as np
-
-        lexical_index = self.bm25()
-        allowed_rows = None
-        if allowed_ids is not None:
-            position = {doc_id: row for row, doc_id in enumerate(lexical_index.ids)}
-            allowed_rows = np.array([position[i] for i in allowed_ids if i in position], dtype=np.int64)
-        lexical = bm25_top(lexical_index, query, pool, allowed_rows)
-        dense = dense_top(self.collection, query, pool, allowed_ids)
-        hits = fuse(lexical, dense)[:k]
-        position = {doc_id: row for row, doc_id in enumerate(lexical_index.ids)}
+    def search(
+        self,
+        query: str,
+        k: int,
+        *,
+        scope: lexical.Scope | None = None,
+        extra: Sequence[str] = (),
+        pool: int | None = None,
+    ) -> SearchResult:
+        """Hybrid search: the lexical top `pool` papers in `scope`, plus `extra` (ids already in scope), re-scored
+        by cosine and fused; the best k, each with the query words it contains."""
+        conn = self.ledger.conn
+        lexical_top = lexical.search(conn, query, pool or self.settings.lexical_pool, scope=scope)
+        ids = list(dict.fromkeys([doc_id for doc_id, _ in lexical_top] + list(extra)))
+        if not ids:
+            return SearchResult([], 0, 0)
+        embedded = self.sync(ids)
+        if embedded:
+            log.info("embedded %d papers of a pool of %d", embedded, len(ids))
+        hits = fuse(lexical_top, cosines(self.collection, self.query_vector(query), ids))[:k]
+        terms = lexical.matched_words(conn, query, [h.id for h in hits])
         for hit in hits:
-            if hit.id in position:
-                hit.terms = lexical_index.matched_terms(query, position[hit.id])
-        return hits
+            hit.terms = terms.get(hit.id, [])
+        return SearchResult(hits, len(ids), embedded)
