@@ -12,11 +12,11 @@ budget, so what is sent is the best of the paper, never the whole of it.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from typing import TYPE_CHECKING
 
 from claimtrack.config import Settings
+from claimtrack.discovery.lexical import TOKENIZER, fts_query
 from claimtrack.fulltext.models import FullText, Passage
 from claimtrack.fulltext.text import count_tokens
 
@@ -24,19 +24,7 @@ if TYPE_CHECKING:
     from claimtrack.discovery.index import Hit
 
 RANKED_KINDS = ("text", "caption", "table")  # the abstract is shown to the judge anyway
-_TERM = re.compile(r"\w+")
-MAX_TERMS = 64
 DENSE_POOL = 48  # passages embedded per (claim, paper): the lexical top when a paper has more
-
-
-def fts5_query(text: str) -> str | None:
-    """Free text as an FTS5 MATCH expression: its distinct words, each a quoted string, ORed.
-
-    Quoting every word means nothing in the text is read as FTS5 syntax (AND/OR/NOT/NEAR, `*`, `^`, column
-    filters, unbalanced quotes), so any claim text is a valid query. None when the text has no words.
-    """
-    words = list(dict.fromkeys(w.lower() for w in _TERM.findall(text)))[:MAX_TERMS]
-    return " OR ".join(f'"{w}"' for w in words) or None
 
 
 def passages_for(
@@ -77,12 +65,12 @@ def rank(claim_text: str, passages: list[Passage], settings: Settings) -> list[H
 
 def lexical(query: str, passages: list[Passage]) -> list[tuple[str, float]]:
     """(n, BM25 score) of the passages that share a word stem with the query, best first."""
-    match = fts5_query(query)
-    if match is None:
+    match = fts_query(query)  # the papers' own safe query: a claim's text is never FTS5 syntax
+    if not match:
         return []
     conn = sqlite3.connect(":memory:")
     try:
-        conn.execute("CREATE VIRTUAL TABLE passages USING fts5(text, tokenize = 'porter unicode61')")
+        conn.execute(f"CREATE VIRTUAL TABLE passages USING fts5(text, tokenize = '{TOKENIZER}')")
         conn.executemany("INSERT INTO passages (rowid, text) VALUES (?, ?)", [(p.n, p.text) for p in passages])
         rows = conn.execute(
             "SELECT rowid, bm25(passages) FROM passages WHERE passages MATCH ? ORDER BY bm25(passages)", (match,)
