@@ -57,19 +57,6 @@ class DiscoveryResult:
     embedded: int = 0  # papers embedded to rank this claim (the pool's papers Chroma did not hold yet)
 
 
-def fetcher(source: str, ledger: Ledger, settings: Settings, **extra: object) -> Fetcher:
-    return Fetcher(
-        source,
-        ledger=ledger,
-        timeout_s=settings.http_timeout_s,
-        retries=settings.http_retries,
-        backoff_s=settings.http_backoff_s,
-        max_wait_s=settings.http_max_wait_s,
-        ttl_s=settings.http_cache_ttl_s,
-        **extra,
-    )
-
-
 def claim_query(claim: Claim) -> str:
     """What candidates are ranked against: the claim's question, statement and curated terms."""
     return " ".join([claim.title, claim.statement, *claim.search.terms])
@@ -128,7 +115,7 @@ def _fetch_arxiv(
     now: dt.datetime,
     result: DiscoveryResult,
 ) -> None:
-    source_fetcher = fetcher(arxiv_source.SOURCE, ledger, settings)
+    source_fetcher = Fetcher.for_source(arxiv_source.SOURCE, settings, ledger=ledger)
     client = arxiv_source.make_client(settings, source_fetcher)
     found: list[tuple[Paper, str]] = []
     anchors = set(claim.anchor_ids)
@@ -156,8 +143,8 @@ def _fetch_citations(
     ledger: Ledger, claim: Claim, settings: Settings, now: dt.datetime, result: DiscoveryResult
 ) -> None:
     headers = citations.s2_headers(settings)
-    s2 = fetcher(citations.S2, ledger, settings, headers=headers)
-    openalex = fetcher(citations.OPENALEX, ledger, settings)
+    s2 = Fetcher.for_source(citations.S2, settings, ledger=ledger, headers=headers)
+    openalex = Fetcher.for_source(citations.OPENALEX, settings, ledger=ledger)
     try:
         for anchor in claim.anchor_ids:
             try:

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from claimtrack.errors import SourceError
@@ -26,6 +26,8 @@ from claimtrack.ledger import Ledger
 
 if TYPE_CHECKING:
     import httpx
+
+    from claimtrack.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,21 @@ class Fetcher:
     cache_hits: int = 0
     _last_call: float = 0.0
     _client: httpx.Client | None = None
+
+    @classmethod
+    def for_source(cls, source: str, settings: Settings, *, ledger: Ledger | None = None, **extra: Any) -> Fetcher:
+        """A fetcher with the user's timeout, retry, back-off and cache settings; `extra` sets the rest
+        (headers, spacing, size limits)."""
+        return cls(
+            source,
+            ledger=ledger,
+            timeout_s=settings.http_timeout_s,
+            retries=settings.http_retries,
+            backoff_s=settings.http_backoff_s,
+            max_wait_s=settings.http_max_wait_s,
+            ttl_s=settings.http_cache_ttl_s,
+            **extra,
+        )
 
     def get(
         self,

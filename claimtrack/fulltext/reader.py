@@ -40,13 +40,10 @@ class Reader:
         self.ledger = ledger
         self.settings = settings
         self.parser = f"{PARSER_VERSION}/{settings.fulltext_passage_tokens}"
-        self.fetcher = Fetcher(
+        self.fetcher = Fetcher.for_source(
             SOURCE,
+            settings,
             ledger=None,  # the parsed text is kept below; the raw page would only bloat the HTTP cache
-            timeout_s=settings.http_timeout_s,
-            retries=settings.http_retries,
-            backoff_s=settings.http_backoff_s,
-            max_wait_s=settings.http_max_wait_s,
             min_interval_s=settings.arxiv_delay_s,
             max_bytes=settings.fulltext_max_bytes,
             max_time_s=settings.fulltext_fetch_s,
