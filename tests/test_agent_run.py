@@ -567,7 +567,8 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
         assert resumed.returncode == 0, resumed.stderr
         assert judged.count(first_pair) == 1  # the pair judged before the kill was not asked again
         summary = json.loads(resumed.stdout)
-        assert summary["totals"]["pairs_cached"] == 1
+        # its confirmation was still to be asked, so the pair counts among those this run judged, not the cached
+        assert ("confirm", *first_pair[1:]) in judged and summary["totals"]["pairs_cached"] == 0
         with sqlite3.connect(ledger) as conn:
             outcomes = [r[0] for r in conn.execute("SELECT outcome FROM runs ORDER BY started_at")]
         assert sorted(outcomes) == ["interrupted", "ok"]

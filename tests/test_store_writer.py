@@ -119,7 +119,7 @@ def test_a_review_decision_joins_the_history_but_moves_no_status() -> None:
     ]
     with pytest.raises(ChangeRefused, match="unknown evidence 'e9'"):
         claim.record_decision(decision.model_copy(update={"evidence": "e9"}))
-    with pytest.raises(ChangeRefused, match="before the history.s last entry"):
+    with pytest.raises(ChangeRefused, match=r"before the history.s last entry"):
         claim.record_decision(decision.model_copy(update={"at": T0 - dt.timedelta(days=1)}))
 
 
