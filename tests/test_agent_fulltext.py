@@ -194,14 +194,21 @@ def test_the_judge_reads_the_best_passages_and_the_citation_contexts_and_cites_t
     shown = " ".join(invoke("--workspace", str(ws), "show", CLAIM).stdout.split())  # unwrapped
     assert "(full text, §3 Results)" in shown and f"(citation context on arXiv:{ANCHOR})" in shown
 
-    # A second run sends nothing new: the same passages are chosen from the ledger, every judgement is cached,
-    # and no full text is fetched again.
+    # A second run sends nothing new: the same passages come from the ledger (nothing is ranked again), every
+    # judgement is cached, and no full text is fetched again.
     fetched = [r.path for r in literature.requests if r.path.startswith(("/html/", "/pdf/"))]
+
+    def not_again(*args: object) -> None:
+        raise AssertionError("passages ranked again")
+
+    monkeypatch.setattr("claimtrack.fulltext.passages_for", not_again)
     with _serve(monkeypatch, literature, respond) as again:
-        totals = json.loads(_run(ws, "--json").stdout)["totals"]
+        summary = json.loads(_run(ws, "--json").stdout)
         assert not [r for r in again.chat.requests if role_of(r) != "plan"]
     assert [r.path for r in literature.requests if r.path.startswith(("/html/", "/pdf/"))] == fetched
+    totals = summary["totals"]
     assert (totals["pairs_judged"], totals["pairs_cached"], totals["tokens_per_pair"]) == (0, 3, None)
+    assert summary["claims"][0]["notes"] == []  # no ranking failed, and what was said last run is not said again
 
 
 def test_a_cited_number_that_was_not_sent_or_a_quote_from_what_was_not_sent_is_rejected(ws, literature, monkeypatch):

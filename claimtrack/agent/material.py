@@ -3,8 +3,8 @@
 A judge that must copy a quote can copy the wrong text (a small model quoted the claim instead of the paper in
 50 of 56 rejected replies); a judge that cites sentence numbers cannot: the program copies the quote from the
 sentences cited, so every quote is the paper's own words by construction. A block is one source of text with
-its label (today the title and abstract; full-text passages with their section, and what a citing paper says
-about the anchor, are further blocks of the same form). Numbers run on across blocks, so a number names one
+its label: the title and abstract, a full-text passage with its section, or a passage where the paper cites the
+claim's anchor (agent/reading.py makes the last two). Numbers run on across blocks, so a number names one
 sentence of one block.
 """
 
