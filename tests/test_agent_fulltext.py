@@ -307,6 +307,9 @@ def test_slow_huge_and_rate_limited_papers_are_judged_on_what_could_be_read(ws, 
             summary = json.loads(_run(ws, "--json").stdout)
             shown = {p.title: [t for role, t in _requests(llm, p.title) if role == "judge"] for p in papers}
         asked = [r.path for r in literature.requests if r.path.startswith(("/html/", "/pdf/"))]
+        with _serve(monkeypatch, literature, by_material):  # the next run: only the PDF past the limit is asked again
+            later = json.loads(_run(ws, "--json").stdout)["claims"][0]["notes"]
+        again = [r.path for r in literature.requests if r.path.startswith(("/html/", "/pdf/"))][len(asked) :]
     notes = " | ".join(summary["claims"][0]["notes"])
     assert summary["totals"]["pairs_judged"] == 4 and summary["totals"]["judge_errors"] == 0
     # the slow page: cut at the time limit, judged on the passages before the cut
@@ -321,3 +324,5 @@ def test_slow_huge_and_rate_limited_papers_are_judged_on_what_could_be_read(ws, 
     assert limited.arxiv_id not in notes
     # the PDF past the byte limit: judged on the abstract alone (the first look), and tried again next run
     assert len(shown[huge.title]) == 1 and f"-byte limit for arXiv:{huge.arxiv_id}" in notes
+    assert again == [f"/html/{huge.arxiv_id}", f"/pdf/{huge.arxiv_id}"]
+    assert [n for n in later if n.startswith("full text")] == [n for n in notes.split(" | ") if huge.arxiv_id in n]

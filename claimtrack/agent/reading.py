@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RANKING_VERSION = "1"  # raise when passage ranking changes, so the stored choices are made again
+_ASKED_AGAIN = frozenset({"source-error", "too-large"})  # Unreadable kinds a later run reads again
 # Notes of a full text that say the judge may not have seen all of it: a download cut at its byte or time limit,
 # pages past the limit, a PDF reading stopped or failed part-way. The others ("references dropped", "no HTML"
 # before a PDF that answered) describe a complete reading and are not worth a reader's attention.
@@ -103,14 +104,13 @@ class Reading:
         """The full text's passages that bear on the claim, within the budget; none, with a note, when the
         paper could not be read."""
         from claimtrack.fulltext import FullText, Reader
-        from claimtrack.fulltext.models import REMEMBERED
 
         if self._reader is None:
             self._reader = Reader(self.ledger, self.settings)
         text = self._reader.read(paper)
         name = f"arXiv:{paper.arxiv_id}{paper.version or ''}" if paper.arxiv_id else paper.id
         if not isinstance(text, FullText):
-            return Passages(notes=(f"full text: {text.reason} for {name}",), retry=text.kind not in REMEMBERED)
+            return Passages(notes=(f"full text: {text.reason} for {name}",), retry=text.kind in _ASKED_AGAIN)
         notes = tuple(f"full text: {note} for {name}" for note in text.notes if _PARTIAL.search(note))
         try:
             chosen = self._chosen(claim, text)
