@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pdf_maker import many_pages
 
 from claimtrack.discovery.http import forget_down_hosts
 from claimtrack.fulltext.text import count_tokens
+from claimtrack.workspace import Workspace
 
 CLAIM = "it-output-format-not-task"
 ANCHOR = "2305.11383"
@@ -244,6 +246,11 @@ def test_no_fulltext_judges_titles_and_abstracts_only(ws, literature, monkeypatc
     assert all(re.findall(r"^(\S[^\n]*):\n\[", t, re.MULTILINE) == ["Title and abstract"] for t in asked)
     assert len(asked) == 3  # one judgement per pair, none credible on its abstract: no first look apart
     assert "(titles and abstracts only)" in result.stdout
+    with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:  # the run is recorded as the command it was
+        assert (
+            conn.execute("SELECT command FROM runs").fetchone()[0]
+            == f"claimtrack run {CLAIM} --no-fulltext --no-replicate"
+        )
     assert "judge tokens per pair judged:" in result.stdout
 
 

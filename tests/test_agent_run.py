@@ -323,6 +323,8 @@ def test_an_unconfirmed_supersedes_waits_for_review_and_a_person_decides(ws, lit
             assert superseding["confirm"]["confidence"] == 0.8 and superseding["confirm"]["by"].startswith("confirm-")
             text = invoke("--workspace", str(ws), "review", "it-output-format-not-task")
             assert superseding["id"] in text.stdout and "supersedes 0.90" in text.stdout and "1 waiting" in text.stdout
+            assert f'{SUPERSEDING}." (abstract)' in text.stdout  # where each quote stands in the paper
+            assert superseding["judge"]["quote_source"] == "abstract" and superseding["judge"]["quote_section"] is None
 
             accepted = invoke("--workspace", str(ws), "review", "accept", superseding["id"], "--by", "ana")
             assert accepted.exit_code == 0, accepted.stderr
