@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Full texts (claimtrack/fulltext, docs/fulltext.md): where, how much, and how long.
     arxiv_html_url: str = "https://arxiv.org/html"  # + /<id>[vN]: LaTeXML's rendering of the paper
     arxiv_pdf_url: str = "https://arxiv.org/pdf"  # + /<id>[vN]: the fallback when there is no HTML
-    fulltext_budget_tokens: int = Field(default=750, gt=0)  # passages sent per (claim, paper), MiniLM tokens
+    fulltext_budget_tokens: int = Field(default=700, gt=0)  # passages sent per (claim, paper), MiniLM tokens
     contexts_budget_tokens: int = Field(default=300, ge=0)  # citation contexts sent per (claim, paper), likewise
     # A first look (title, abstract, contexts) that says unrelated at or above this confidence sets the pair aside:
     # its full text is not read and it is not judged again (docs/agent.md).
