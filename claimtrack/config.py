@@ -44,7 +44,11 @@ class Settings(BaseSettings):
     # Full texts (claimtrack/fulltext, docs/fulltext.md): where, how much, and how long.
     arxiv_html_url: str = "https://arxiv.org/html"  # + /<id>[vN]: LaTeXML's rendering of the paper
     arxiv_pdf_url: str = "https://arxiv.org/pdf"  # + /<id>[vN]: the fallback when there is no HTML
-    fulltext_budget_tokens: int = Field(default=1500, gt=0)  # passages sent per (claim, paper), MiniLM tokens
+    fulltext_budget_tokens: int = Field(default=700, gt=0)  # passages sent per (claim, paper), MiniLM tokens
+    contexts_budget_tokens: int = Field(default=300, ge=0)  # citation contexts sent per (claim, paper), likewise
+    # A first look (title, abstract, contexts) that says unrelated at or above this confidence sets the pair aside:
+    # its full text is not read and it is not judged again (docs/agent.md).
+    first_look_unrelated: float = Field(default=0.8, ge=0.0, le=1.0)
     fulltext_passage_tokens: int = Field(default=200, ge=32, le=256)  # longest passage (MiniLM reads 256)
     fulltext_max_bytes: int = Field(default=30_000_000, gt=0)  # one HTML page or PDF; larger ones are cut
     fulltext_max_pages: int = Field(default=50, gt=0)  # PDF pages read (a 300-page thesis: the first 50)

@@ -329,3 +329,19 @@ def m007_papers_fts(conn: sqlite3.Connection) -> None:
         " INSERT INTO papers_fts (rowid, title, abstract) VALUES (new.rowid, new.title, new.abstract); END"
     )
     conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
+
+
+@migration
+def m008_passage_choices(conn: sqlite3.Connection) -> None:
+    """The full-text passages chosen for a claim, kept so that a later run shows the judge the same text (its
+    judgement then comes from the cache) without ranking the paper's passages again."""
+    conn.execute(
+        """CREATE TABLE passage_choices (
+    key TEXT PRIMARY KEY,          -- sha256 of what decides the choice: ranking and parser versions, paper id
+                                   -- and version, the claim's text, the budget, the embedding settings
+    paper_id TEXT NOT NULL,        -- versionless arXiv id
+    version TEXT NOT NULL DEFAULT '',
+    passages_json TEXT NOT NULL,   -- the chosen passages' positions in the paper (Passage.n), best first
+    chosen_at TEXT NOT NULL
+)"""
+    )

@@ -187,6 +187,23 @@ class SearchHints(Model):
         return value
 
 
+def quote_origin(source: QuoteSource | str | None, section: str | None) -> str | None:
+    """Where in a paper a quote stands, as a reader cites it: "abstract", "full text, §4.2 Scaling", "citation
+    context on arXiv:2305.11383"; None when not recorded."""
+    if source is None:
+        return None
+    if source == QuoteSource.FULLTEXT:
+        return f"full text, {section_label(section)}" if section else "full text"
+    if source == QuoteSource.CITATION_CONTEXT:
+        return f"citation context on {section}" if section else "citation context"
+    return "abstract"
+
+
+def section_label(section: str) -> str:
+    """A paper's section as a reader cites it: "§4.2 Scaling" when numbered, else its heading as written."""
+    return f"§{section}" if section[:1].isdigit() else section
+
+
 class Confirmation(Model):
     """The second judgement that let a paper judgement count: an independent model judgement that agreed on
     the direction, or a person who accepted the pair from the review queue."""
@@ -210,7 +227,7 @@ class Evidence(Model):
     stance: Stance
     quote: str | None = None  # verbatim from the source; required when an LLM judged a paper
     quote_source: QuoteSource | None = None  # the block of the text shown to the judge the quote came from
-    quote_section: str | None = None  # for a full-text quote: its section heading
+    quote_section: str | None = None  # a full-text quote's section heading; a citation context's anchor (arXiv:ID)
     scope_note: str | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     rationale: str | None = None
@@ -219,6 +236,11 @@ class Evidence(Model):
     numbers: dict[str, float] | None = None  # replication metrics (effect, stderr, ...)
     run: str | None = None
     confirmation: Confirmation | None = None  # a paper judgement counts only once confirmed
+
+    @property
+    def quote_origin(self) -> str | None:
+        """Where in the source the quote stands (see `quote_origin`)."""
+        return quote_origin(self.quote_source, self.quote_section)
 
 
 class StatusChange(Model):

@@ -63,7 +63,7 @@ class ReviewItem:
     paper: Paper
     state: str  # open | accepted | rejected
     created_at: str
-    judge: dict[str, Any]  # stance, quote, confidence, by, quote_source, rationale (or error)
+    judge: dict[str, Any]  # stance, quote, quote_source, quote_section, confidence, by, rationale (or error)
     confirm: dict[str, Any]
     judge_key: str
 
@@ -95,6 +95,7 @@ def _judgement(row: Any) -> dict[str, Any]:
         "stance": row["stance"],
         "quote": row["quote"],
         "quote_source": row["quote_source"],
+        "quote_section": row["quote_section"],
         "confidence": row["confidence"],
         "scope_note": row["scope_note"],
         "rationale": row["rationale"],

@@ -94,7 +94,7 @@ def claim_text(claim: Claim, library: Library) -> str:
         if e.title:
             out.append(f"      {e.title}")
         if e.quote:
-            where = f" [{e.quote_source}{': ' + e.quote_section if e.quote_section else ''}]" if e.quote_source else ""
+            where = f" ({e.quote_origin})" if e.quote_origin else ""
             out.append(_wrap(f'"{e.quote}"{where}', "      "))
         if e.confirmation:
             c = e.confirmation

@@ -36,6 +36,7 @@ def _paper(
     ident="e1",
     scope=None,
     confirmed: bool | float = True,
+    source: str | None = None,
 ) -> Evidence:
     confirmation = None
     if confirmed is not False:
@@ -44,7 +45,7 @@ def _paper(
     return Evidence(
         id=ident,
         kind=EvidenceKind.PAPER,
-        source="arXiv:2501.00001",
+        source=source or f"arXiv:2501.{ident}",  # one paper per item unless a test says otherwise
         published=published,
         stance=Stance(stance),
         quote=quote,
@@ -97,7 +98,7 @@ def test_rules_table(stances, expected):
     if change:
         assert change.by == "run-x" and change.from_ == Status.UNTESTED and change.at == LATER
         assert set(change.evidence) <= {e.id for e in claim.evidence} and change.evidence
-        assert "arXiv:2501.00001" in change.rationale
+        assert f"arXiv:2501.{change.evidence[0]}" in change.rationale  # the deciding paper is named
 
 
 def test_one_late_contest_does_not_overturn_ten_supports():
@@ -118,6 +119,22 @@ def test_the_rationale_states_the_balance():
     change = _decide(_claim(evidence=evidence))
     assert change.to == Status.RELAXED and change.rationale.startswith("1 supports (0.80), 3 contests (2.10)")
     assert "the contests outweigh the support" in change.rationale
+
+
+def test_a_paper_judged_again_counts_once_as_it_was_last_read():
+    """Its abstract said supports; its full text, read in a later run, relaxes: the paper is weighed once, by the
+    newer judgement, and the rationale says an earlier one was set aside."""
+    same = "arXiv:2507.00001"
+    abstract = _paper("supports", 0.9, ident="abstract", source=same)
+    fulltext = _paper("relaxes", 0.8, ident="fulltext", source=same, at=T0 + dt.timedelta(days=7), scope="below 3B")
+    other = _paper("supports", 0.7, ident="other", source="arXiv:2508.00002")
+    change = _decide(_claim(evidence=[abstract, fulltext, other]))
+    assert change.to == Status.RELAXED and change.evidence == ["fulltext"] and change.scope == "below 3B"
+    assert change.rationale.startswith("1 supports (0.70), 1 contests (0.80)")
+    assert "1 earlier judgements of papers judged again, not weighed" in change.rationale
+    # had the supports come from another paper, both would count and outweigh the contest
+    elsewhere = abstract.model_copy(update={"source": "arXiv:2509.00003"})
+    assert _decide(_claim(evidence=[elsewhere, fulltext, other])).to == Status.HOLDING
 
 
 def test_unconfirmed_low_confidence_or_quoteless_evidence_is_not_credible():

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from claimtrack.agent.grounding import is_grounded, looks_like_instruction
-from claimtrack.agent.material import CitationError, material_for, split_sentences
+from claimtrack.agent.material import Block, CitationError, material_for, split_sentences
+from claimtrack.agent.reading import passage_blocks
+from claimtrack.fulltext import Passage
 from claimtrack.models import QuoteSource
 from claimtrack.papers import Paper
 
@@ -129,3 +131,41 @@ def test_a_copied_quote_is_located_whatever_the_case_of_its_first_letter():
     assert across is not None and across.numbers == (3, 4)
     assert material.locate("Instruction tuning never works.") is None
     assert is_grounded("It teaches the format", PAPER.abstract) and not is_grounded("it Teaches", PAPER.abstract)
+
+
+def test_a_word_broken_at_a_line_end_is_found_however_the_quote_writes_it():
+    """A citation context or PDF passage keeps "pre-" and "training" apart where a line broke; the model may
+    write "pre-training" or "pretraining". Either is located, and the quote keeps the source's own text."""
+    context = Block(
+        QuoteSource.CITATION_CONTEXT,
+        "What this paper says where it cites arXiv:2305.11383",
+        ("Unlike earlier work, we find that pre- training on code improves multi-step reasoning.",),
+        "arXiv:2305.11383",
+    )
+    material = material_for(PAPER, [context])
+    for copied in ("pre-training on code improves multi-step", "pretraining on code improves multistep"):
+        found = material.locate(copied)
+        assert found is not None and found.numbers == (6,) and found.source == QuoteSource.CITATION_CONTEXT
+        assert found.quote.startswith("pre- training on code") and found.section == "arXiv:2305.11383"
+    assert material.locate("pre-training on text improves") is None
+    assert is_grounded("pre-training on code", "we find that pre-\ntraining on code helps")
+    assert is_grounded("language models", "large lan-\nguage models") and not is_grounded("language", "lan guage")
+
+
+def test_passages_and_contexts_are_blocks_numbered_on_from_the_abstract():
+    """A quote cited from a passage records the passage's section; numbers run on across blocks, and a quote
+    may not join sentences of two blocks."""
+    passages = passage_blocks(
+        [
+            Passage(n=9, section="4.2 Scaling", text="Above 7B parameters the gap reverses. It grows with data."),
+            Passage(n=3, section="2 Method", kind="caption", text="Figure 2: The setup."),
+        ]
+    )
+    assert [b.label for b in passages] == ["Full text, §2 Method, caption", "Full text, §4.2 Scaling"]
+    material = material_for(PAPER, passages)
+    cited = material.cite([7, 8])
+    assert cited.quote == "Above 7B parameters the gap reverses. It grows with data."
+    assert (cited.source, cited.section) == (QuoteSource.FULLTEXT, "4.2 Scaling")
+    assert "Full text, §4.2 Scaling:\n[7] Above 7B parameters the gap reverses." in material.render()
+    with pytest.raises(CitationError, match="one block"):
+        material.cite([6, 7])

@@ -12,7 +12,7 @@ from loopback import ChatReply, OpenAIServer, user_text
 
 from claimtrack.agent import judge as judge_mod
 from claimtrack.agent.decide import decide
-from claimtrack.agent.judge import INJECTION_CAP, judge_pair
+from claimtrack.agent.judge import INJECTION_CAP, build_request, judge_pair
 from claimtrack.agent.llm import LLM, LLMError, make_llm
 from claimtrack.agent.material import Block, material_for
 from claimtrack.agent.prompts import load_prompt
@@ -250,6 +250,34 @@ def test_cache_second_call_makes_no_request(monkeypatch, ws, ledger, claim, pape
         judge_pair(ledger, llm, load_prompt(ws, "judge"), claim, edited)  # other text sent: another key
         assert len(server.chat.requests) == 3
     assert second.cached and second.judgement == first.judgement
+
+
+def test_the_cache_key_covers_the_passages_and_contexts_sent(ws, claim, paper):
+    """The key hashes the exact text sent: another passage, another section label, another context, or none at
+    all is another request; the same blocks again are the same one."""
+    prompt = load_prompt(ws, "judge")
+
+    def key(*blocks: Block) -> str:
+        return build_request("judge", prompt, "m", claim, paper, blocks).key
+
+    def passage(text: str, section: str = "4 Results") -> Block:
+        return Block(QuoteSource.FULLTEXT, f"Full text, §{section}", (text,), section)
+
+    context = Block(QuoteSource.CITATION_CONTEXT, "What this paper says where it cites arXiv:1", ("It fails.",), "x")
+    shown = key(passage("Above 7B the gap reverses."), context)
+    assert shown == key(passage("Above 7B the gap reverses."), context)
+    others = {
+        key(),
+        key(context),
+        key(passage("Above 7B the gap reverses.")),
+        key(passage("Above 13B the gap reverses."), context),
+        key(passage("Above 7B the gap reverses.", "5 Analysis"), context),
+        shown,
+    }
+    assert len(others) == 6
+    request = build_request("judge", prompt, "m", claim, paper, [passage("Above 7B the gap reverses."), context])
+    assert "Full text, §4 Results:\n[5] Above 7B the gap reverses." in request.user
+    assert "What this paper says where it cites arXiv:1:\n[6] It fails." in request.user
 
 
 def _evidence(out, paper, *, confirmed: bool = True) -> Evidence:

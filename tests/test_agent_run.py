@@ -323,6 +323,8 @@ def test_an_unconfirmed_supersedes_waits_for_review_and_a_person_decides(ws, lit
             assert superseding["confirm"]["confidence"] == 0.8 and superseding["confirm"]["by"].startswith("confirm-")
             text = invoke("--workspace", str(ws), "review", "it-output-format-not-task")
             assert superseding["id"] in text.stdout and "supersedes 0.90" in text.stdout and "1 waiting" in text.stdout
+            assert f'{SUPERSEDING}." (abstract)' in text.stdout  # where each quote stands in the paper
+            assert superseding["judge"]["quote_source"] == "abstract" and superseding["judge"]["quote_section"] is None
 
             accepted = invoke("--workspace", str(ws), "review", "accept", superseding["id"], "--by", "ana")
             assert accepted.exit_code == 0, accepted.stderr
@@ -567,7 +569,8 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
         assert resumed.returncode == 0, resumed.stderr
         assert judged.count(first_pair) == 1  # the pair judged before the kill was not asked again
         summary = json.loads(resumed.stdout)
-        assert summary["totals"]["pairs_cached"] == 1
+        # its confirmation was still to be asked, so the pair counts among those this run judged, not the cached
+        assert ("confirm", *first_pair[1:]) in judged and summary["totals"]["pairs_cached"] == 0
         with sqlite3.connect(ledger) as conn:
             outcomes = [r[0] for r in conn.execute("SELECT outcome FROM runs ORDER BY started_at")]
         assert sorted(outcomes) == ["interrupted", "ok"]

@@ -126,7 +126,8 @@ def test_a_run_logs_llm_calls_without_keys_and_quiet_hides_its_progress(
     assert loud.exit_code == 0 and quiet.exit_code == 0, loud.stderr + quiet.stderr
     lines = loud.stderr.splitlines()
     assert any(line.startswith("info: llm: test-model plan call: ") and "tokens in" in line for line in lines)
-    assert any(line.startswith("info: llm: test-model judge call: 100 tokens in, 20 out, ") for line in lines)
+    # the pair's first look (an unrelated paper is set aside there, so it is the only judge request)
+    assert any(line.startswith("info: llm: test-model look call: 100 tokens in, 20 out, ") for line in lines)
     assert f"[1/1] {CLAIM}: done" in lines
     assert OPENAI_KEY not in loud.stderr and S2_KEY not in loud.stderr
     assert quiet.stderr == "" and quiet.stdout.startswith("run ")

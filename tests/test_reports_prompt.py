@@ -70,6 +70,7 @@ def test_unanchored_claims_are_marked_and_every_line_is_included(tmp_path: Path)
     # a superseded claim shows the change's rationale and the evidence behind it
     assert "Why it changed: A newer training recipe removes the trade-off." in text
     assert "Changed by arXiv:2604.05555 (2026-04, supersedes)" in text
+    assert 'confident guesses persist" (full text, §4.2 Scaling)' in text  # where the quote stands in the paper
 
 
 def test_out_writes_the_file(tmp_path: Path) -> None:

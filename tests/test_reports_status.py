@@ -67,6 +67,10 @@ def test_json_has_the_documented_structure(ws: Path) -> None:
     assert claim["last_change"]["rationale"] == "A newer training recipe removes the trade-off."
     assert claim["stance_counts"] == {"supports": 1, "relaxes": 0, "contradicts": 0, "supersedes": 1, "unrelated": 0}
     assert claim["evidence"][0]["quote"] == IMG_QUOTE
+    hostile, support = claim["evidence"]
+    assert (hostile["quote_source"], hostile["quote_section"]) == ("fulltext", "4.2 Scaling")
+    assert hostile["quote_origin"] == "full text, §4.2 Scaling"
+    assert support["quote_origin"] == "citation context on arXiv:2507.16806"
     replicated = report["claims"]["replicated-claim"]["evidence"][0]
     assert replicated["numbers"] == {"effect": 0.12, "stderr": 0.03, "ci_low": 0.06, "ci_high": 0.18}
     assert replicated["numbers_text"] == "effect 0.12 ± 0.03 (stderr), 95% CI 0.06 to 0.18"
@@ -99,6 +103,8 @@ def test_markdown_shows_changes_evidence_numbers_and_pending(ws: Path) -> None:
     assert "1 judged pair waiting for review (`claimtrack review`); 1 candidate paper not yet judged." in text
     assert "judged contradicts (0.75), confirmation supports (0.80)" in text
     assert "    - numbers: effect 0.12 ± 0.03 (stderr), 95% CI 0.06 to 0.18" in text
+    assert "    > binary rewards raise overconfidence *(citation context on arXiv:2507.16806)*" in text
+    assert "confident guesses persist *(full text, §4.2 Scaling)*" in text  # where each quote stands
     assert "  - arXiv:2606.00042 (2026-06-01, score 0.5) Template \\<b>matching\\</b> & RL" in text
     assert "- Anchors: none (not grounded in a paper yet)" in text
     # markup from papers cannot become HTML when the Markdown is rendered: every `<` is backslash-escaped
@@ -120,6 +126,7 @@ def test_html_is_self_contained_and_escapes_paper_text(ws: Path, tmp_path: Path)
     assert SCRIPT_TITLE in text and IMG_QUOTE in text and "Template <b>matching</b> & RL" in text
     assert "1waiting for review" in text and "1not yet judged" in text  # the cards: the queue, the candidates
     assert "Reasoning <i>after</i> tuning" in text  # escaped, shown as text
+    assert f"{IMG_QUOTE} (full text, §4.2 Scaling)" in text and tags.count("cite") == 2  # where the quotes stand
     rows = [a for t, a in elements.tags if t == "tr" and "data-claim" in a]
     assert [a["data-claim"] for a in rows] == ["calibration-claim", "replicated-claim", "unanchored-claim"]
     assert tags.count("svg") == 2  # the timeline and one evidence chart for the one line
@@ -181,6 +188,7 @@ def test_log_lists_changes_newest_first_with_evidence(ws: Path) -> None:
     assert "    evidence rep-1: supports job:probe-1 (recorded 2026-03-11)" in lines
     assert "      effect 0.12 ± 0.03 (stderr), 95% CI 0.06 to 0.18" in lines
     assert "    A newer training recipe removes the trade-off." in lines
+    assert '      "binary rewards raise overconfidence" (citation context on arXiv:2507.16806)' in lines
 
 
 def test_log_filters_by_claim_and_date_and_prints_json(ws: Path) -> None:

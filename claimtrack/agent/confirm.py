@@ -11,7 +11,7 @@ relaxes. A pair whose judgements disagree waits in the review queue (review.py) 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from claimtrack.agent.judge import Judgement, JudgeOutcome, ask, build_request, lookup, to_evidence
@@ -65,17 +65,37 @@ def confirmed_evidence(first: JudgeOutcome, second: JudgeOutcome, stance: Stance
 
 @dataclass(frozen=True)
 class Assessment:
-    """One pair after judging and, where it was credible, confirming."""
+    """One pair after its first look, its full judgement and, where that was credible, its confirmation."""
 
-    first: JudgeOutcome
+    first: JudgeOutcome  # the judgement that counts: on the full material, or the first look when it is all
     second: JudgeOutcome | None = None  # None when the first was not credible (nothing to confirm)
     evidence: Evidence | None = None  # confirmed evidence for the claim
     review: str | None = None  # the open review item, when the two disagreed
+    look: JudgeOutcome | None = None  # the first look, when the pair was read in two steps
+    set_aside: bool = False  # the first look found the paper clearly unrelated: nothing more was read
+    read_more: bool = False  # the full judgement was shown more than the first look (full-text passages)
+
+    @property
+    def outcomes(self) -> list[JudgeOutcome]:
+        """Every judgement the pair took, each once."""
+        seen = [o for o in (self.look, self.first, self.second) if o is not None]
+        return [o for i, o in enumerate(seen) if all(o.key != s.key for s in seen[:i])]
+
+    @property
+    def fresh(self) -> bool:
+        """Whether this run asked the model anything about the pair."""
+        return any(not o.cached for o in self.outcomes)
 
 
 @dataclass
 class Assessor:
-    """Judges pairs and confirms the credible ones, both through the ledger's judgement cache."""
+    """Judges pairs and confirms the credible ones, both through the ledger's judgement cache.
+
+    With `set_aside_at`, a pair may be read in two steps: a first look on the title and abstract (and the
+    citation contexts, which are short) and, unless it finds the paper clearly unrelated (unrelated at or above
+    `set_aside_at`), a full judgement on more material (the full text's passages). The first look is a cached
+    judgement like any other; when there is nothing more to read, the full judgement is the same request and
+    costs nothing."""
 
     ledger: Ledger
     judge_llm: LLM
@@ -84,32 +104,60 @@ class Assessor:
     confirm_prompt: Prompt
     threshold: float
     run_id: str | None = None
+    set_aside_at: float = 1.0
 
     def is_judged(self, claim: Claim, paper: Paper, extra: Sequence[Block] = ()) -> bool:
-        """Whether the first judgement of the pair is in the cache (judging it again would cost nothing)."""
+        """Whether the first judgement of the pair (its first look, when read in two steps) is in the cache."""
         request = build_request("judge", self.judge_prompt, self.judge_llm.model, claim, paper, extra)
         return lookup(self.ledger, request) is not None
 
-    def judge(self, claim: Claim, paper: Paper, extra: Sequence[Block] = ()) -> JudgeOutcome:
+    def judge(self, claim: Claim, paper: Paper, extra: Sequence[Block] = (), *, purpose: str = "judge") -> JudgeOutcome:
         request = build_request("judge", self.judge_prompt, self.judge_llm.model, claim, paper, extra)
-        return lookup(self.ledger, request) or ask(self.ledger, self.judge_llm, request, run_id=self.run_id)
+        return lookup(self.ledger, request) or ask(
+            self.ledger, self.judge_llm, request, run_id=self.run_id, purpose=purpose
+        )
 
     def confirm(self, claim: Claim, paper: Paper, extra: Sequence[Block] = ()) -> JudgeOutcome:
         request = build_request("confirm", self.confirm_prompt, self.confirm_llm.model, claim, paper, extra)
         return lookup(self.ledger, request) or ask(self.ledger, self.confirm_llm, request, run_id=self.run_id)
 
+    def sets_aside(self, look: JudgeOutcome) -> bool:
+        """A first look that finds the paper clearly unrelated: reading further would not pay."""
+        j = look.judgement
+        return j is not None and j.stance == Stance.UNRELATED and j.confidence >= self.set_aside_at
+
     def assess(
-        self, claim: Claim, paper: Paper, extra: Sequence[Block] = (), *, now: dt.datetime | None = None
+        self,
+        claim: Claim,
+        paper: Paper,
+        extra: Sequence[Block] = (),
+        *,
+        more: Callable[[], Sequence[Block]] | None = None,
+        now: dt.datetime | None = None,
     ) -> Assessment:
-        """Judge the pair; confirm it when the judgement is credible; queue it for review when the two disagree.
-        Raises LLMError when the endpoint fails (what was answered before is cached)."""
-        first = self.judge(claim, paper, extra)
+        """Judge the pair on `extra` beside the title and abstract; with `more`, that is the first look, and
+        unless it sets the pair aside, `more()` gives the further blocks (full-text passages) the full judgement
+        also reads. Confirm the judgement that counts when it is credible (on the same material); queue the
+        pair for review when the two disagree. Raises LLMError when the endpoint fails (what was answered
+        before is cached)."""
+        look: JudgeOutcome | None = None
+        further: tuple[Block, ...] = ()
+        if more is not None:
+            look = self.judge(claim, paper, extra, purpose="look")
+            if self.sets_aside(look):
+                return Assessment(look, look=look, set_aside=True)
+            further = tuple(more())
+        shown = (*further, *extra)
+        first = look if look is not None and not further else self.judge(claim, paper, shown)
+        read_more = bool(further)
         if not is_credible_judgement(first.judgement, self.threshold):
-            return Assessment(first)
+            return Assessment(first, look=look, read_more=read_more)
         assert first.judgement is not None
-        second = self.confirm(claim, paper, extra)
+        second = self.confirm(claim, paper, shown)
         stance = agreed_stance(first.judgement, second.judgement, self.threshold)
         if stance is not None:
-            return Assessment(first, second, evidence=confirmed_evidence(first, second, stance, self.run_id))
+            evidence = confirmed_evidence(first, second, stance, self.run_id)
+            return Assessment(first, second, evidence=evidence, look=look, read_more=read_more)
         item, state = enqueue(self.ledger, claim.id, paper.id, first.key, second.key, run_id=self.run_id, now=now)
-        return Assessment(first, second, review=item if state == "open" else None)  # decided: a person's call
+        review = item if state == "open" else None  # decided: a person's call
+        return Assessment(first, second, review=review, look=look, read_more=read_more)

@@ -16,7 +16,9 @@ person's item without one weighs 1). Over the weighed evidence, the first matchi
                                                                                 of the heaviest contesting paper
   4. otherwise: the supports weigh at least as much as the contests          -> holding
 
-so one contest cannot overturn a well-supported claim, and the rationale states the balance.
+so one contest cannot overturn a well-supported claim, and the rationale states the balance. A paper counts
+once: when it was judged again (its full text read after its abstract, a new version), its newest credible
+judgement is weighed and the earlier ones are not.
 """
 
 from __future__ import annotations
@@ -95,10 +97,23 @@ def overruled(claim: Claim) -> set[str]:
     return out
 
 
+def newest_per_paper(items: list[Evidence]) -> list[Evidence]:
+    """The items with only each paper's newest judgement: a paper judged again (its full text read after its
+    abstract, a new version, an edited prompt) is one paper and counts once, as it was last read."""
+    newest: dict[str, Evidence] = {}
+    for item in items:
+        if item.kind == EvidenceKind.PAPER and (
+            item.source not in newest or item.judged_at >= newest[item.source].judged_at
+        ):
+            newest[item.source] = item
+    return [e for e in items if e.kind != EvidenceKind.PAPER or newest[e.source] is e]
+
+
 def decide(claim: Claim, *, threshold: float, by: str, now: dt.datetime) -> StatusChange | None:
     """The status change the evidence calls for (dated `now`, made `by` a run or a person), or None."""
     excluded = overruled(claim)
-    weighed = [e for e in claim.evidence if e.id not in excluded and is_credible(e, threshold)]
+    credible = [e for e in claim.evidence if e.id not in excluded and is_credible(e, threshold)]
+    weighed = newest_per_paper(credible)
     if not weighed:
         return None
     supports = [e for e in weighed if effective_stance(e, claim) == Stance.SUPPORTS]
@@ -130,8 +145,13 @@ def decide(claim: Claim, *, threshold: float, by: str, now: dt.datetime) -> Stat
     reasons = "; ".join(_reason(e, claim) for e in deciding[:3])
     if len(deciding) > 3:
         reasons += f"; and {len(deciding) - 3} more"
-    note = f" ({len(excluded & {e.id for e in claim.evidence})} overruled by a person's verdict, not weighed)"
-    rationale = f"{balance}: {why}{note if excluded else ''}. {reasons}"
+    notes = []
+    if excluded:
+        notes.append(f"{len(excluded & {e.id for e in claim.evidence})} overruled by a person's verdict, not weighed")
+    if len(weighed) < len(credible):
+        notes.append(f"{len(credible) - len(weighed)} earlier judgements of papers judged again, not weighed")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    rationale = f"{balance}: {why}{note}. {reasons}"
     return StatusChange(
         from_=claim.status,
         to=target,

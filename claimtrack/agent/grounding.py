@@ -14,6 +14,9 @@ import re
 import unicodedata
 
 _WS = re.compile(r"\s+")
+# A hyphen inside a word, or a hyphen and a line break ("pre-\ntraining", which reads "pre- training" once white
+# space is collapsed): compared without it, so a quote matches whichever way the source broke or joined the word.
+_WORD_HYPHEN = re.compile(r"(?<=\w)-\s*(?=\w)")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 MIN_QUOTE_WORDS = 4
 
@@ -71,14 +74,32 @@ def normalize(text: str) -> str:
     return _WS.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTES)).strip()
 
 
+def unhyphenate(text: str) -> tuple[str, list[int]]:
+    """`text` without its in-word and line-break hyphens ("pre- training", "pre-training" -> "pretraining"),
+    and where each character of the result stands in `text` (one more entry: the end), so a match found in
+    the folded text can be cut from the original."""
+    kept: list[int] = []
+    last = 0
+    for found in _WORD_HYPHEN.finditer(text):
+        kept += range(last, found.start())
+        last = found.end()
+    kept += range(last, len(text))
+    return "".join(text[i] for i in kept), [*kept, len(text)]
+
+
+def comparable(text: str) -> str:
+    """What grounding compares: normalised, and without in-word and line-break hyphens."""
+    return unhyphenate(normalize(text))[0]
+
+
 def is_grounded(quote: str, *sources: str) -> bool:
-    """The quote occurs in one of the sources after normalisation: a verbatim copy, except that its first
-    letter may differ in case (a quote that starts mid-sentence is often capitalised)."""
-    needle = normalize(quote)
+    """The quote occurs in one of the sources after normalisation (and hyphenation folded): a verbatim copy,
+    except that its first letter may differ in case (a quote that starts mid-sentence is often capitalised)."""
+    needle = comparable(quote)
     if not needle:
         return False
     forms = {needle, needle[:1].lower() + needle[1:], needle[:1].upper() + needle[1:]}
-    return any(form in normalize(source) for source in sources for form in forms)
+    return any(form in comparable(source) for source in sources for form in forms)
 
 
 def looks_like_instruction(text: str) -> bool:

@@ -373,15 +373,22 @@ def lookup(ledger: Ledger, request: Request) -> JudgeOutcome | None:
 
 
 def ask(
-    ledger: Ledger, llm: LLM, request: Request, *, run_id: str | None = None, now: dt.datetime | None = None
+    ledger: Ledger,
+    llm: LLM,
+    request: Request,
+    *,
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+    purpose: str | None = None,
 ) -> JudgeOutcome:
-    """Ask the model (one retry on a rejected reply) and record the outcome in the ledger."""
+    """Ask the model (one retry on a rejected reply) and record the outcome in the ledger. `purpose` names the
+    calls in the usage counts (default: the role; a first look is a `judge` request counted as `look`)."""
     claim, paper, prompt = request.claim, request.paper, request.prompt
     user = request.user_message()
     tokens_in = tokens_out = 0
     judgement, error = None, None
     for attempt in range(2):
-        reply = llm.chat(prompt.system, user, purpose=request.role)
+        reply = llm.chat(prompt.system, user, purpose=purpose or request.role)
         tokens_in += reply.tokens_in
         tokens_out += reply.tokens_out
         try:

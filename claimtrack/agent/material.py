@@ -3,8 +3,8 @@
 A judge that must copy a quote can copy the wrong text (a small model quoted the claim instead of the paper in
 50 of 56 rejected replies); a judge that cites sentence numbers cannot: the program copies the quote from the
 sentences cited, so every quote is the paper's own words by construction. A block is one source of text with
-its label (today the title and abstract; full-text passages with their section, and what a citing paper says
-about the anchor, are further blocks of the same form). Numbers run on across blocks, so a number names one
+its label: the title and abstract, a full-text passage with its section, or a passage where the paper cites the
+claim's anchor (agent/reading.py makes the last two). Numbers run on across blocks, so a number names one
 sentence of one block.
 """
 
@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from claimtrack.agent.grounding import normalize
+from claimtrack.agent.grounding import normalize, unhyphenate
 from claimtrack.models import QuoteSource
 from claimtrack.papers import Paper
 
@@ -139,18 +139,21 @@ class Material:
     def locate(self, quote: str) -> Cited | None:
         """The sentences that hold a quote a judge copied instead of citing numbers, the quote kept as the paper
         writes it. The copy may differ in white space, typographic quotes, and the case of its first letter
-        (a quote starting mid-sentence is often capitalised by the model); it may run over sentences of one
+        (a quote starting mid-sentence is often capitalised by the model), and in how a word broken at a line
+        end is written ("pre-" then a line break, "pre-training", "pretraining"); it may run over sentences of one
         block."""
-        needle = _fold_first(normalize(quote).strip(" \"'"))
+        needle = _fold_first(unhyphenate(normalize(quote).strip(" \"'"))[0])
         if len(needle) < 2:
             return None
         number = 1
         for block in self.blocks:
             plain = [normalize(s) for s in block.sentences]
             joined = " ".join(plain)
-            found = _find_folded(joined, needle)
-            if found is not None:
-                end, offset, numbers = found + len(needle), 0, []
+            folded, where = unhyphenate(joined)
+            at = _find_folded(folded, needle)
+            if at is not None:
+                found, end = where[at], where[at + len(needle) - 1] + 1
+                offset, numbers = 0, []
                 for index, sentence in enumerate(plain):
                     if offset < end and found < offset + len(sentence):
                         numbers.append(number + index)

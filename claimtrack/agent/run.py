@@ -22,8 +22,10 @@ from typing import Any
 from claimtrack.agent.confirm import Assessor
 from claimtrack.agent.decide import CONTESTING, decide, is_credible
 from claimtrack.agent.llm import LLM, LLMError, Usage, make_llm
+from claimtrack.agent.material import Block
 from claimtrack.agent.planner import plan_queries
 from claimtrack.agent.prompts import Prompt, load_prompt
+from claimtrack.agent.reading import Reading
 from claimtrack.config import Settings
 from claimtrack.errors import Busy, ClaimtrackError, InvalidArgument, SourceError
 from claimtrack.fileio import atomic_write, file_lock
@@ -44,6 +46,7 @@ class RunOptions:
     all: bool = False
     offline: bool = False
     judge: bool = True
+    fulltext: bool = True  # read full texts and citation contexts for the judge; False: titles and abstracts only
     replicate: bool = True
     k: int | None = None  # pairs judged afresh per claim; Settings.judge_k when None
     replicate_limit: int | None = None  # items per probe condition (lm-eval --limit)
@@ -56,6 +59,7 @@ class RunOptions:
             ("--all", self.all),
             ("--offline", self.offline),
             ("--no-judge", not self.judge),
+            ("--no-fulltext", not self.fulltext),
             ("--no-replicate", not self.replicate),
         ]
         parts = ["claimtrack run", *self.claim_ids, *(flag for flag, on in flags if on)]
@@ -70,8 +74,10 @@ class ClaimReport:
     papers_found: int = 0
     new_papers: int = 0
     extra_queries: list[str] = field(default_factory=list)
-    judged: int = 0  # fresh first judgements made in this run
-    cached: int = 0  # first judgements taken from the ledger cache
+    judged: int = 0  # pairs this run asked the model about (a first look, a full judgement or a confirmation)
+    cached: int = 0  # pairs whose judgements all came from the ledger cache
+    set_aside: int = 0  # of the pairs judged: those a first look found clearly unrelated (nothing more read)
+    read_in_full: int = 0  # of the pairs judged: those judged again with passages of their full text
     judge_errors: int = 0
     confirmed: int = 0  # pairs whose credible judgement a second judgement confirmed (fresh or cached)
     review: list[str] = field(default_factory=list)  # review items of pairs whose two judgements disagreed
@@ -90,6 +96,7 @@ class RunSummary:
     finished_at: str | None = None
     llm: str | None = None  # model name; None when no endpoint is configured or judging is off
     offline: bool = False
+    fulltext: bool = True  # the judge read full texts and citation contexts (not --no-fulltext)
     claims: list[ClaimReport] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     collected: list[str] = field(default_factory=list)  # replication jobs (Slurm) finished since the last run
@@ -114,6 +121,13 @@ class RunSummary:
                     hit.append(claim.claim_id)
         return [{"source": s, "cause": c, "claims": ids} for (s, c), ids in groups.items()]
 
+    def tokens_per_pair(self, *, confirmation: bool) -> int | None:
+        """The judge's tokens (in and out: first looks and judgements, and confirmations when asked) per pair
+        this run judged; None when it judged none."""
+        judged = sum(c.judged for c in self.claims)
+        purposes = ("look", "judge", "confirm") if confirmation else ("look", "judge")
+        return round(self.usage.tokens(*purposes) / judged) if judged else None
+
     def as_dict(self) -> dict[str, Any]:
         confirm = self.usage.tokens("confirm")
         rest = self.usage.tokens() - confirm
@@ -123,6 +137,7 @@ class RunSummary:
             "finished_at": self.finished_at,
             "llm": self.llm,
             "offline": self.offline,
+            "fulltext": self.fulltext,
             "collected_replications": self.collected,
             "totals": {
                 "claims": len(self.claims),
@@ -131,6 +146,10 @@ class RunSummary:
                 "new_papers": sum(c.new_papers for c in self.claims),
                 "pairs_judged": sum(c.judged for c in self.claims),
                 "pairs_cached": sum(c.cached for c in self.claims),
+                "pairs_set_aside": sum(c.set_aside for c in self.claims),
+                "pairs_read_in_full": sum(c.read_in_full for c in self.claims),
+                "tokens_per_pair": self.tokens_per_pair(confirmation=False),
+                "tokens_per_pair_with_confirmation": self.tokens_per_pair(confirmation=True),
                 "judge_errors": sum(c.judge_errors for c in self.claims),
                 "pairs_confirmed": sum(c.confirmed for c in self.claims),
                 "pairs_to_review": sum(len(c.review) for c in self.claims),
@@ -228,7 +247,9 @@ def execute(
     prompts = {name: load_prompt(ws, name) for name in ("judge", "confirm", "queries")} if judging else {}
     with RunLock(ws, settings.run_lock_wait_s) as lock, Ledger.open(ws) as ledger:
         run_id = new_run_id(now)
-        summary = RunSummary(run_id=run_id, started_at=now.isoformat(), offline=options.offline)
+        summary = RunSummary(
+            run_id=run_id, started_at=now.isoformat(), offline=options.offline, fulltext=options.fulltext
+        )
         lock.note(run_id, summary.started_at, options.command)
         _close_dead_runs(ledger)
         with ledger.transaction() as conn:
@@ -249,14 +270,23 @@ def execute(
                 summary.llm = f"{llm.model} (confirmed by {settings.confirm_model})"
             assert confirmer is not None
             assessor = Assessor(
-                ledger, llm, confirmer, prompts["judge"], prompts["confirm"], settings.judge_threshold, run_id
+                ledger,
+                llm,
+                confirmer,
+                prompts["judge"],
+                prompts["confirm"],
+                settings.judge_threshold,
+                run_id,
+                set_aside_at=settings.first_look_unrelated,
             )
+        reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
         ctx = RunContext(
             ws=ws,
             ledger=ledger,
             store=store,
             llm=llm,
             assessor=assessor,
+            reading=reading,
             prompts=prompts,
             options=options,
             settings=settings,
@@ -272,6 +302,8 @@ def execute(
                 summary.claims.append(check_claim(ctx, claim, number, len(claims)))
             outcome = "failed" if summary.failed else "ok"
         finally:
+            if reading is not None:
+                reading.close()
             summary.finished_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
             with ledger.transaction() as conn:
                 conn.execute(
@@ -303,6 +335,7 @@ class RunContext:
     store: Store
     llm: LLM | None  # None: no endpoint configured, or --no-judge
     assessor: Assessor | None  # judges and confirms pairs; None when llm is None
+    reading: Reading | None  # full texts and citation contexts for the judge; None with --no-fulltext
     prompts: dict[str, Prompt]  # "judge", "confirm" and "queries", loaded when judging
     options: RunOptions
     settings: Settings
@@ -407,32 +440,42 @@ def _judged_before(ctx: RunContext, claim: Claim) -> int:
 def judge_candidates(ctx: RunContext, check: ClaimCheck) -> None:
     """Judge the candidates down the ranking until k pairs were judged afresh: pairs judged before come from
     the cache and use no slot, so each run reaches further down (the paper ranked k+1 is judged next time).
-    A credible judgement is confirmed by a second one (confirm.py); only confirmed evidence can move the claim,
-    and a pair whose two judgements disagree waits in the review queue. Without an LLM the pairs stay
-    unjudged; when the endpoint fails the rest wait for the next run rather than be guessed."""
+
+    Each pair gets a first look on its title and abstract (and what it says where it cites the claim's anchors);
+    unless that finds it clearly unrelated, its full text is read and the best passages for the claim are judged
+    with the rest (with --no-fulltext, the title and abstract alone are judged, once). A credible judgement is
+    confirmed by a second one on the same material (confirm.py); only confirmed evidence can move the claim, and
+    a pair whose two judgements disagree waits in the review queue. Without an LLM the pairs stay unjudged;
+    when the endpoint fails the rest wait for the next run rather than be guessed. A slot is a fresh first look."""
     report, assessor = check.report, ctx.assessor
     if assessor is None:
         report.unjudged = len(check.candidates[: ctx.k])
         return
     fresh = 0
     for index, paper in enumerate(check.candidates):
-        was_judged = assessor.is_judged(check.claim, paper)
-        if not was_judged and fresh >= ctx.k:
-            report.unjudged = _not_judged(assessor, check, index)
+        shown = _first_look_blocks(ctx, check.claim, paper)
+        if not assessor.is_judged(check.claim, paper, shown) and fresh >= ctx.k:
+            report.unjudged = _not_judged(ctx, check, index)
             return
         check.say(f"judging {min(fresh + 1, ctx.k)}/{ctx.k}")
+        more = ctx.reading.for_pair(check.claim, paper) if ctx.reading is not None else None
         try:
-            assessment = assessor.assess(check.claim, paper, now=ctx.now)
+            assessment = assessor.assess(check.claim, paper, shown, more=more, now=ctx.now)
         except LLMError as exc:
             report.failures.append(f"judge: {exc}")
-            report.unjudged = _not_judged(assessor, check, index)
+            report.unjudged = _not_judged(ctx, check, index)
             return
         first = assessment.first
-        fresh += not first.cached
-        if first.cached:
-            report.cached += 1
-        elif first.outcome == "judged":
+        fresh += not (assessment.look or first).cached
+        if assessment.fresh:
             report.judged += 1
+            report.set_aside += assessment.set_aside
+            report.read_in_full += assessment.read_more
+        else:
+            report.cached += 1
+        read = more.read if more is not None else None
+        if read is not None and (read.retry or not first.cached):  # said when judged on it, or to be read later
+            report.notes += list(read.notes)
         if first.outcome == "judge-error":
             report.judge_errors += 1
             if not first.cached:  # said once, in the run that recorded it
@@ -444,8 +487,18 @@ def judge_candidates(ctx: RunContext, check: ClaimCheck) -> None:
             report.review.append(assessment.review)
 
 
-def _not_judged(assessor: Assessor, check: ClaimCheck, start: int) -> int:
-    return sum(not assessor.is_judged(check.claim, paper) for paper in check.candidates[start:])
+def _first_look_blocks(ctx: RunContext, claim: Claim, paper: Paper) -> tuple[Block, ...]:
+    """What the judge is shown beside the title and abstract on the first look: the citation contexts."""
+    return ctx.reading.contexts(claim, paper) if ctx.reading is not None else ()
+
+
+def _not_judged(ctx: RunContext, check: ClaimCheck, start: int) -> int:
+    assessor = ctx.assessor
+    assert assessor is not None
+    return sum(
+        not assessor.is_judged(check.claim, paper, _first_look_blocks(ctx, check.claim, paper))
+        for paper in check.candidates[start:]
+    )
 
 
 def replicate_claim(ctx: RunContext, check: ClaimCheck) -> None:

@@ -27,6 +27,10 @@ def run(
     no_judge: Annotated[
         bool, typer.Option("--no-judge", help="Discover and rank only; leave candidates unjudged.")
     ] = False,
+    no_fulltext: Annotated[
+        bool,
+        typer.Option("--no-fulltext", help="Judge titles and abstracts only: no full texts, no citation contexts."),
+    ] = False,
     no_replicate: Annotated[bool, typer.Option("--no-replicate", help="Never run replication probes.")] = False,
     k: Annotated[
         int | None,
@@ -37,8 +41,9 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Re-check claims: discover newer papers, judge k new pairs and confirm the credible ones, replicate where
-    due or contested, decide, write (pairs whose two judgements disagree wait for `claimtrack review`).
+    """Re-check claims: discover newer papers, judge k new pairs (a first look on the abstract, then the best
+    passages of the full text) and confirm the credible ones, replicate where due or contested, decide, write
+    (pairs whose two judgements disagree wait for `claimtrack review`).
 
     Exit 0 when every claim was checked, 1 when some failed (the rest are saved), 2 for bad input,
     75 when another run holds the workspace.
@@ -54,6 +59,7 @@ def run(
         all=all_,
         offline=offline,
         judge=not no_judge,
+        fulltext=not no_fulltext,
         replicate=not no_replicate,
         k=k,
         replicate_limit=replicate_limit,

@@ -67,9 +67,14 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
             f"judge: {reason}; {totals['unjudged']} candidates stored unjudged, no status changes from literature"
         )
     else:
+        steps = (
+            f" ({totals['pairs_set_aside']} set aside at first look, {totals['pairs_read_in_full']} read in full text)"
+            if summary.fulltext
+            else " (titles and abstracts only)"
+        )
         out.append(
-            f"judge: {summary.llm}: {totals['pairs_judged']} pairs judged, {totals['pairs_cached']} from cache,"
-            f" {totals['judge_errors']} judge errors; {totals['pairs_confirmed']} confirmed,"
+            f"judge: {summary.llm}: {totals['pairs_judged']} pairs judged{steps}, {totals['pairs_cached']} from"
+            f" cache, {totals['judge_errors']} judge errors; {totals['pairs_confirmed']} confirmed,"
             f" {totals['pairs_to_review']} waiting for review (`claimtrack review`)"
         )
         failed = f" ({totals['llm_failed_calls']} failed)" if totals["llm_failed_calls"] else ""
@@ -79,6 +84,11 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
             f" {totals['llm_tokens_out']} out, {totals['llm_seconds']:.1f} s;"
             f" confirmation cost {totals['confirm_tokens']} tokens{share}"
         )
+        if totals["tokens_per_pair"] is not None:
+            out.append(
+                f"judge tokens per pair judged: {totals['tokens_per_pair']}"
+                f" ({totals['tokens_per_pair_with_confirmation']} with confirmation)"
+            )
     if summary.offline:
         out.append("offline: discovery used the ledger and imported snapshots only")
     out.append(f"status changes: {totals['status_changes']}")

@@ -36,6 +36,7 @@ def review(
     """
     from claimtrack.config import load_settings
     from claimtrack.ledger import Ledger
+    from claimtrack.models import quote_origin
     from claimtrack.review import decide_item, items
     from claimtrack.store import Store
 
@@ -89,6 +90,8 @@ def review(
             if "error" in judgement:
                 typer.echo(f"    {role:<8}judge-error: {judgement['error']}  ({judgement['by']})")
                 continue
+            origin = quote_origin(judgement.get("quote_source"), judgement.get("quote_section"))
             quote = f'  "{" ".join((judgement["quote"] or "").split())}"' if judgement["quote"] else ""
+            quote += f" ({origin})" if quote and origin else ""
             typer.echo(f"    {role:<8}{judgement['stance']} {judgement['confidence']:.2f}{quote}  ({judgement['by']})")
     typer.echo(f"{len(queue)} waiting; decide with `claimtrack review accept ITEM` or `claimtrack review reject ITEM`")

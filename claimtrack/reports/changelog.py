@@ -118,7 +118,8 @@ def render_log(entries: list[dict[str, Any]]) -> str:
                 line += f" {one_line(item['title'])}"
             out.append(line)
             if item["quote"]:
-                out.append(f'      "{one_line(item["quote"])}"')
+                origin = f" ({item['quote_origin']})" if item["quote_origin"] else ""
+                out.append(f'      "{one_line(item["quote"])}"{origin}')
             if item["numbers_text"]:
                 out.append(f"      {item['numbers_text']}")
         out.append("")

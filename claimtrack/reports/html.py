@@ -287,7 +287,8 @@ def _review(items: list[dict[str, Any]]) -> str:
 def _evidence(e: dict[str, Any]) -> str:
     colour = STANCE_COLOURS.get(e["stance"], "#444")
     title = f' <span class="etitle">{esc(e["title"])}</span>' if e["title"] else ""
-    quote = f"<blockquote>{esc(e['quote'])}</blockquote>" if e["quote"] else ""
+    origin = f" <cite>({esc(e['quote_origin'])})</cite>" if e["quote_origin"] else ""
+    quote = f"<blockquote>{esc(e['quote'])}{origin}</blockquote>" if e["quote"] else ""
     numbers = f'<div class="numbers">{esc(e["numbers_text"])}</div>' if e["numbers_text"] else ""
     scope = f'<div class="scope">Scope: {esc(e["scope_note"])}</div>' if e["scope_note"] else ""
     why = f'<div class="why">{esc(e["rationale"])}</div>' if e["rationale"] else ""

@@ -103,7 +103,8 @@ def _claim(c: dict[str, Any]) -> list[str]:
                 text += f" {md_text(e['title'])}"
             out.append(text)
             if e["quote"]:
-                out.append(f"    > {md_text(e['quote'])}")
+                origin = f" *({md_text(e['quote_origin'])})*" if e["quote_origin"] else ""
+                out.append(f"    > {md_text(e['quote'])}{origin}")
             if e["numbers_text"]:
                 out.append(f"    - numbers: {e['numbers_text']}")
             if e["scope_note"]:

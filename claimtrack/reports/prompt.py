@@ -122,7 +122,7 @@ def _evidence_line(item: Evidence) -> str:
     if item.title:
         text += f" {one_line(item.title)}"
     if item.quote:
-        text += f': "{one_line(item.quote)}"'
+        text += f': "{one_line(item.quote)}"' + (f" ({item.quote_origin})" if item.quote_origin else "")
     if item.numbers:
         text += f" [{format_numbers(item.numbers)}]"
     if item.scope_note:

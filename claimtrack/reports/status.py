@@ -14,7 +14,8 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
 - `unlined`: ids of claims that sit in no line.
 - `claims`: {id: `id`, `title`, `statement`, `status`, `claimed`, `anchors` [{arxiv, title, date}],
   `last_checked`, `last_change` (a change as above, or null),
-  `evidence` [Evidence fields + `numbers_text`, `date_text`],
+  `evidence` [Evidence fields + `numbers_text`, `date_text`, `quote_origin` (where the quote stands:
+  "abstract", "full text, §4.2 Scaling", "citation context on arXiv:ID"; null when not recorded)],
   `stance_counts` {stance: n}, `pending` [{paper_id, title, published, score, rank, why, found_at}],
   `review` [{id, paper, title, judge {stance, quote, confidence, by}, confirm {...}}],
   `history` (changes, oldest first)}.
@@ -118,6 +119,7 @@ def evidence_dict(item: Evidence) -> dict[str, Any]:
     data = item.model_dump(mode="json")
     data["numbers_text"] = format_numbers(item.numbers)
     data["date_text"] = evidence_date(item)
+    data["quote_origin"] = item.quote_origin
     return data
 
 
