@@ -8,6 +8,8 @@ import pytest
 
 from claimtrack.agent.decide import decide, is_credible, overruled
 from claimtrack.models import (
+    AnchorConfidence,
+    AnchorDecision,
     Claim,
     Confirmation,
     Evidence,
@@ -230,3 +232,13 @@ def test_a_verdict_written_before_overrules_existed_overrules_what_was_judged_be
     claim.evidence = [old, _paper("relaxes", at=T0 + dt.timedelta(days=2), ident="new", scope="only 7B")]
     change = _decide(claim)
     assert change.to == Status.RELAXED and change.evidence == ["new"]
+
+
+def test_a_persons_anchor_decision_in_the_history_overrules_nothing():
+    """History also holds decisions that move no status (a person linking an anchor): the rules read past them."""
+    decision = AnchorDecision(
+        at=T0, by="person:ana", arxiv="2305.11383", confidence=AnchorConfidence.LIKELY, rationale="audit"
+    )
+    claim = _claim(history=[decision], evidence=[_paper("supports", at=LATER)])
+    assert overruled(claim) == set()
+    assert _decide(claim).to == Status.HOLDING

@@ -88,7 +88,7 @@ def overruled(claim: Claim) -> set[str]:
         if isinstance(entry, ReviewDecision):
             if entry.decision == "accept" and entry.evidence:
                 out.discard(entry.evidence)
-        elif entry.pinned:
+        elif isinstance(entry, StatusChange) and entry.pinned:  # other entries (anchor decisions) overrule nothing
             if entry.overrules is not None:
                 out |= set(entry.overrules)
             else:
