@@ -11,21 +11,21 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import secrets
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from claimtrack.agent.confirm import Assessor
 from claimtrack.agent.decide import CONTESTING, decide, is_credible
-from claimtrack.agent.llm import LLM, LLMError, Usage, make_llm
+from claimtrack.agent.llm import LLM, LLMError, make_llm
 from claimtrack.agent.material import Block
 from claimtrack.agent.planner import plan_queries
 from claimtrack.agent.prompts import Prompt, load_prompt
 from claimtrack.agent.reading import Reading
+from claimtrack.agent.summary import ClaimReport, RunSummary
 from claimtrack.config import Settings
 from claimtrack.errors import Busy, ClaimtrackError, InvalidArgument, SourceError
 from claimtrack.fileio import atomic_write, file_lock
@@ -66,117 +66,6 @@ class RunOptions:
         parts += [f"--k {self.k}"] if self.k else []
         parts += [f"--replicate-limit {self.replicate_limit}"] if self.replicate_limit else []
         return " ".join(parts)
-
-
-@dataclass
-class ClaimReport:
-    claim_id: str
-    papers_found: int = 0
-    new_papers: int = 0
-    extra_queries: list[str] = field(default_factory=list)
-    judged: int = 0  # pairs this run asked the model about (a first look, a full judgement or a confirmation)
-    cached: int = 0  # pairs whose judgements all came from the ledger cache
-    set_aside: int = 0  # of the pairs judged: those a first look found clearly unrelated (nothing more read)
-    read_in_full: int = 0  # of the pairs judged: those judged again with passages of their full text
-    judge_errors: int = 0
-    confirmed: int = 0  # pairs whose credible judgement a second judgement confirmed (fresh or cached)
-    review: list[str] = field(default_factory=list)  # review items of pairs whose two judgements disagreed
-    unjudged: int = 0  # candidates left for a later run (no LLM, --no-judge, k reached, or an endpoint failure)
-    evidence_added: list[str] = field(default_factory=list)
-    replication: str | None = None  # job id, when one ran or was collected
-    change: dict[str, Any] | None = None  # from, to, evidence, rationale
-    failures: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    started_at: str
-    finished_at: str | None = None
-    llm: str | None = None  # model name; None when no endpoint is configured or judging is off
-    offline: bool = False
-    fulltext: bool = True  # the judge read full texts and citation contexts (not --no-fulltext)
-    claims: list[ClaimReport] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    collected: list[str] = field(default_factory=list)  # replication jobs (Slurm) finished since the last run
-
-    @property
-    def failed(self) -> list[ClaimReport]:
-        return [c for c in self.claims if c.failures]
-
-    @property
-    def changes(self) -> list[ClaimReport]:
-        return [c for c in self.claims if c.change]
-
-    def failure_groups(self) -> list[dict[str, Any]]:
-        """Failures grouped by source and cause, each with the claims it hit: a source that is down for the
-        whole run is one line, not one per claim and anchor."""
-        groups: dict[tuple[str, str], list[str]] = {}
-        for claim in self.claims:
-            for failure in claim.failures:
-                source, _, detail = failure.partition(": ")
-                hit = groups.setdefault((source, failure_cause(detail)), [])
-                if claim.claim_id not in hit:
-                    hit.append(claim.claim_id)
-        return [{"source": s, "cause": c, "claims": ids} for (s, c), ids in groups.items()]
-
-    def tokens_per_pair(self, *, confirmation: bool) -> int | None:
-        """The judge's tokens (in and out: first looks and judgements, and confirmations when asked) per pair
-        this run judged; None when it judged none."""
-        judged = sum(c.judged for c in self.claims)
-        purposes = ("look", "judge", "confirm") if confirmation else ("look", "judge")
-        return round(self.usage.tokens(*purposes) / judged) if judged else None
-
-    def as_dict(self) -> dict[str, Any]:
-        confirm = self.usage.tokens("confirm")
-        rest = self.usage.tokens() - confirm
-        return {
-            "run_id": self.run_id,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "llm": self.llm,
-            "offline": self.offline,
-            "fulltext": self.fulltext,
-            "collected_replications": self.collected,
-            "totals": {
-                "claims": len(self.claims),
-                "failed": len(self.failed),
-                "papers_found": sum(c.papers_found for c in self.claims),
-                "new_papers": sum(c.new_papers for c in self.claims),
-                "pairs_judged": sum(c.judged for c in self.claims),
-                "pairs_cached": sum(c.cached for c in self.claims),
-                "pairs_set_aside": sum(c.set_aside for c in self.claims),
-                "pairs_read_in_full": sum(c.read_in_full for c in self.claims),
-                "tokens_per_pair": self.tokens_per_pair(confirmation=False),
-                "tokens_per_pair_with_confirmation": self.tokens_per_pair(confirmation=True),
-                "judge_errors": sum(c.judge_errors for c in self.claims),
-                "pairs_confirmed": sum(c.confirmed for c in self.claims),
-                "pairs_to_review": sum(len(c.review) for c in self.claims),
-                "unjudged": sum(c.unjudged for c in self.claims),
-                "status_changes": len(self.changes),
-                **{f"llm_{k}": v for k, v in self.usage.as_dict().items()},
-                "confirm_tokens": confirm,
-                "confirm_share": round(confirm / rest, 4) if rest else None,  # of the run's other LLM tokens
-            },
-            "failures_by_source": self.failure_groups(),
-            "llm_by_purpose": self.usage.purposes,
-            "claims": [asdict(c) for c in self.claims],
-        }
-
-
-# What makes one failure message differ from another of the same cause: the anchor, the query, the URL.
-_SPECIFIC = re.compile(
-    r" \((?:term|anchor|extra|title): [^)]*\)"
-    r"| (?:for|resolving) (?:citations of |works citing |query )?(?:arXiv:)?[\w./:-]*\d[\w./:-]*"
-    r"| \((?:https?://)?[\w.-]+(?::\d+)?/[^()\s]*\)|https?://\S+"
-)
-
-
-def failure_cause(detail: str) -> str:
-    """A failure message without what is specific to one claim ('HTTP 429 for citations of arXiv:X' ->
-    'HTTP 429'), so the same cause across claims reads as one."""
-    return _SPECIFIC.sub("", detail).strip() or detail
 
 
 def new_run_id(now: dt.datetime) -> str:

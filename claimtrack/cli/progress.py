@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import typer
 
-from claimtrack.agent.run import Progress, RunSummary, failure_cause
+from claimtrack.agent.run import Progress
+from claimtrack.agent.summary import RunSummary, failure_cause
 from claimtrack.cli import logs
 
 
