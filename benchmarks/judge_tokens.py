@@ -187,6 +187,14 @@ def literature(ws: Workspace, per_claim: int) -> tuple[list[Entry], dict[str, by
 # --- the scripted model ----------------------------------------------------------------------------------------
 
 
+def _line(pattern: str, text: str) -> str:
+    """The first group of the first line matching `pattern`; the scripted judge is only asked well-formed requests."""
+    found = re.search(pattern, text, re.MULTILINE)
+    if found is None:
+        raise ValueError(f"no line matches {pattern!r} in the request")
+    return found[1]
+
+
 class Script:
     """Answers by what it is shown, and records what each request cost and carried."""
 
@@ -200,8 +208,7 @@ class Script:
         if "Propose arXiv search queries" in system:
             return self._reply(system, user, {"queries": ["scaling study", "held-out generalisation"]}, "plan")
         role = "confirm" if "You review research papers" in system else "judge"
-        question = re.search(r"^Question: (.*)$", user, re.MULTILINE)[1]  # type: ignore[index]
-        title = re.search(r"^\[1\] (.*)$", user, re.MULTILINE)[1]  # type: ignore[index]
+        question, title = _line(r"^Question: (.*)$", user), _line(r"^\[1\] (.*)$", user)
         full = "\nFull text" in user
         shown = re.findall(r"^\[(\d+)\] (.*)$", user, re.MULTILINE)
         condition = next((int(n) for n, text in shown if CONDITION in text), None)

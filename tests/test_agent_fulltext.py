@@ -82,7 +82,9 @@ def respond(request: dict[str, Any]) -> ChatReply:
     if role == "plan":
         return ChatReply(content=json.dumps({"queries": ["instruction semantics scale"]}), tokens_in=50, tokens_out=10)
     text = user_text(request)
-    title = re.search(r"^\[1\] (.*)$", text, re.MULTILINE)[1]  # type: ignore[index]
+    title_line = re.search(r"^\[1\] (.*)$", text, re.MULTILINE)
+    assert title_line is not None, text
+    title = title_line[1]
     if title == FULL.title:
         if full_text_shown(text):
             return citing(request, "relaxes", RESULT, 0.85, scope_note="models below 3B parameters")

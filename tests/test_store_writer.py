@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +234,7 @@ def write_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[WriteLog]:
     log = WriteLog()
     real = {name: getattr(Store, name) for name in ("create_claim", "update_claim", "_write_claim")}
 
-    def entered(name: str):  # type: ignore[no-untyped-def]
+    def entered(name: str) -> Callable[..., object]:
         def method(self: Store, *args: object, **kwargs: object) -> object:
             log.inside.append(name)
             try:
@@ -254,7 +254,7 @@ def write_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[WriteLog]:
     yield log
 
 
-def _through_the_writers(log: WriteLog, root: Path, action) -> set[str]:  # type: ignore[no-untyped-def]
+def _through_the_writers(log: WriteLog, root: Path, action: Callable[[], object]) -> set[str]:
     """Run `action`; every claim file it changed was written by create_claim or update_claim. Returns the
     entry points used."""
     log.writes.clear()

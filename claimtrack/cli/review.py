@@ -47,7 +47,7 @@ def review(
         decided = decide_item(
             ws,
             item,
-            target,  # type: ignore[arg-type]
+            "accept" if target == "accept" else "reject",
             by=by or getpass.getuser(),
             because=because,
             threshold=load_settings().judge_threshold,
