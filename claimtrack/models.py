@@ -44,6 +44,10 @@ class Stance(StrEnum):
     UNRELATED = "unrelated"
 
 
+CONTESTING = frozenset({Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES})
+"""The stances that narrow or overturn a claim, as against supporting it (or not bearing on it)."""
+
+
 class EvidenceKind(StrEnum):
     PAPER = "paper"
     REPLICATION = "replication"

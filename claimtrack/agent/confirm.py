@@ -19,11 +19,9 @@ from claimtrack.agent.llm import LLM
 from claimtrack.agent.material import Block
 from claimtrack.agent.prompts import Prompt
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Confirmation, Evidence, Stance
+from claimtrack.models import CONTESTING, Claim, Confirmation, Evidence, Stance
 from claimtrack.papers import Paper
 from claimtrack.review import enqueue
-
-CONTESTING = (Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES)
 
 
 def is_credible_judgement(judgement: Judgement | None, threshold: float) -> bool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 
 from claimtrack.models import (
+    CONTESTING,
     Claim,
     Evidence,
     EvidenceKind,
@@ -35,8 +36,6 @@ from claimtrack.models import (
     StatusChange,
     partial_date_start,
 )
-
-CONTESTING = (Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES)
 
 
 def is_credible(evidence: Evidence, threshold: float) -> bool:

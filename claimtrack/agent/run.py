@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claimtrack.agent.confirm import Assessor
-from claimtrack.agent.decide import CONTESTING, decide, is_credible
+from claimtrack.agent.decide import decide, is_credible
 from claimtrack.agent.llm import LLM, LLMError, make_llm
 from claimtrack.agent.material import Block
 from claimtrack.agent.planner import plan_queries
@@ -30,7 +30,7 @@ from claimtrack.config import Settings
 from claimtrack.errors import Busy, ClaimtrackError, InvalidArgument, SourceError
 from claimtrack.fileio import atomic_write, file_lock
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Evidence, EvidenceKind
+from claimtrack.models import CONTESTING, Claim, Evidence, EvidenceKind
 from claimtrack.papers import Paper
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from claimtrack.errors import InvalidArgument
-from claimtrack.models import Claim, Evidence, Stance, Status, partial_date_start
+from claimtrack.models import CONTESTING, Claim, Evidence, Stance, Status, partial_date_start
 from claimtrack.workspace import Workspace
 
 DEFAULT_WINDOW_DAYS = 30
@@ -16,7 +16,6 @@ DEFAULT_WINDOW_DAYS = 30
 # Order used wherever statuses or stances are listed or counted, so output never depends on dict order.
 STATUS_ORDER = [Status.UNTESTED, Status.HOLDING, Status.RELAXED, Status.SUPERSEDED]
 STANCE_ORDER = [Stance.SUPPORTS, Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES, Stance.UNRELATED]
-CHANGING_STANCES = {Stance.RELAXES, Stance.CONTRADICTS, Stance.SUPERSEDES}
 
 
 def parse_since(text: str, where: str = "--since") -> dt.datetime:
@@ -96,7 +95,7 @@ def changing_evidence(claim: Claim) -> list[Evidence]:
         found = [claim.evidence_by_id(e) for e in change.evidence]
         return [e for e in found if e is not None]
     if claim.status in (Status.RELAXED, Status.SUPERSEDED):
-        return [e for e in claim.evidence if e.stance in CHANGING_STANCES]
+        return [e for e in claim.evidence if e.stance in CONTESTING]
     return []
 
 
