@@ -67,34 +67,30 @@ def chunk(text: str, max_tokens: int) -> list[str]:
     if sum(counts) <= max_tokens:
         return [text.strip()] if text.strip() else []
     pieces: list[str] = []
+    run: list[str] = []
+    run_counts: list[int] = []
+    for part, count in zip(parts, counts, strict=True):
+        if count <= max_tokens:
+            run.append(part)
+            run_counts.append(count)
+            continue
+        pieces += _pack(run, run_counts, max_tokens)
+        run, run_counts = [], []
+        words = part.split()
+        pieces += _pack(words, count_tokens(words), max_tokens)
+    return pieces + _pack(run, run_counts, max_tokens)
+
+
+def _pack(units: list[str], counts: list[int], max_tokens: int) -> list[str]:
+    """Join units greedily into pieces of at most max_tokens (a unit over the limit stands alone)."""
+    pieces: list[str] = []
     current: list[str] = []
     size = 0
-    for part, count in zip(parts, counts, strict=True):
-        if count > max_tokens:
-            if current:
-                pieces.append(" ".join(current))
-                current, size = [], 0
-            pieces += _by_words(part, max_tokens)
-            continue
+    for unit, count in zip(units, counts, strict=True):
         if size + count > max_tokens and current:
             pieces.append(" ".join(current))
             current, size = [], 0
-        current.append(part)
-        size += count
-    if current:
-        pieces.append(" ".join(current))
-    return pieces
-
-
-def _by_words(text: str, max_tokens: int) -> list[str]:
-    words = text.split()
-    counts = count_tokens(words)
-    pieces, current, size = [], [], 0
-    for word, count in zip(words, counts, strict=True):
-        if size + count > max_tokens and current:
-            pieces.append(" ".join(current))
-            current, size = [], 0
-        current.append(word)
+        current.append(unit)
         size += count
     if current:
         pieces.append(" ".join(current))
