@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,16 +94,8 @@ def one_run(claims: int, papers: int, credible: float, k: int) -> dict[str, Any]
         ws = Workspace.at(root)
         with Literature(papers_for(ws, papers)) as literature, OpenAIServer(responder=scripted(credible)) as llm:
             env = {**literature.env(), **llm.env(), "CLAIMTRACK_HTTP_RETRIES": "0"}
-            saved = {name: os.environ.get(name) for name in env}
-            os.environ.update(env)
-            try:
+            with mock.patch.dict(os.environ, env):
                 summary = execute(ws, RunOptions(all=True, replicate=False, k=k), settings=Settings())
-            finally:
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
         data = summary.as_dict()
         totals, purposes = data["totals"], data["llm_by_purpose"]
         judged = totals["pairs_judged"]

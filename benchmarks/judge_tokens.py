@@ -38,6 +38,7 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -270,17 +271,9 @@ def one_run(claims: int, papers: int, related: float, k: int, budget: int | None
             env = {**server.env(), **llm.env(), "CLAIMTRACK_HTTP_RETRIES": "0"}
             if budget is not None:
                 env["CLAIMTRACK_FULLTEXT_BUDGET_TOKENS"] = str(budget)
-            saved = {name: os.environ.get(name) for name in env}
-            os.environ.update(env)
-            try:
+            with mock.patch.dict(os.environ, env):
                 options = RunOptions(all=True, replicate=False, k=k, fulltext=budget is not None)
                 summary = execute(ws, options, settings=Settings())
-            finally:
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
     totals = summary.as_dict()["totals"]
     return {"budget": budget, "totals": totals, **_findings(script.calls)}
 
