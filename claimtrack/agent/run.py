@@ -156,8 +156,8 @@ def execute(
                 confirmer = make_llm(
                     settings, ledger=ledger, run_id=run_id, model=settings.confirm_model, usage=llm.usage
                 )
+                assert confirmer is not None  # the endpoint that made the judge makes the confirmer
                 summary.llm = f"{llm.model} (confirmed by {settings.confirm_model})"
-            assert confirmer is not None
             assessor = Assessor(
                 ledger,
                 llm,
@@ -309,12 +309,10 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
         report.notes.append(f"offline: {', '.join(skipped)} not queried; ranked the papers already stored")
     else:
         report.failures += [f"{f.source}: {f.message}" for f in result.failures]
-    report.notes += list(getattr(result, "notes", []))
+    report.notes += result.notes
     ranked = sorted(result.candidates, key=lambda c: c.rank)
     report.papers_found = len(ranked)
-    report.new_papers = (
-        len(result.new_papers) if isinstance(result.new_papers, (list, tuple, set)) else int(result.new_papers or 0)
-    )
+    report.new_papers = result.new_papers
     check.candidates = [c.paper for c in ranked]
 
 
