@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from claimtrack.agent.judge import Judgement, JudgeOutcome, ask, build_request, lookup, to_evidence
+from claimtrack.agent.judge import Judgement, JudgeOutcome, build_request, judge_pair, lookup, to_evidence
 from claimtrack.agent.llm import LLM
 from claimtrack.agent.material import Block
 from claimtrack.agent.prompts import Prompt
@@ -110,14 +110,28 @@ class Assessor:
         return lookup(self.ledger, request) is not None
 
     def judge(self, claim: Claim, paper: Paper, extra: Sequence[Block] = (), *, purpose: str = "judge") -> JudgeOutcome:
-        request = build_request("judge", self.judge_prompt, self.judge_llm.model, claim, paper, extra)
-        return lookup(self.ledger, request) or ask(
-            self.ledger, self.judge_llm, request, run_id=self.run_id, purpose=purpose
+        return judge_pair(
+            self.ledger,
+            self.judge_llm,
+            self.judge_prompt,
+            claim,
+            paper,
+            run_id=self.run_id,
+            extra=extra,
+            purpose=purpose,
         )
 
     def confirm(self, claim: Claim, paper: Paper, extra: Sequence[Block] = ()) -> JudgeOutcome:
-        request = build_request("confirm", self.confirm_prompt, self.confirm_llm.model, claim, paper, extra)
-        return lookup(self.ledger, request) or ask(self.ledger, self.confirm_llm, request, run_id=self.run_id)
+        return judge_pair(
+            self.ledger,
+            self.confirm_llm,
+            self.confirm_prompt,
+            claim,
+            paper,
+            run_id=self.run_id,
+            role="confirm",
+            extra=extra,
+        )
 
     def sets_aside(self, look: JudgeOutcome) -> bool:
         """A first look that finds the paper clearly unrelated: reading further would not pay."""

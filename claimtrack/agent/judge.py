@@ -352,15 +352,13 @@ def judge_pair(
     now: dt.datetime | None = None,
     role: Role = "judge",
     extra: Sequence[Block] = (),
+    purpose: str | None = None,
 ) -> JudgeOutcome:
     """Judge a pair in one role, from the cache when possible. Raises LLMError when the endpoint fails (not
     cached: the pair stays unjudged and the next run tries again); a reply that stays invalid after one retry
     is recorded as `judge-error` with the reason, committed at once so a killed run never re-asks."""
     request = build_request(role, prompt, llm.model, claim, paper, extra)
-    hit = lookup(ledger, request)
-    if hit is not None:
-        return hit
-    return ask(ledger, llm, request, run_id=run_id, now=now)
+    return lookup(ledger, request) or ask(ledger, llm, request, run_id=run_id, now=now, purpose=purpose)
 
 
 def lookup(ledger: Ledger, request: Request) -> JudgeOutcome | None:
