@@ -150,13 +150,20 @@ def pair_by_content(sides: Sequence[str], notes: Sequence[NoteText]) -> dict[int
 
 
 def anchor_from(
-    record: ArxivRecord, *, found_by: str | None, score: float | None, confidence: AnchorConfidence
+    record: ArxivRecord,
+    *,
+    found_by: str | None,
+    score: float | None,
+    confidence: AnchorConfidence,
+    version: str | None = None,
 ) -> Anchor:
+    """An anchor carrying arXiv's metadata for the record (`version` pins one version of the paper)."""
     return Anchor(
         arxiv=record.id,
         title=record.title,
         first_author=record.first_author,
         date=record.published[:7],
+        version=version,
         confidence=confidence,
         found_by=found_by,
         score=None if score is None else round(score, 3),

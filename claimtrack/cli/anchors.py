@@ -114,10 +114,10 @@ def set_(
     """Link a claim to its paper, or confirm or correct its anchor: the metadata comes from arXiv, the anchor
     takes your confidence, and the decision is dated in the claim's history."""
     from claimtrack.anchors.decision import set_anchor
-    from claimtrack.anchors.resolve import MAX_CATEGORIES
+    from claimtrack.anchors.resolve import MAX_CATEGORIES, anchor_from
     from claimtrack.config import load_settings
     from claimtrack.ids import parse_arxiv_id
-    from claimtrack.models import Anchor
+    from claimtrack.models import AnchorConfidence
 
     if confidence not in PERSONS:
         raise InvalidArgument("--confidence", f"'{confidence}' is not one of {', '.join(PERSONS)}")
@@ -131,14 +131,7 @@ def set_(
         record = lookup.record((paper, version))
     if record is None:
         raise InvalidArgument("--arxiv", f"arXiv lists no paper {arxiv}")
-    anchor = Anchor(
-        arxiv=record.id,
-        title=record.title,
-        first_author=record.first_author,
-        date=record.published[:7],
-        version=version,
-        confidence=confidence,
-    )
+    anchor = anchor_from(record, found_by=None, score=None, confidence=AnchorConfidence(confidence), version=version)
     claim, decision = set_anchor(
         st,
         claim_id,
