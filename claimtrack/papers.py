@@ -34,6 +34,11 @@ class Paper(Model):
     def arxiv_id(self) -> str | None:
         return None if ":" in self.id else self.id
 
+    @property
+    def source(self) -> str:
+        """How evidence and reviews name the paper: "arXiv:2305.11383", or the id of a paper not on arXiv."""
+        return f"arXiv:{self.arxiv_id}" if self.arxiv_id else self.id
+
 
 def _row_to_paper(row: Any) -> Paper:
     return Paper(

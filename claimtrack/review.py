@@ -69,7 +69,7 @@ class ReviewItem:
 
     @property
     def source(self) -> str:
-        return f"arXiv:{self.paper.arxiv_id}" if self.paper.arxiv_id else self.paper.id
+        return self.paper.source
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -481,12 +481,11 @@ def to_evidence(outcome: JudgeOutcome, run_id: str | None) -> Evidence | None:
     if j is None or j.stance == Stance.UNRELATED:
         return None
     paper = outcome.paper
-    source = f"arXiv:{paper.arxiv_id}" if paper.arxiv_id else paper.id
     published = paper.published[:10] if paper.published else None
     return Evidence(
         id=evidence_id(paper, outcome.key),
         kind=EvidenceKind.PAPER,
-        source=source,
+        source=paper.source,
         title=paper.title,
         published=published,
         stance=j.stance,

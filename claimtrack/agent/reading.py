@@ -108,7 +108,7 @@ class Reading:
         if self._reader is None:
             self._reader = Reader(self.ledger, self.settings)
         text = self._reader.read(paper)
-        name = f"arXiv:{paper.arxiv_id}{paper.version or ''}" if paper.arxiv_id else paper.id
+        name = f"{paper.source}{paper.version or ''}" if paper.arxiv_id else paper.id
         if not isinstance(text, FullText):
             return Passages(notes=(f"full text: {text.reason} for {name}",), retry=text.kind in _ASKED_AGAIN)
         notes = tuple(f"full text: {note} for {name}" for note in text.notes if _PARTIAL.search(note))
