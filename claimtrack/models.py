@@ -440,6 +440,11 @@ class Claim(Model):
         self._check_in_order(decision)
         self.history.append(decision)
 
+    def entry_time(self, now: dt.datetime) -> dt.datetime:
+        """When a new history entry made `now` is dated: `now`, or the last entry's time when that is later (an
+        entry recorded while a run or a person was deciding), so the history stays in time order."""
+        return max(now, self.history[-1].at) if self.history else now
+
     def _check_in_order(self, entry: AnchorDecision | ReviewDecision) -> None:
         """A person's decision is not dated before the history's last entry: `claimtrack validate` keeps the
         history in time order."""

@@ -183,9 +183,7 @@ def decide_item(
         changes: list[StatusChange] = []
 
         def apply(claim: Claim) -> None:
-            at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)  # read under the store's lock
-            if claim.history:
-                at = max(at, claim.history[-1].at)
+            at = claim.entry_time((now or dt.datetime.now(dt.UTC)).replace(microsecond=0))  # under the store's lock
             if any(d.item == ident for d in claim.review_decisions):
                 return  # recorded before the ledger was updated (an interrupted decision): only the ledger lags
             evidence_id = None

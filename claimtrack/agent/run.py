@@ -433,7 +433,7 @@ def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
 
     def apply(current: Claim) -> None:
         report.evidence_added += current.add_evidence([*check.judged, *check.replicated])
-        at = max([ctx.now, *(entry.at for entry in current.history)])
+        at = current.entry_time(ctx.now)
         change = decide(current, threshold=ctx.settings.judge_threshold, by=ctx.run_id, now=at)
         if change is not None:
             current.record_change(change)
