@@ -64,7 +64,7 @@ def test_html_is_read_once_per_version_and_kept_in_the_ledger(ledger: Ledger) ->
 def test_a_changed_parser_reads_the_paper_again(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     with Literature(html={"2406.01234v2": HTML}) as api:
         _reader(ledger, api).read(PAPER)
-        monkeypatch.setattr(reader_module, "PARSER_VERSION", "2")
+        monkeypatch.setattr(reader_module, "PARSER_VERSION", reader_module.PARSER_VERSION + "-changed")
         assert isinstance(_reader(ledger, api).read(PAPER), FullText)
         assert len(api.hits(HTML_PATH)) == 2
 

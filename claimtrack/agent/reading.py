@@ -19,12 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from claimtrack.agent.material import Block, split_sentences
+from claimtrack.agent.material import Block
 from claimtrack.config import Settings
 from claimtrack.discovery.citations import CitationContext, contexts_for
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, QuoteSource, section_label
 from claimtrack.papers import Paper
+from claimtrack.sentences import split_sentences
 
 if TYPE_CHECKING:
     from claimtrack.fulltext import FullText, Passage, Reader

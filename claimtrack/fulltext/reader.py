@@ -30,7 +30,7 @@ from claimtrack.papers import Paper
 log = logging.getLogger(__name__)
 
 SOURCE = "arxiv-fulltext"
-PARSER_VERSION = "1"  # raise when parsing changes, so stored passages are made again
+PARSER_VERSION = "2"  # raise when parsing or chunking changes, so stored passages are made again
 
 
 class Reader:

@@ -8,22 +8,16 @@ order as a chat model's count but not equal to it (docs/fulltext.md).
 
 from __future__ import annotations
 
-import re
 import threading
 from functools import cache
 from typing import TYPE_CHECKING
+
+from claimtrack.sentences import split_sentences
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 _LOCK = threading.Lock()
-# A sentence ends at . ! or ? followed by space and a capital, a digit or an opening bracket, unless the word
-# before is a common abbreviation ("et al.", "e.g.", "Fig.") or a single letter (an initial).
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[])")
-_ABBREVIATION = re.compile(
-    r"(?:\bet al|\be\.g|\bi\.e|\bcf|\bvs|\bFigs?|\bTab|\bEqs?|\bSec|\bSects?|\bNo|\bApp|\bDr|\bProf|\bresp|\bapprox"
-    r"|\b[A-Z])\.$"
-)
 
 
 @cache
@@ -46,23 +40,10 @@ def count_tokens(texts: list[str]) -> list[int]:
     return [len(e.ids) for e in encoded]
 
 
-def sentences(text: str) -> list[str]:
-    """Split prose into sentences (a heuristic: good enough to cut passages, not a parser)."""
-    pieces, start = [], 0
-    for found in _BOUNDARY.finditer(text):
-        head = text[start : found.start()].rstrip()
-        if _ABBREVIATION.search(head):
-            continue
-        pieces.append(text[start : found.start()].strip())
-        start = found.end()
-    pieces.append(text[start:].strip())
-    return [p for p in pieces if p]
-
-
 def chunk(text: str, max_tokens: int) -> list[str]:
     """Cut text into pieces of at most max_tokens, at sentence ends where possible (a sentence longer than the
     limit is cut between words)."""
-    parts = sentences(text)
+    parts = split_sentences(text)
     counts = count_tokens(parts)
     if sum(counts) <= max_tokens:
         return [text.strip()] if text.strip() else []
