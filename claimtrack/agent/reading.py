@@ -71,15 +71,12 @@ def context_blocks(found: Sequence[CitationContext], budget_tokens: int) -> tupl
     """One block per citing passage, labelled with the anchor it cites (and why, as Semantic Scholar classes
     it), in the source's order while they fit in the budget; a passage too long for what is left is passed
     over for a shorter one."""
-    from claimtrack.fulltext.text import count_tokens
+    from claimtrack.fulltext.text import count_tokens, within_budget
 
     pieces = [(found_in, text) for found_in in found for text in found_in.contexts if text.strip()]
-    costs = count_tokens([text for _, text in pieces])
-    blocks, spent = [], 0
-    for (cited, text), cost in zip(pieces, costs, strict=True):
-        if spent + cost > budget_tokens:
-            continue
-        spent += cost
+    blocks = []
+    for index in within_budget(count_tokens([text for _, text in pieces]), budget_tokens):
+        cited, text = pieces[index]
         how = [f"intent: {', '.join(cited.intents)}"] if cited.intents else []
         how += ["influential"] if cited.influential else []
         label = f"What this paper says where it cites arXiv:{cited.anchor}" + (f" ({'; '.join(how)})" if how else "")

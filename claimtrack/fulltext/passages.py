@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from claimtrack.config import Settings
 from claimtrack.discovery.lexical import TOKENIZER, fts_query
 from claimtrack.fulltext.models import FullText, Passage
-from claimtrack.fulltext.text import count_tokens
+from claimtrack.fulltext.text import count_tokens, within_budget
 
 if TYPE_CHECKING:
     from claimtrack.discovery.index import Hit
@@ -40,14 +40,8 @@ def passages_for(
         return []
     by_n = {p.n: p for p in candidates}
     costs = dict(zip(by_n, count_tokens([f"{p.label}: {p.text}" for p in candidates]), strict=True))
-    chosen: list[Passage] = []
-    spent = 0
-    for hit in rank(claim_text, candidates, settings):
-        passage = by_n[int(hit.id)]
-        if spent + costs[passage.n] <= budget:
-            chosen.append(passage)
-            spent += costs[passage.n]
-    return chosen
+    ranked = [by_n[int(hit.id)] for hit in rank(claim_text, candidates, settings)]
+    return [ranked[i] for i in within_budget([costs[p.n] for p in ranked], budget)]
 
 
 def rank(claim_text: str, passages: list[Passage], settings: Settings) -> list[Hit]:

@@ -40,6 +40,17 @@ def count_tokens(texts: list[str]) -> list[int]:
     return [len(e.ids) for e in encoded]
 
 
+def within_budget(costs: list[int], budget: int) -> list[int]:
+    """The indexes of the items taken in order while their costs fit in the budget; an item too large for what
+    is left is passed over for a later, smaller one."""
+    taken, spent = [], 0
+    for index, cost in enumerate(costs):
+        if spent + cost <= budget:
+            taken.append(index)
+            spent += cost
+    return taken
+
+
 def chunk(text: str, max_tokens: int) -> list[str]:
     """Cut text into pieces of at most max_tokens, at sentence ends where possible (a sentence longer than the
     limit is cut between words)."""
