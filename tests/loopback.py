@@ -482,7 +482,7 @@ class SemanticScholar(Service):
         return {("GET", self.CITATIONS): self.cited_by}
 
     def settings(self, url: str) -> dict[str, Any]:
-        return {"s2_url": url + self.BASE}
+        return {"s2_url": url + self.BASE, "s2_delay_s": 0.0}
 
     def cited_by(self, request: Request) -> Reply:
         paper = request.params["paper"]
@@ -520,7 +520,7 @@ class OpenAlex(Service):
         return {("GET", self.WORK): self.work, ("GET", self.WORKS): self.works}
 
     def settings(self, url: str) -> dict[str, Any]:
-        return {"openalex_url": url}
+        return {"openalex_url": url, "openalex_delay_s": 0.0}
 
     @staticmethod
     def work_id(arxiv_id: str) -> str:
@@ -611,7 +611,8 @@ class ChatReply:
 class OpenAIChat(Service):
     """OpenAI's chat completions, for the real openai / langchain-openai clients. A request is answered from
     `queue` first, then by `responder(request body)` (which sees the `model` asked for); with neither, HTTP 500.
-    `requests` holds the JSON body of every chat request, in order."""
+    `requests` holds the JSON body of every chat request, in order. Requests are answered concurrently; the
+    script sees them one at a time, so a responder need not be thread-safe."""
 
     BASE = "/v1"
     COMPLETIONS = BASE + "/chat/completions"
@@ -639,16 +640,16 @@ class OpenAIChat(Service):
 
     def complete(self, request: Request) -> Reply:
         body = request.json()
-        with self._lock:
+        with self._lock:  # one request at a time through the script (its latency is slept after, concurrently)
             self.requests.append(body)
             number = len(self.requests)
             scripted = self.queue.pop(0) if self.queue else None
-        if scripted is not None:
-            reply = scripted
-        elif self.responder is not None:
-            reply = self.responder(body)
-        else:
-            return _openai_error(ChatReply(status=500), "script exhausted")
+            if scripted is not None:
+                reply = scripted
+            elif self.responder is not None:
+                reply = self.responder(body)
+            else:
+                return _openai_error(ChatReply(status=500), "script exhausted")
         if reply.status != 200:
             return _openai_error(reply, f"scripted {reply.status}")
         completion = {

@@ -145,12 +145,12 @@ def _adapter(fetcher: Fetcher) -> Any:
 
 
 def make_client(settings: Settings, fetcher: Fetcher) -> arxiv.Client:
-    """The real arxiv.Client, pointed at settings.arxiv_url, its HTTP going through `fetcher`."""
+    """The real arxiv.Client, pointed at settings.arxiv_url, its HTTP going through `fetcher`. The client's own
+    spacing is off: it would space one client's pages only, and answers from the cache too; the fetcher paces the
+    network calls of every client in the process together (http.Pace)."""
     import arxiv
 
-    client = arxiv.Client(
-        page_size=settings.arxiv_page_size, delay_seconds=settings.arxiv_delay_s, num_retries=settings.arxiv_retries
-    )
+    client = arxiv.Client(page_size=settings.arxiv_page_size, delay_seconds=0.0, num_retries=settings.arxiv_retries)
     client.query_url_format = settings.arxiv_url.rstrip("?") + "?{}"
     # The arxiv package exposes no session argument; mounting on its session is the one way in.
     client._session.mount("http://", _adapter(fetcher))
