@@ -625,6 +625,12 @@ class OpenAIChat(Service):
         self.responder = responder
         self.models = tuple(models)
         self.requests: list[dict[str, Any]] = []
+        self.latency_s = 0.0  # every answer takes this long (a hosted or local model's latency); they overlap
+        self.busy_every = 0  # every n-th request is refused with 429 and `busy_headers` (0: none)
+        self.busy_headers: dict[str, str] = {}
+        self.refused: list[float] = []  # when each busy refusal was sent (time.monotonic)
+        self.arrived: list[float] = []  # when each request arrived
+        self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -639,10 +645,25 @@ class OpenAIChat(Service):
         )
 
     def complete(self, request: Request) -> Reply:
+        with self._lock:
+            self.arrived.append(time.monotonic())
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency_s)
+            return self._complete(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _complete(self, request: Request) -> Reply:
         body = request.json()
         with self._lock:  # one request at a time through the script (its latency is slept after, concurrently)
             self.requests.append(body)
             number = len(self.requests)
+            if self.busy_every and number % self.busy_every == 0:
+                self.refused.append(time.monotonic())
+                return _openai_error(ChatReply(status=429, headers=self.busy_headers), "rate limited")
             scripted = self.queue.pop(0) if self.queue else None
             if scripted is not None:
                 reply = scripted
