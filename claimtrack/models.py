@@ -261,6 +261,12 @@ class Evidence(Model):
         return ReadMaterial.FULLTEXT if self.quote_source == QuoteSource.FULLTEXT else ReadMaterial.ABSTRACT
 
     @property
+    def reading_key(self) -> tuple[Any, ...]:
+        """What a paper judgement said, and on what: two items with one key are one reading (add_evidence)."""
+        confirmed = self.confirmation is not None
+        return (self.source, self.stance, self.quote, self.read, self.confidence, confirmed)
+
+    @property
     def quote_origin(self) -> str | None:
         """Where in the source the quote stands (see `quote_origin`)."""
         return quote_origin(self.quote_source, self.quote_section)
@@ -424,18 +430,18 @@ class Claim(Model):
 
     def add_evidence(self, items: Iterable[Evidence]) -> list[str]:
         """Append the items the claim does not hold yet, so re-recording the same judgement or job is harmless;
-        returns the ids added, in order. A paper judgement is held when its id is, or when the same judgement
-        (judge and time) of the same paper is: a paper re-keyed from its DOI to its arXiv id gets a new
-        evidence id for a judgement the claim already holds."""
+        returns the ids added, in order. A paper judgement that repeats a reading the claim holds (the same
+        paper, stance, quote, material, confidence and confirmedness, from another judge, prompt or id the
+        paper had) adds nothing: the claim file grows by what is new, not by each re-judgement."""
         held = {e.id for e in self.evidence}
-        judged = {(e.source, e.judged_by, e.judged_at) for e in self.evidence if e.kind == EvidenceKind.PAPER}
+        readings = {e.reading_key for e in self.evidence if e.kind == EvidenceKind.PAPER}
         added = []
         for item in items:
-            same = item.kind == EvidenceKind.PAPER and (item.source, item.judged_by, item.judged_at) in judged
-            if item.id not in held and not same:
+            repeat = item.kind == EvidenceKind.PAPER and item.reading_key in readings
+            if item.id not in held and not repeat:
                 self.evidence.append(item)
                 held.add(item.id)
-                judged.add((item.source, item.judged_by, item.judged_at))
+                readings.add(item.reading_key)
                 added.append(item.id)
         return added
 
