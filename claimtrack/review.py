@@ -266,7 +266,14 @@ def decide_item(
 
 
 def lift(
-    ws: Workspace, claim_id: str, paper: str, *, by: str, because: str, now: dt.datetime | None = None
+    ws: Workspace,
+    claim_id: str,
+    paper: str,
+    *,
+    by: str,
+    because: str,
+    threshold: float,
+    now: dt.datetime | None = None,
 ) -> tuple[Claim, RulingLifted, StatusChange | None]:
     """Lift a person's ruling on `paper` for the claim (a verdict's overrule, a review's accept or reject): its
     judgements are weighed by the rules again and the claim is re-decided at once; the review items the ruling
@@ -288,9 +295,7 @@ def lift(
         entry = RulingLifted(at=at, by=person, source=target, lifted=ruled[target].kind, rationale=because)
         claim.lift_ruling(entry)
         lifted.append(entry)
-        from claimtrack.config import load_settings
-
-        change = decide(claim, threshold=load_settings().judge_threshold, by=person, now=at)
+        change = decide(claim, threshold=threshold, by=person, now=at)
         if change is not None:
             claim.record_change(change)
             changes.append(change)

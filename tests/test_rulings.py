@@ -180,7 +180,8 @@ def test_a_verdict_survives_ten_runs_in_which_the_overruled_papers_material_chan
     shutil.copytree(ROOT / "agents", ws / "agents")
 
     def new_version(n: int) -> None:
-        literature.arxiv.entries[:] = [Entry(f"2506.01234v{n}", TITLE, ABSTRACT, "2025-06-03", updated=f"2025-0{n}-01")]
+        listed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # inside the window the run searches
+        literature.arxiv.entries[:] = [Entry(f"2506.01234v{n}", TITLE, ABSTRACT, listed)]
         literature.fulltext.html[f"2506.01234v{n}"] = HTML
 
     def edit_prompt(name: str, n: int) -> None:
@@ -200,11 +201,11 @@ def test_a_verdict_survives_ten_runs_in_which_the_overruled_papers_material_chan
         lambda: new_version(4),
         lambda: monkeypatch.delenv("CLAIMTRACK_CONFIRM_MODEL"),
     ]
-    for change in changes:
+    for n, change in enumerate(changes):
         change()
         asked = len(model.asked)
         _run(ws)
-        assert any(role == "judge" and title == TITLE for role, _, title in model.asked[asked:]), "P not re-judged"
+        assert any(title == TITLE for _, _, title in model.asked[asked:]), f"run {n}: P was not judged again"
         assert _statuses(ws) == ["relaxed", "holding"]
     _valid(ws)
     lifted = invoke(
@@ -212,7 +213,9 @@ def test_a_verdict_survives_ten_runs_in_which_the_overruled_papers_material_chan
         "--by", "ana",
     )  # fmt: skip
     assert lifted.exit_code == 0, lifted.stderr
-    assert "lifted the ruling (overruled) on arXiv:2506.01234" in lifted.stdout and "holding -> relaxed" in lifted.stdout
+    assert (
+        "lifted the ruling (overruled) on arXiv:2506.01234" in lifted.stdout and "holding -> relaxed" in lifted.stdout
+    )
     claim = _claim(ws)
     assert claim["history"][-2]["event"] == "lift" and claim["history"][-1]["by"] == "person:ana"
     assert "full text" in invoke("--workspace", str(ws), "show", CLAIM).stdout
@@ -301,7 +304,12 @@ def test_anchors_set_verdict_and_run_in_one_second_keep_the_history_in_order(ws,
     second and none before the one above it; `validate` and `doctor` agree that the store is valid."""
     literature, _ = servers
     literature.arxiv.entries.append(
-        Entry(f"{ANCHOR}v1", "Do Models Really Learn to Follow Instructions?", "We study instruction tuning.", "2023-05-19")
+        Entry(
+            f"{ANCHOR}v1",
+            "Do Models Really Learn to Follow Instructions?",
+            "We study instruction tuning.",
+            "2023-05-19",
+        )
     )
     while datetime.now(UTC).microsecond > 300_000:  # start early in a second, so all three land in it
         time.sleep(0.01)

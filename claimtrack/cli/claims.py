@@ -108,9 +108,13 @@ def verdict(
     if (status is None) == (lift is None):
         raise InvalidArgument("--status", "give --status for a verdict, or --lift PAPER to lift a ruling (not both)")
     if lift is not None:
+        from claimtrack.config import load_settings
         from claimtrack.review import lift as lift_ruling
 
-        claim, lifted, moved = lift_ruling(workspace(ctx), claim_id, lift, by=by or getpass.getuser(), because=because)
+        threshold = load_settings().judge_threshold
+        claim, lifted, moved = lift_ruling(
+            workspace(ctx), claim_id, lift, by=by or getpass.getuser(), because=because, threshold=threshold
+        )
         typer.echo(f"{claim.id}: lifted the ruling ({lifted.lifted}) on {lifted.source}")
         typer.echo(f"  {moved.from_} -> {moved.to}: {moved.rationale}" if moved else f"  status stays {claim.status}")
         return
