@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from agent_helpers import citing, judgement, role_of
-from conftest import FIXTURES, ROOT, invoke
+from conftest import FIXTURES, ROOT, invoke, workspace_with
 from loopback import ChatReply, Entry, Literature, OpenAIServer, user_text
 
 from claimtrack.discovery.http import forget_down_hosts
@@ -87,17 +87,9 @@ class Scripted:
         return citing(request, stance, quote, confidence, scope_note="models below 3B parameters")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_hosts() -> None:
-    forget_down_hosts()
-
-
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    (root / "claims").mkdir(parents=True)
-    shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", root / "claims")
-    return root
+    return workspace_with(tmp_path, CLAIM)
 
 
 @pytest.fixture
@@ -107,6 +99,7 @@ def model() -> Scripted:
 
 @pytest.fixture
 def servers(monkeypatch: pytest.MonkeyPatch, model: Scripted) -> Iterator[tuple[Literature, OpenAIServer]]:
+    forget_down_hosts()  # a host an earlier test's server left "down" is this test's server now
     html = {P.arxiv_id: HTML}
     with (
         Literature([P], s2={f"arXiv:{ANCHOR}": []}, openalex={ANCHOR: []}, html=html) as literature,
@@ -218,7 +211,8 @@ def test_a_verdict_survives_ten_runs_in_which_the_overruled_papers_material_chan
     )
     claim = _claim(ws)
     assert claim["history"][-2]["event"] == "lift" and claim["history"][-1]["by"] == "person:ana"
-    assert "full text" in invoke("--workspace", str(ws), "show", CLAIM).stdout
+    log = invoke("--workspace", str(ws), "log", CLAIM).stdout
+    assert "lifted the ruling (overruled) on arXiv:2506.01234  by person:ana" in log
     again = invoke("--workspace", str(ws), "verdict", CLAIM, "--lift", "arXiv:2506.01234", "--because", "x")
     assert again.exit_code == 2 and again.stderr.startswith("error: --lift: no ruling on arXiv:2506.01234")
     _valid(ws)
@@ -245,6 +239,10 @@ def test_a_review_reject_holds_when_another_model_confirms_the_same_judgement(ws
     assert f"arXiv:2506.01234: rejected (review {item['id']}) by person:bo" in listing
     report = json.loads(invoke("--workspace", str(ws), "report", "status", "--format", "json").stdout)
     assert [r["ruling"] for r in report["claims"][CLAIM]["rulings"]] == ["rejected"]
+    lifted = invoke("--workspace", str(ws), "verdict", CLAIM, "--lift", "arXiv:2506.01234", "--because", "re-read")
+    assert lifted.exit_code == 0, lifted.stderr
+    assert "lifted the ruling (rejected)" in lifted.stdout and "untested -> relaxed" in lifted.stdout
+    assert [i["id"] for i in json.loads(invoke("--workspace", str(ws), "review", "--json").stdout)] == [item["id"]]
 
 
 # --- 3. one paper, one identity ---------------------------------------------------------------------------------
@@ -287,6 +285,8 @@ def test_a_paper_seen_by_doi_and_later_by_arxiv_id_is_one_paper(ws, servers, mod
     if not disputed:
         [merge] = [h for h in claim["history"] if h.get("event") == "paper"]
         assert (merge["merged"], merge["into"]) == ("doi:10.1234/x", "arXiv:2512.00009")
+        log = invoke("--workspace", str(ws), "log", CLAIM).stdout
+        assert "paper doi:10.1234/x is arXiv:2512.00009" in log
     queue = json.loads(invoke("--workspace", str(ws), "review", "--json").stdout)
     assert [(i["paper"], i["title"]) for i in queue] == ([("arXiv:2512.00009", DOI_TITLE)] if disputed else [])
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
