@@ -241,8 +241,13 @@ def decide_item(
                 evidence = to_evidence(first, run_id=row["run_id"])
                 assert evidence is not None
                 confirmation = Confirmation(by=person, stance=evidence.stance, at=at, review=ident)
-                claim.add_evidence([evidence.model_copy(update={"confirmation": confirmation})])
-                evidence_id = evidence.id
+                accepted = evidence.model_copy(update={"confirmation": confirmation})
+                claim.add_evidence([accepted])
+                # the claim may hold this reading already (judged again, and confirmed, under another id)
+                held = claim.evidence_by_id(accepted.id) or next(
+                    e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
+                )
+                evidence_id = held.id
             claim.record_decision(
                 ReviewDecision(
                     at=at,
