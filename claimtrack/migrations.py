@@ -345,3 +345,16 @@ def m008_passage_choices(conn: sqlite3.Connection) -> None:
     chosen_at TEXT NOT NULL
 )"""
     )
+
+
+@migration
+def m009_paper_aliases(conn: sqlite3.Connection) -> None:
+    """The ids a paper was known by before two rows turned out to be one paper (a DOI or S2 id given up for the
+    arXiv id), so that claim files naming the old id are rewritten to the one kept (papers.aliases)."""
+    conn.execute(
+        """CREATE TABLE paper_aliases (
+    alias TEXT PRIMARY KEY,        -- the id given up (papers.id as it was)
+    paper_id TEXT NOT NULL,        -- the id kept
+    merged_at TEXT NOT NULL
+)"""
+    )

@@ -6,7 +6,8 @@ import datetime as dt
 import textwrap
 from typing import Any
 
-from claimtrack.models import AnchorDecision, Claim, ReviewDecision
+from claimtrack.models import AnchorDecision, Claim, PaperMerge, ReviewDecision, RulingLifted
+from claimtrack.rulings import rulings
 from claimtrack.store import Library
 
 
@@ -42,6 +43,7 @@ def status_cells(claim: Claim) -> list[str]:
 def claim_json(claim: Claim, library: Library) -> dict[str, Any]:
     data = claim.model_dump(mode="json", by_alias=True)
     data["lines"] = library.lines_of(claim.id)
+    data["rulings"] = [r.as_dict() for r in rulings(claim).values()]
     return data
 
 
@@ -117,6 +119,13 @@ def claim_text(claim: Claim, library: Library) -> str:
             if h.rationale:
                 out.append(_wrap(h.rationale, "      "))
             continue
+        if isinstance(h, PaperMerge):
+            out.append(f"  - {h.at.date()} paper {h.merged} is {h.into}: evidence {', '.join(h.evidence)} by {h.by}")
+            continue
+        if isinstance(h, RulingLifted):
+            out.append(f"  - {h.at.date()} lifted the ruling ({h.lifted}) on {h.source} by {h.by}")
+            out.append(_wrap(h.rationale, "      "))
+            continue
         pin = " (pinned verdict)" if h.pinned else ""
         out.append(f"  - {h.at.date()} {h.from_} -> {h.to} by {h.by}{pin}")
         out.append(_wrap(h.rationale, "      "))
@@ -124,4 +133,8 @@ def claim_text(claim: Claim, library: Library) -> str:
             out.append(f"      evidence: {', '.join(h.evidence)}")
         if h.overrules:
             out.append(f"      overrules: {', '.join(h.overrules)}")
+    ruled = rulings(claim)
+    if ruled:
+        out.append(f"Rulings ({len(ruled)}; each holds until lifted: `claimtrack verdict ID --lift PAPER`):")
+        out += [f"  - {r.line()}" for r in ruled.values()]
     return "\n".join(out)

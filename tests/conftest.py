@@ -96,6 +96,15 @@ def repo_workspace(tmp_path: Path) -> Path:
     return root
 
 
+def workspace_with(tmp_path: Path, *claim_ids: str) -> Path:
+    """A workspace holding copies of some of the committed claims."""
+    root = tmp_path / "ws"
+    (root / "claims").mkdir(parents=True)
+    for claim_id in claim_ids:
+        shutil.copy(ROOT / "claims" / f"{claim_id}.yaml", root / "claims")
+    return root
+
+
 def invoke(*args: str, input: str | None = None) -> Result:
     """Run the CLI in-process with Typer's CliRunner; stderr is kept apart from stdout."""
     from typer.testing import CliRunner

@@ -19,7 +19,7 @@ from claimtrack.agent.llm import LLM
 from claimtrack.agent.material import Block
 from claimtrack.agent.prompts import Prompt
 from claimtrack.ledger import Ledger
-from claimtrack.models import CONTESTING, Claim, Confirmation, Evidence, Stance
+from claimtrack.models import CONTESTING, Claim, Confirmation, Evidence, ReadMaterial, Stance
 from claimtrack.papers import Paper
 from claimtrack.review import enqueue
 
@@ -41,10 +41,12 @@ def agreed_stance(first: Judgement, second: Judgement | None, threshold: float) 
     return Stance.RELAXES  # both contest, in different strengths: the weakest claim both make
 
 
-def confirmed_evidence(first: JudgeOutcome, second: JudgeOutcome, stance: Stance, run_id: str | None) -> Evidence:
+def confirmed_evidence(
+    first: JudgeOutcome, second: JudgeOutcome, stance: Stance, run_id: str | None, material: ReadMaterial | None = None
+) -> Evidence:
     """The claim's evidence item for a confirmed pair: the first judgement, counted at the agreed stance, with
     the confirming judgement recorded beside it."""
-    evidence = to_evidence(first, run_id)
+    evidence = to_evidence(first, run_id, material=material)
     assert evidence is not None and first.judgement is not None and second.judgement is not None
     rationale = evidence.rationale or ""
     if stance != first.judgement.stance:
@@ -72,6 +74,17 @@ class Assessment:
     look: JudgeOutcome | None = None  # the first look, when the pair was read in two steps
     set_aside: bool = False  # the first look found the paper clearly unrelated: nothing more was read
     read_more: bool = False  # the full judgement was shown more than the first look (full-text passages)
+
+    @property
+    def material(self) -> ReadMaterial:
+        """What the judgement that counts read."""
+        return ReadMaterial.FULLTEXT if self.read_more else ReadMaterial.ABSTRACT
+
+    def reading(self, run_id: str | None) -> Evidence | None:
+        """The judgement that counts as an unconfirmed evidence item, unrelated included (None for an error):
+        a paper the claim holds evidence of, read again with this result, is recorded so the newer reading
+        retracts the earlier one (decide.counted)."""
+        return to_evidence(self.first, run_id, material=self.material, unrelated=True)
 
     @property
     def outcomes(self) -> list[JudgeOutcome]:
@@ -168,7 +181,8 @@ class Assessor:
         second = self.confirm(claim, paper, shown)
         stance = agreed_stance(first.judgement, second.judgement, self.threshold)
         if stance is not None:
-            evidence = confirmed_evidence(first, second, stance, self.run_id)
+            material = ReadMaterial.FULLTEXT if read_more else ReadMaterial.ABSTRACT
+            evidence = confirmed_evidence(first, second, stance, self.run_id, material)
             return Assessment(first, second, evidence=evidence, look=look, read_more=read_more)
         item, state = enqueue(self.ledger, claim.id, paper.id, first.key, second.key, run_id=self.run_id, now=now)
         review = item if state == "open" else None  # decided: a person's call

@@ -40,7 +40,8 @@ from claimtrack.errors import Busy, ClaimtrackError, InvalidArgument, SourceErro
 from claimtrack.fileio import atomic_write, file_lock
 from claimtrack.ledger import Ledger
 from claimtrack.models import CONTESTING, Claim, Evidence, EvidenceKind
-from claimtrack.papers import Paper
+from claimtrack.papers import Paper, adopt_identities, aliases
+from claimtrack.rulings import paper_of
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
@@ -340,6 +341,8 @@ class ClaimCheck:
     say: Callable[[str], None]  # progress: what the run is doing for this claim now
     candidates: list[Paper] = field(default_factory=list)  # ranked best first
     judged: list[Evidence] = field(default_factory=list)  # confirmed evidence from this run's pairs, fresh or cached
+    readings: list[Evidence] = field(default_factory=list)  # unconfirmed readings of papers the claim holds
+    known: dict[str, str] | None = None  # paper ids given up in merges, as of the claim's turn to store its papers
     replicated: list[Evidence] = field(default_factory=list)
 
 
@@ -393,7 +396,7 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
             k=max(20, ctx.k + _judged_before(ctx, check.claim)),
             run_id=ctx.run_id,
             now=ctx.now,
-            in_turn=ctx.turns.turn(check.number),
+            in_turn=_turn(ctx, check),
         )
     except SourceError as exc:
         report.failures.append(f"discovery: {exc}")
@@ -408,6 +411,15 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
     report.papers_found = len(ranked)
     report.new_papers = result.new_papers
     check.candidates = [c.paper for c in ranked]
+
+
+@contextlib.contextmanager
+def _turn(ctx: RunContext, check: ClaimCheck) -> Iterator[None]:
+    """The claim's turn to store and rank; it also notes the paper merges known then, which a serial run would
+    decide the claim with (later claims' discoveries may merge more papers before this claim is written)."""
+    with ctx.turns.turn(check.number):
+        yield
+        check.known = aliases(ctx.ledger)
 
 
 def _judged_before(ctx: RunContext, claim: Claim) -> int:
@@ -502,6 +514,8 @@ def _count(ctx: RunContext, check: ClaimCheck, paper: Paper, assessment: Assessm
     if assessment.evidence is not None:
         report.confirmed += 1
         check.judged.append(assessment.evidence)
+    elif (reading := assessment.reading(ctx.run_id)) is not None:
+        check.readings.append(reading)
     if assessment.review is not None:
         report.review.append(assessment.review)
 
@@ -565,8 +579,14 @@ def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
     check.say("deciding")
     report = check.report
 
+    known = check.known if check.known is not None else aliases(ctx.ledger)
+
     def apply(current: Claim) -> None:
-        report.evidence_added += current.add_evidence([*check.judged, *check.replicated])
+        adopt_identities(current, known, by=ctx.run_id, now=ctx.now)
+        held = {paper_of(current, e.source) for e in current.evidence if e.kind == EvidenceKind.PAPER}
+        retracting = [e for e in check.readings if paper_of(current, known.get(e.source, e.source)) in held]
+        report.evidence_added += current.add_evidence([*check.judged, *retracting, *check.replicated])
+        adopt_identities(current, known, by=ctx.run_id, now=ctx.now)  # judged under an id merged since
         at = current.entry_time(ctx.now)
         change = decide(current, threshold=ctx.settings.judge_threshold, by=ctx.run_id, now=at)
         if change is not None:

@@ -264,8 +264,16 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
         f'<article class="claim" id="{_anchor(line_id, c["id"])}"><h4>{esc(c["title"])} {_badge(c["status"])}</h4>'
         f'<div class="id">{esc(c["id"])} · claimed {esc(c["claimed"] or "?")} · last checked {checked}</div>'
         f'<p class="statement">{esc(c["statement"])}</p><ul class="anchors">{anchors}</ul>{status_line}'
-        f"{evidence}{_review(c['review'])}{pending}</article>"
+        f"{evidence}{_review(c['review'])}{_rulings(c['rulings'])}{pending}</article>"
     )
+
+
+def _rulings(items: list[dict[str, Any]]) -> str:
+    """A person's rulings on the claim's papers, in force until lifted."""
+    if not items:
+        return ""
+    rows = "".join(f"<li>{esc(r['line'])}</li>" for r in items)
+    return f'<h4>Rulings ({len(items)})</h4><ul class="pending">{rows}</ul>'
 
 
 def _review(items: list[dict[str, Any]]) -> str:

@@ -117,6 +117,9 @@ def _claim(c: dict[str, Any]) -> list[str]:
                 f"  - {item['id']}: {md_text(item['paper'])} {md_text(item['title'])}:"
                 f" judged {_said(first)}, confirmation {_said(second)}"
             )
+    if c["rulings"]:
+        out.append("- A person's rulings (they hold until lifted: `claimtrack verdict ID --lift PAPER`):")
+        out += [f"  - {md_text(r['line'])}" for r in c["rulings"]]
     if c["pending"]:
         out.append("- Not yet judged:")
         for p in c["pending"]:

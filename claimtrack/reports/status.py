@@ -18,6 +18,7 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
   "abstract", "full text, §4.2 Scaling", "citation context on arXiv:ID"; null when not recorded)],
   `stance_counts` {stance: n}, `pending` [{paper_id, title, published, score, rank, why, found_at}],
   `review` [{id, paper, title, judge {stance, quote, confidence, by}, confirm {...}}],
+  `rulings` [{paper, ruling (overruled | rejected | accepted), by, at, item, evidence, line}],
   `history` (changes, oldest first)}.
 
 Nothing here reads the clock: the report is a function of the store and the ledger.
@@ -37,6 +38,7 @@ from claimtrack.reports.common import (
     newest_change,
     stance_counts,
 )
+from claimtrack.rulings import rulings
 from claimtrack.store import Library
 
 SCHEMA = "claimtrack.status-report/1"
@@ -154,5 +156,6 @@ def _claim(
             for row in pending
         ],
         "review": [_review_item(item) for item in review],
+        "rulings": [r.as_dict() | {"line": r.line()} for r in rulings(claim).values()],
         "history": [_change(h, claim, library) for h in sorted(claim.status_changes, key=lambda h: h.at)],
     }
