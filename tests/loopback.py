@@ -78,6 +78,7 @@ class Request:
     headers: dict[str, str]  # names in lower case
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
+    received: float = field(default_factory=time.monotonic)  # when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")

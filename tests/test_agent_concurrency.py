@@ -144,10 +144,11 @@ def test_a_judge_that_refuses_one_call_in_five_is_waited_out_with_the_same_resul
         llm.chat.busy_every = 5
         llm.chat.busy_headers = {"Retry-After": "2"}
         llm.chat.arrived.clear()
+        llm.chat.most_in_flight = 0
         throttled_ws = _library(tmp_path, "throttled")
         throttled_run = _run(throttled_ws, monkeypatch, llm, 8)
-        refused, arrived = list(llm.chat.refused), list(llm.chat.arrived)
-    assert len(refused) >= 3 and throttled_run["summary"]["totals"]["failed"] == 0
+        refused, arrived, most = list(llm.chat.refused), list(llm.chat.arrived), llm.chat.most_in_flight
+    assert len(refused) >= 3 and throttled_run["summary"]["totals"]["failed"] == 0 and most > 2
     # Retry-After is honoured by the whole pool: after a refusal, no call reaches the server for two seconds
     # (but for one already sent when the refusal was on its way).
     for when in refused:
