@@ -251,12 +251,14 @@ def execute(
             )
         reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
         outcome = "interrupted"
-        # Claims and pairs in flight: enough that the pool's calls are kept busy while other pairs read full texts.
+        # Claims and pairs in flight: enough pairs that the pool's calls are kept busy while other pairs read full
+        # texts; with a concurrency of 1, one of each (a serial run).
         width = settings.llm_concurrency
+        depth = 1 if width == 1 else 2 * width
         try:
             if options.replicate:
                 summary.collected = _collect(ws)
-            with Workers(width, "claim") as claim_workers, Workers(2 * width, "pair") as pair_workers:
+            with Workers(width, "claim") as claim_workers, Workers(depth, "pair") as pair_workers:
                 ctx = RunContext(
                     ws=ws,
                     ledger=ledger,
