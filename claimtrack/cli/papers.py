@@ -151,10 +151,17 @@ def discover_command(
     ws = workspace(ctx)
     with Ledger.open(ws) as ledger:
         result = discover(ws, ledger, claim, settings=load_settings(), offline=offline, k=k)
+    from claimtrack.agent.summary import what_to_do
+
     for failure in result.failures:
         typer.echo(f"{failure.source}: {failure.message}", err=True)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
+    advice = what_to_do(
+        ((f.source, f.message) for f in result.failures), offline=f"claimtrack discover {claim.id} --offline"
+    )
+    if advice:
+        typer.echo(advice, err=True)
     if as_json:
         data = asdict(result)
         for candidate, original in zip(data["candidates"], result.candidates, strict=True):
