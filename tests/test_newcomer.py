@@ -67,3 +67,52 @@ def test_global_options_may_follow_the_command(ws: Path) -> None:
     assert logging.getLogger("claimtrack").level == logging.DEBUG  # -v before and -v after make -vv
     nested = invoke("papers", "search", "format", "-w", str(ws), "-q")
     assert "no papers stored yet" in nested.stderr  # a sub-command of a group takes them too
+
+
+REPLICATED = "binary-reward-hurts-calibration"
+
+
+def test_a_one_model_replication_is_recorded_on_the_claim_and_shown_everywhere(
+    repo_workspace: Path, tiny_models: tuple[Path, Path]
+) -> None:
+    ws = str(repo_workspace)
+    result = invoke("-w", ws, "-v", "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "40")
+    assert result.exit_code == 0, result.stderr
+    assert "one model only" in result.stdout
+    # lm-eval's progress came through claimtrack's logging, one line per record, and no tqdm bar
+    assert "info: lm-eval on " in result.stderr and "Running loglikelihood requests (" in result.stderr
+    assert "it/s]" not in result.stderr and "s/it]" not in result.stderr and "%|" not in result.stderr
+    quiet = invoke("-w", ws, "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "39", "-q")
+    assert quiet.exit_code == 0 and "lm-eval on" not in quiet.stderr and "%|" not in quiet.stderr
+
+    shown = json.loads(invoke("-w", ws, "show", REPLICATED, "--json").stdout)
+    assert shown["status"] == "untested" and not shown["evidence"]  # one model decides nothing
+    first, second = shown["replications"]
+    assert first["spec"] == "calibration" and first["task"] and first["metric"] == "ece"
+    assert first["n"] == 40 and second["n"] == 39 and first["job"] != second["job"]
+    assert len(first["models"]) == 1 and first["models"][0]["role"] == "model-1"
+    value = first["value"]
+    assert value == first["models"][0]["value"] and first["interval"][0] <= value <= first["interval"][1]
+    assert first["stance"] is None and first["evidence"] is None and first["at"]
+    figure = f"ece {value:.3f} [{first['interval'][0]:.3f}, {first['interval'][1]:.3f}], n=40"
+
+    text = invoke("-w", ws, "show", REPLICATED).stdout
+    assert "Replications (2):" in text and f"job {first['job']}" in text and figure in text
+    assert "one model: no verdict" in text
+    row = next(r for r in json.loads(invoke("-w", ws, "status", "--json").stdout) if r["id"] == REPLICATED)
+    assert row["replications"] == 2 and row["last_replication"]["job"] == second["job"]
+    table = invoke("-w", ws, "status").stdout
+    assert "REPLICATED" in table.splitlines()[0]
+    assert any(line.startswith(REPLICATED) and "ece " in line and "n=39" in line for line in table.splitlines())
+    for fmt in ("md", "html", "json"):
+        report = invoke("-w", ws, "report", "status", "--format", fmt).stdout
+        assert first["job"] in report and figure in report, fmt
+    data = json.loads(invoke("-w", ws, "report", "status", "--format", "json").stdout)
+    assert data["totals"]["replications"] == 2
+    prompt = invoke("-w", ws, "report", "prompt", "--line", "confounds-surface-vs-cause").stdout
+    assert f"`{REPLICATED}`:" in prompt and figure in prompt and "(lm-eval probe)" in prompt
+    # the same job again is recorded once
+    again = invoke("-w", ws, "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "40")
+    assert again.exit_code == 0
+    assert len(json.loads(invoke("-w", ws, "show", REPLICATED, "--json").stdout)["replications"]) == 2
+    assert invoke("-w", ws, "validate").exit_code == 0

@@ -17,6 +17,7 @@ from typing import Any
 from claimtrack.replication import metrics
 from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.models import ModelRef
+from claimtrack.replication.progress import logged_progress
 from claimtrack.replication.tasks import GENERATED, TaskFile, data_hash, probe_tasks, resolve
 from claimtrack.workspace import Workspace
 
@@ -72,8 +73,9 @@ def evaluate(
         model_args["revision"] = model.revision
     manager = TaskManager(include_path=str(include_dir), include_defaults=False)
     try:
-        # lm-eval prints progress notes to stdout; keep stdout for claimtrack's own output (--json).
-        with contextlib.redirect_stdout(sys.stderr):
+        # lm-eval prints progress notes to stdout; keep stdout for claimtrack's own output (--json). Its bars
+        # become log lines (replication/progress.py).
+        with contextlib.redirect_stdout(sys.stderr), logged_progress(model.label):
             results = simple_evaluate(
                 model="hf",
                 model_args=model_args,

@@ -264,7 +264,22 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
         f'<article class="claim" id="{_anchor(line_id, c["id"])}"><h4>{esc(c["title"])} {_badge(c["status"])}</h4>'
         f'<div class="id">{esc(c["id"])} · claimed {esc(c["claimed"] or "?")} · last checked {checked}</div>'
         f'<p class="statement">{esc(c["statement"])}</p><ul class="anchors">{anchors}</ul>{status_line}'
-        f"{evidence}{_review(c['review'])}{pending}</article>"
+        f"{evidence}{_replications(c['replications'])}{_review(c['review'])}{pending}</article>"
+    )
+
+
+def _replications(records: list[dict[str, Any]]) -> str:
+    """Finished replication jobs, one model or two: measurements beside the literature."""
+    if not records:
+        return ""
+    rows = "".join(
+        f'<li data-job="{esc(r["job"])}"><span class="nowrap">{esc(r["at"][:10])}</span> {esc(r["text"])}'
+        f' <span class="id">job {esc(r["job"])}</span></li>'
+        for r in records
+    )
+    return (
+        f'<h4>Replications ({len(records)})</h4><p class="why">lm-eval probes; only a two-model comparison can'
+        f' move the status.</p><ul class="pending replications">{rows}</ul>'
     )
 
 

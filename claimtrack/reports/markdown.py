@@ -109,6 +109,10 @@ def _claim(c: dict[str, Any]) -> list[str]:
                 out.append(f"    - numbers: {e['numbers_text']}")
             if e["scope_note"]:
                 out.append(f"    - scope: {md_text(e['scope_note'])}")
+    if c["replications"]:
+        out.append("- Replications (lm-eval probes; only a two-model comparison can move the status):")
+        for r in c["replications"]:
+            out.append(f"  - {r['at'][:10]} {md_text(r['text'])} (job `{r['job']}`)")
     if c["review"]:
         out.append("- Waiting for review (the two judgements disagree; `claimtrack review`):")
         for item in c["review"]:

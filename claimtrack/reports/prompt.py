@@ -154,11 +154,13 @@ def _found(claims: list[Claim], pending: Rows, review: Rows) -> list[str]:
         judged = [e for e in claim.evidence if e.stance != "unrelated"]
         waiting = pending.get(claim.id, [])
         disputed = review.get(claim.id, [])
-        if not judged and not waiting and not disputed:
+        if not judged and not waiting and not disputed and not claim.replications:
             continue
         out.append(f"- `{claim.id}`:")
         for item in judged:
             out.append(f"  - judged: {_evidence_line(item)}")
+        for record in claim.replications:
+            out.append(f"  - measured {record.at.date().isoformat()} (lm-eval probe): {one_line(record.describe())}")
         for item in disputed:
             first, second = item["judge"], item["confirm"]
             out.append(

@@ -5,8 +5,8 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
 - `since`: ISO date the "changed since" section starts from; `since_rule`: "given" (from --since),
   "window" (DEFAULT_WINDOW_DAYS before `newest_change`) or "none" (no change recorded yet).
 - `newest_change`: ISO timestamp of the newest status change in the store, or null.
-- `totals`: `claims`, `by_status` {status: n}, `evidence`, `pending` (candidates not yet judged), `review`
-  (pairs whose two judgements disagreed, waiting for a person: `claimtrack review`).
+- `totals`: `claims`, `by_status` {status: n}, `evidence`, `replications`, `pending` (candidates not yet
+  judged), `review` (pairs whose two judgements disagreed, waiting for a person: `claimtrack review`).
 - `changed`: status changes at or after `since`, newest first: `claim`, `title`, `lines`, `from`, `to`,
   `at`, `by`, `rationale`, `scope`, `pinned`, `evidence` (ids).
 - `lines`: in store order: `id`, `question`, `framing`, `claims` (ids, in the line's order; ids missing
@@ -16,7 +16,10 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
   `last_checked`, `last_change` (a change as above, or null),
   `evidence` [Evidence fields + `numbers_text`, `date_text`, `quote_origin` (where the quote stands:
   "abstract", "full text, §4.2 Scaling", "citation context on arXiv:ID"; null when not recorded)],
-  `stance_counts` {stance: n}, `pending` [{paper_id, title, published, score, rank, why, found_at}],
+  `replications` [finished replication jobs, oldest first: Replication fields (`job`, `spec`, `task`,
+  `metric`, `n`, `models` [{model, role, value, stderr}], `value`, `interval`, `stance`, `evidence`, `at`,
+  `run`) + `text` (one line for a reader)], `stance_counts` {stance: n},
+  `pending` [{paper_id, title, published, score, rank, why, found_at}],
   `review` [{id, paper, title, judge {stance, quote, confidence, by}, confirm {...}}],
   `history` (changes, oldest first)}.
 
@@ -74,6 +77,7 @@ def build_status(
             "claims": len(claims),
             "by_status": _by_status(claims),
             "evidence": sum(len(c.evidence) for c in claims),
+            "replications": sum(len(c.replications) for c in claims),
             "pending": sum(len(pending.get(c.id, [])) for c in claims),
             "review": sum(len(review.get(c.id, [])) for c in claims),
         },
@@ -148,6 +152,7 @@ def _claim(
         "last_checked": claim.last_checked.isoformat() if claim.last_checked else None,
         "last_change": _change(change, claim, library) if change else None,
         "evidence": [evidence_dict(e) for e in claim.evidence],
+        "replications": [{**r.model_dump(mode="json"), "text": r.describe()} for r in claim.replications],
         "stance_counts": stance_counts(claim),
         "pending": [
             {k: row[k] for k in ("paper_id", "title", "published", "score", "rank", "why", "found_at")}
