@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,58 @@ def test_a_one_model_replication_is_recorded_on_the_claim_and_shown_everywhere(
     assert again.exit_code == 0
     assert len(json.loads(invoke("-w", ws, "show", REPLICATED, "--json").stdout)["replications"]) == 2
     assert invoke("-w", ws, "validate").exit_code == 0
+
+
+def _cron_command(root: Path, home: Path) -> tuple[str, dict[str, str]]:
+    """The crontab line `schedule cron` prints, less its five time fields, and cron's bare environment."""
+    printed = invoke("-w", str(root), "schedule", "cron")
+    assert printed.exit_code == 0
+    [line] = [ln for ln in printed.stdout.splitlines() if ln and not ln.startswith("#")]
+    command = line.split(None, 5)[5]
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ["PYTHONPATH"], "LANG": "C.UTF-8"}
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+        env[name] = "1"
+    return command, env
+
+
+def test_the_printed_cron_line_runs_without_an_env_file_and_logs_every_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"  # no ~/.config/claimtrack/env: no LLM key, so no reason to have made one
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    root = tmp_path / "ws"
+    assert invoke("init", str(root)).exit_code == 0
+    command, env = _cron_command(root, home)
+    ran = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and ran.stdout == "" and ran.stderr == ""  # nothing left for cron's mail
+    log = (root / ".claimtrack" / "cron.log").read_text()
+    assert "claims checked, 0 failed" in log
+    shutil.rmtree(root / "claims")  # a run that cannot start: its error lands in the same log
+    ran = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 2 and ran.stderr == ""
+    assert "error: " in (root / ".claimtrack" / "cron.log").read_text().split(log, 1)[1]
+
+
+def test_schedule_warns_of_what_the_schedule_would_lack(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-shell-only-0123456789")
+    result = invoke("-w", str(ws), "schedule", "cron")
+    assert result.exit_code == 0 and "sk-shell-only" not in result.stdout + result.stderr
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith(f"warning: no {home}/.config/claimtrack/env: the schedule runs without it")
+    assert "OPENAI_API_KEY is set in this shell only" in warning
+    env_file = home / ".config" / "claimtrack" / "env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text("OPENAI_BASE_URL=http://127.0.0.1:9/v1\n")
+    env_file.chmod(0o644)
+    warnings = invoke("-w", str(ws), "schedule", "systemd").stderr.splitlines()
+    assert any("can be read by others: chmod 600" in w for w in warnings)
+    assert any("the local endpoint http://127.0.0.1:9/v1 does not answer now" in w for w in warnings)
+    env_file.chmod(0o600)
+    env_file.write_text("OPENAI_API_KEY=sk-file-0123456789\n")
+    assert invoke("-w", str(ws), "schedule", "cron").stderr == ""  # all in place: nothing to say
+    assert invoke("-w", str(ws), "-q", "schedule", "github").stderr == ""
