@@ -173,3 +173,33 @@ def test_schedule_warns_of_what_the_schedule_would_lack(
     env_file.write_text("OPENAI_API_KEY=sk-file-0123456789\n")
     assert invoke("-w", str(ws), "schedule", "cron").stderr == ""  # all in place: nothing to say
     assert invoke("-w", str(ws), "-q", "schedule", "github").stderr == ""
+
+
+def test_reports_show_runs_that_failed_on_every_claim(ws: Path, no_network: None) -> None:
+    quiet = invoke("-w", str(ws), "report", "status", "--format", "md").stdout
+    assert "No run is recorded in this workspace's ledger yet" in quiet
+    for _ in range(3):
+        assert invoke("-w", str(ws), "run", "--due", "--no-replicate").exit_code == 1
+    warning = "The last 3 runs checked no claim (every claim failed, or the run did not finish)"
+    html = invoke("-w", str(ws), "report", "status", "--format", "html").stdout
+    assert warning in html and "No status change is recorded yet." in html  # ...but no longer alone
+    assert html.count('<tr data-run="run-') == 3 and "Connection refused" in html
+    md = invoke("-w", str(ws), "report", "status").stdout
+    assert warning in md and md.index("## Recent runs") < md.index("## Changed since")
+    row = next(line for line in md.splitlines() if line.startswith("| `run-"))
+    assert "| failed | 1 | 1 | 0 | arxiv: " in row and "Connection refused" in row and "(1 claim)" in row
+    data = json.loads(invoke("-w", str(ws), "report", "status", "--format", "json").stdout)
+    last = data["runs"]["recent"][0]
+    assert data["runs"]["warning"].startswith(warning) and len(data["runs"]["recent"]) == 3
+    assert last["outcome"] == "failed" and last["claims"] == 1 and last["failed"] == 1 and last["finished_at"]
+    assert {s["source"] for s in last["failed_sources"]} >= {"arxiv", "semanticscholar", "openalex"}
+    offline = invoke("-w", str(ws), "run", "--due", "--offline", "--no-replicate")
+    assert offline.exit_code == 0
+    after = json.loads(invoke("-w", str(ws), "report", "status", "--format", "json").stdout)["runs"]
+    assert after["warning"] is None and after["recent"][0]["offline"] is True  # a run that checked: no warning
+
+
+def test_the_research_prompt_holds_together_when_nothing_was_found(repo_workspace: Path) -> None:
+    prompt = invoke("-w", str(repo_workspace), "report", "prompt", "--line", "confounds-surface-vs-cause").stdout
+    assert "Nothing yet: no evidence has been judged" in prompt
+    assert "listed above" not in prompt and "The tracker has found none yet, so start from the anchor papers" in prompt

@@ -7,6 +7,10 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
 - `newest_change`: ISO timestamp of the newest status change in the store, or null.
 - `totals`: `claims`, `by_status` {status: n}, `evidence`, `replications`, `pending` (candidates not yet
   judged), `review` (pairs whose two judgements disagreed, waiting for a person: `claimtrack review`).
+- `runs`: the health of recent runs: `recent` [newest first: `id`, `started_at`, `finished_at`, `outcome`
+  (ok | failed | interrupted | running or killed), `offline`, `claims` (checked), `failed`, `status_changes`,
+  `failed_sources` [{source, cause, claims (how many it hit)}]], `warning` (a sentence when the newest runs
+  checked no claim, else null).
 - `changed`: status changes at or after `since`, newest first: `claim`, `title`, `lines`, `from`, `to`,
   `at`, `by`, `rationale`, `scope`, `pinned`, `evidence` (ids).
 - `lines`: in store order: `id`, `question`, `framing`, `claims` (ids, in the line's order; ids missing
@@ -38,6 +42,7 @@ from claimtrack.reports.common import (
     evidence_date,
     format_numbers,
     newest_change,
+    runs_health,
     stance_counts,
 )
 from claimtrack.store import Library
@@ -50,9 +55,11 @@ def build_status(
     pending: dict[str, list[dict[str, Any]]],
     since: dt.datetime | None = None,
     review: dict[str, list[dict[str, Any]]] | None = None,
+    runs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assemble the report. Without `since`, the window ends at the store's newest change. `review` holds the
-    open review items per claim (review.open_by_claim)."""
+    open review items per claim (review.open_by_claim); `runs` the newest runs (common.recent_runs)."""
+    runs = runs or []
     review = review or {}
     claims = list(library.claims.values())
     newest = newest_change(claims)
@@ -82,6 +89,7 @@ def build_status(
             "review": sum(len(review.get(c.id, [])) for c in claims),
         },
         "changed": changed,
+        "runs": {"recent": runs, "warning": runs_health(runs)},
         "lines": [
             {
                 "id": line.id,
