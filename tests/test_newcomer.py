@@ -203,3 +203,35 @@ def test_the_research_prompt_holds_together_when_nothing_was_found(repo_workspac
     prompt = invoke("-w", str(repo_workspace), "report", "prompt", "--line", "confounds-surface-vs-cause").stdout
     assert "Nothing yet: no evidence has been judged" in prompt
     assert "listed above" not in prompt and "The tracker has found none yet, so start from the anchor papers" in prompt
+
+
+def _snapshot_lines() -> bytes:
+    from test_discovery_snapshot import good_lines
+
+    return ("\n".join(good_lines()) + "\n").encode()
+
+
+def test_papers_import_reads_the_snapshot_as_downloaded(tmp_path: Path, empty_workspace: Path) -> None:
+    import gzip
+    import zipfile
+
+    kaggle = tmp_path / "archive.zip"  # Kaggle's download: a zip holding arxiv-metadata-oai-snapshot.json
+    with zipfile.ZipFile(kaggle, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("arxiv-metadata-oai-snapshot.json", _snapshot_lines())
+    result = invoke("-w", str(empty_workspace), "papers", "import", str(kaggle), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["new"] == 3
+    assert "importing: read 0 of 0 MB" in result.stderr  # the progress line (plain, off a terminal)
+    gzipped = tmp_path / "arxiv-metadata-oai-snapshot.json"  # gzipped, though its name does not say so
+    gzipped.write_bytes(gzip.compress(_snapshot_lines()))
+    again = invoke("-w", str(empty_workspace), "papers", "import", str(gzipped), "-q")
+    assert again.exit_code == 0 and again.stderr == "" and "3 unchanged" in again.stdout
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as archive:
+        archive.writestr("a.json", _snapshot_lines())
+        archive.writestr("b.json", _snapshot_lines())
+    refused = invoke("-w", str(empty_workspace), "papers", "import", str(two))
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"error: {two}: archive: holds a.json, b.json; expected one JSON-lines file"
+    )
