@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import claims_workspace, invoke
 
 CLAIM = "it-output-format-not-task"
 NOWHERE = "http://127.0.0.1:9"  # nothing listens on port 9: connection refused at once
@@ -19,10 +19,7 @@ NOWHERE = "http://127.0.0.1:9"  # nothing listens on port 9: connection refused 
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    (root / "claims").mkdir(parents=True)
-    shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", root / "claims")
-    return root
+    return claims_workspace(tmp_path / "ws", CLAIM)
 
 
 @pytest.fixture
