@@ -81,14 +81,14 @@ def test_a_one_model_replication_is_recorded_on_the_claim_and_shown_everywhere(
     # lm-eval's progress came through claimtrack's logging, one line per record, and no tqdm bar
     assert "info: lm-eval on " in result.stderr and "Running loglikelihood requests (" in result.stderr
     assert "it/s]" not in result.stderr and "s/it]" not in result.stderr and "%|" not in result.stderr
-    quiet = invoke("-w", ws, "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "39", "-q")
+    quiet = invoke("-w", ws, "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "10", "-q")
     assert quiet.exit_code == 0 and "lm-eval on" not in quiet.stderr and "%|" not in quiet.stderr
 
     shown = json.loads(invoke("-w", ws, "show", REPLICATED, "--json").stdout)
     assert shown["status"] == "untested" and not shown["evidence"]  # one model decides nothing
     first, second = shown["replications"]
     assert first["spec"] == "calibration" and first["task"] and first["metric"] == "ece"
-    assert first["n"] == 40 and second["n"] == 39 and first["job"] != second["job"]
+    assert first["n"] == 40 and second["n"] == 10 and first["job"] != second["job"]
     assert len(first["models"]) == 1 and first["models"][0]["role"] == "model-1"
     value = first["value"]
     assert value == first["models"][0]["value"] and first["interval"][0] <= value <= first["interval"][1]
@@ -102,7 +102,7 @@ def test_a_one_model_replication_is_recorded_on_the_claim_and_shown_everywhere(
     assert row["replications"] == 2 and row["last_replication"]["job"] == second["job"]
     table = invoke("-w", ws, "status").stdout
     assert "REPLICATED" in table.splitlines()[0]
-    assert any(line.startswith(REPLICATED) and "ece " in line and "n=39" in line for line in table.splitlines())
+    assert any(line.startswith(REPLICATED) and "ece " in line and "n=10" in line for line in table.splitlines())
     for fmt in ("md", "html", "json"):
         report = invoke("-w", ws, "report", "status", "--format", fmt).stdout
         assert first["job"] in report and figure in report, fmt

@@ -70,7 +70,7 @@ def recent_runs(workspace: Workspace, limit: int = RECENT_RUNS) -> list[dict[str
 
     with Ledger(workspace.ledger_path) as ledger:
         rows = ledger.conn.execute(
-            "SELECT id, started_at, finished_at, outcome, summary_json FROM runs ORDER BY started_at DESC, id DESC"
+            "SELECT id, started_at, finished_at, outcome, summary_json FROM runs ORDER BY started_at DESC, rowid DESC"
             " LIMIT ?",
             (limit,),
         ).fetchall()
