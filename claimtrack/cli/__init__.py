@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +34,7 @@ def _accept_global_options(commands: Any) -> None:
     name as well; given there, they apply on top of those given before it."""
     for command in commands:
         if not {name for param in command.params for name in param.opts} & _GLOBAL_NAMES:
-            command.params += _late_options()
+            command.params += list(_late_options())
         if isinstance(command, TyperGroup):
             _accept_global_options(command.commands.values())
 
@@ -61,8 +62,10 @@ def _adjust(ctx: typer.Context, *, verbose: int = 0, quiet: bool = False) -> Non
         logs.configure(levels["verbose"] - levels["quiet"])
 
 
-def _late_options() -> list[Any]:
-    """The options as typer builds them, taken from a stand-in command; they pass nothing to the command."""
+@functools.cache
+def _late_options() -> tuple[Any, ...]:
+    """The options as typer builds them, taken from a stand-in command once and shared by every command (they
+    keep no state between invocations); they pass nothing to the command."""
 
     def stand_in(
         workspace: Annotated[
@@ -78,7 +81,7 @@ def _late_options() -> list[Any]:
     params = typer.main.get_command(holder).params
     for param in params:
         param.expose_value = False
-    return params
+    return tuple(params)
 
 
 _GLOBAL_NAMES = frozenset({"-w", "--workspace", "-v", "--verbose", "-q", "--quiet"})
