@@ -75,10 +75,10 @@ def test_a_one_model_replication_is_recorded_on_the_claim_and_shown_everywhere(
     repo_workspace: Path, tiny_models: tuple[Path, Path]
 ) -> None:
     ws = str(repo_workspace)
-    result = invoke("-w", ws, "-v", "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "40")
+    result = invoke("-w", ws, "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "40")
     assert result.exit_code == 0, result.stderr
     assert "one model only" in result.stdout
-    # lm-eval's progress came through claimtrack's logging, one line per record, and no tqdm bar
+    # lm-eval's progress came through claimtrack's logging as this command's progress lines, and no tqdm bar
     assert "info: lm-eval on " in result.stderr and "Running loglikelihood requests (" in result.stderr
     assert "it/s]" not in result.stderr and "s/it]" not in result.stderr and "%|" not in result.stderr
     quiet = invoke("-w", ws, "replicate", REPLICATED, "--model", str(tiny_models[0]), "--limit", "10", "-q")
