@@ -1,15 +1,16 @@
 """lm-eval's progress as claimtrack's own: while lm-eval runs, its tqdm bars (and those of datasets and
-transformers) are switched off and each stage is logged instead. stderr then carries one line per record, quiet
-under -q, rather than bars whose early estimates mislead ("1/160 [00:56<2:29:15]" for a job done a minute
-later)."""
+transformers) are switched off, and each stage, like each note it prints, is logged instead. stderr then
+carries one line per record, quiet under -q, rather than bars whose early estimates mislead ("1/160
+[00:56<2:29:15]" for a job done a minute later)."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,30 @@ def logged_progress(label: str) -> Iterator[None]:
             stack.callback(setattr, module, "tqdm", original)
             module.tqdm = Logged
         stack.enter_context(_other_bars_off())
+        # lm-eval print()s notes ("Determined largest batch size: 64"): log them too, and keep stdout for
+        # claimtrack's own output (--json)
+        stack.enter_context(contextlib.redirect_stdout(_Lines(lambda line: log.info("lm-eval on %s: %s", label, line))))
         started = time.perf_counter()
         yield
         log.info("lm-eval on %s: done in %.1f s", label, time.perf_counter() - started)
+
+
+class _Lines(io.TextIOBase):
+    """A text stream that hands each complete, non-blank line to `emit`."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self.emit(line.strip())
+        return len(text)
 
 
 @contextlib.contextmanager

@@ -5,10 +5,8 @@ Everything heavy (lm_eval, torch, transformers) is imported inside the functions
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,9 +71,8 @@ def evaluate(
         model_args["revision"] = model.revision
     manager = TaskManager(include_path=str(include_dir), include_defaults=False)
     try:
-        # lm-eval prints progress notes to stdout; keep stdout for claimtrack's own output (--json). Its bars
-        # become log lines (replication/progress.py).
-        with contextlib.redirect_stdout(sys.stderr), logged_progress(model.label):
+        # Its bars and the notes it prints become log lines, and stdout stays claimtrack's (progress.py).
+        with logged_progress(model.label):
             results = simple_evaluate(
                 model="hf",
                 model_args=model_args,
