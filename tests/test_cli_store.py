@@ -42,7 +42,7 @@ def test_status_table_and_filters(repo_workspace: Path) -> None:
     result = invoke("-w", str(repo_workspace), "status")
     assert result.exit_code == 0
     rows = result.stdout.strip().splitlines()
-    assert rows[0].split() == ["ID", "STATUS", "YEAR", "ANCHOR", "LAST", "CHECKED"]
+    assert rows[0].split() == ["ID", "STATUS", "YEAR", "ANCHOR", "LAST", "CHECKED", "REPLICATED"]
     assert len(rows) == 32
     it_row = next(r for r in rows if r.startswith(IT))
     assert it_row.split()[:4] == [IT, "untested", "2023", "2305.11383"]

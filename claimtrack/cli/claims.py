@@ -45,7 +45,9 @@ def status(
     if not claims:
         typer.echo("no claims match")
         return
-    typer.echo(table([status_cells(c) for c in claims], ["ID", "STATUS", "YEAR", "ANCHOR", "LAST CHECKED"]))
+    typer.echo(
+        table([status_cells(c) for c in claims], ["ID", "STATUS", "YEAR", "ANCHOR", "LAST CHECKED", "REPLICATED"])
+    )
 
 
 def show(

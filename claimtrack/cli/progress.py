@@ -106,6 +106,9 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
             notes.setdefault(failure_cause(note), []).append(claim.claim_id)
     for note, hit in notes.items():
         out.append(f"  note: {note} ({_claims(list(dict.fromkeys(hit)))})")
+    advice = summary.what_to_do()
+    if advice:
+        out.append(advice)
     return "\n".join(out)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -61,8 +64,8 @@ def replicate(
     elif claim_id is None:
         raise InvalidArgument("CLAIM_ID", "missing (or pass --collect)")
     else:
-        outcomes = [
-            run(
+        with _stages_shown():
+            outcome = run(
                 ws,
                 claim_id,
                 models=model,
@@ -72,7 +75,7 @@ def replicate(
                 executor=executor,
                 trust_remote_code=trust_remote_code,
             )
-        ]
+        outcomes = [outcome]
     if as_json:
         print_json([_as_dict(o) for o in outcomes])
     else:
@@ -83,6 +86,22 @@ def replicate(
     failed = [o for o in outcomes if o.error]
     if failed:
         raise SourceError("replication", failed[0].error or "failed")
+
+
+@contextlib.contextmanager
+def _stages_shown() -> Iterator[None]:
+    """lm-eval's stages (replication/progress.py logs them at info) as this command's progress lines: shown by
+    default, as `run` shows its steps, and hidden under -q."""
+    from claimtrack.cli import logs
+
+    stages = logging.getLogger("claimtrack.replication.progress")
+    level = stages.level
+    if not logs.quiet() and not stages.isEnabledFor(logging.INFO):
+        stages.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        stages.setLevel(level)
 
 
 def _as_dict(outcome: ReplicationOutcome) -> dict:

@@ -17,7 +17,7 @@ from typing import Any
 
 from claimtrack.errors import InvalidArgument, InvalidInput
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Evidence, EvidenceKind, Stance
+from claimtrack.models import Claim, Evidence, EvidenceKind, ModelScore, Replication, Stance
 from claimtrack.replication import jobs, rule
 from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.metrics import Outcome
@@ -266,16 +266,53 @@ def _finish(
     summary = _summary(result)
     evidence = _evidence(result) if result.get("verdict") else None
     note = None if evidence else "one model only: metrics recorded, no verdict (the rule compares two models)"
-    if evidence is not None:
+    record = replication_record(result, evidence.id if evidence else None)
 
-        def add(claim: Claim) -> None:
-            claim.add_evidence([evidence])  # a job collected twice adds nothing the second time
+    def add(claim: Claim) -> None:
+        claim.record_replication(record)  # a job collected twice adds nothing the second time
+        if evidence is not None:
+            claim.add_evidence([evidence])
 
-        Store(ws).update_claim(result["claim_id"], add)
+    Store(ws).update_claim(result["claim_id"], add)
     if not cached:
         book.count_call(job_id, int(result.get("lm_eval_calls", 0)))
     book.done(job_id, path, evidence.id if evidence else None)
     return ReplicationOutcome(job_id, cached=cached, evidence=evidence, metrics=summary, note=note)
+
+
+def replication_record(result: dict[str, Any], evidence_id: str | None) -> Replication:
+    """A finished job's result file as the record its claim keeps (one model or two)."""
+    spec = Spec.model_validate(result["inputs"]["spec"])
+    models = [
+        ModelScore(model=_label(m), role=m["role"], value=_finite(m["metric"]), stderr=_finite(m["metric_stderr"]))
+        for m in result["models"]
+    ]
+    measurement = result["measurement"]
+    if len(models) > 1:
+        value, stderr = _finite(measurement["effect"]), _finite(measurement["stderr"])
+    else:
+        value, stderr = models[0].value, models[0].stderr
+    n = measurement.get("n_items")
+    return Replication(
+        job=result["job_id"],
+        spec=spec.id,
+        task=result["probe"],
+        metric=result["metric"],
+        n=int(n if n is not None else result["models"][0].get("items") or 0),
+        models=models,
+        value=value,
+        interval=None
+        if value is None or stderr is None
+        else (value - spec.rule.z * stderr, value + spec.rule.z * stderr),
+        stance=Stance(result["verdict"]["stance"]) if result.get("verdict") else None,
+        evidence=evidence_id,
+        at=dt.datetime.fromisoformat(result["finished_at"]),
+        run=result.get("run_id"),
+    )
+
+
+def _finite(value: Any) -> float | None:
+    return None if value is None or math.isnan(float(value)) else float(value)
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:

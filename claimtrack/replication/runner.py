@@ -5,10 +5,8 @@ Everything heavy (lm_eval, torch, transformers) is imported inside the functions
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 from claimtrack.replication import metrics
 from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.models import ModelRef
+from claimtrack.replication.progress import logged_progress
 from claimtrack.replication.tasks import GENERATED, TaskFile, data_hash, probe_tasks, resolve
 from claimtrack.workspace import Workspace
 
@@ -72,8 +71,8 @@ def evaluate(
         model_args["revision"] = model.revision
     manager = TaskManager(include_path=str(include_dir), include_defaults=False)
     try:
-        # lm-eval prints progress notes to stdout; keep stdout for claimtrack's own output (--json).
-        with contextlib.redirect_stdout(sys.stderr):
+        # Its bars and the notes it prints become log lines, and stdout stays claimtrack's (progress.py).
+        with logged_progress(model.label):
             results = simple_evaluate(
                 model="hf",
                 model_args=model_args,
