@@ -200,9 +200,9 @@ def test_slurm_submission_parameters(repo_workspace: Path, tmp_path: Path, monke
 
 
 def test_slurm_without_slurm_is_a_failed_job(
-    repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no srun
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun (not even where scripts/slurm-up.sh installs Slurm)
     result = replicate(
         repo_workspace, CLAIM, "--model", str(tiny_models[0]), "--model", str(tiny_models[1]), "--executor", "slurm"
     )
