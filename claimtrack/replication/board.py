@@ -91,6 +91,20 @@ def open_jobs(ledger: Ledger) -> dict[str, dict[str, Any]]:
     }
 
 
+def open_by_claim(ws: Workspace) -> dict[str, dict[str, Any]]:
+    """`open_jobs` of the workspace's ledger; empty, and no ledger created, when there is none yet."""
+    if not ws.ledger_path.exists():
+        return {}
+    with Ledger(ws.ledger_path) as ledger:
+        return open_jobs(ledger)
+
+
+def waiting(ledger: Ledger) -> dict[str, int]:
+    """How many claims wait on a pending replication job, and how many on a failed one."""
+    states = [job["state"] for job in open_jobs(ledger).values()]
+    return {"pending": states.count("pending"), "failed": states.count("failed")}
+
+
 def describe(job: dict[str, Any]) -> str:
     """'replication pending: job rep-x (slurm:12)' / 'replication failed: job rep-x (TIMEOUT)'."""
     detail = job["reason"] if job["state"] == "failed" else job["external_id"]
