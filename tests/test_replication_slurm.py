@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ def _cluster_problem() -> str | None:
 @dataclass
 class Jobs:
     root: Path
-    hold: Path
+    tmp: Path
     ids: dict[str, str]  # scenario -> replication job id
     stderr: list[str]  # everything the CLI wrote on stderr without -v
 
@@ -86,6 +87,16 @@ def _slurm_state(task: str) -> str:
     return dict(line.split() for line in out.splitlines() if line.strip()).get(task, "")
 
 
+def _cached_answers(work: Path) -> int:
+    """Rows in lm-eval's request cache of one model's task (sqlitedict's table), 0 until it exists."""
+    db = work / "lm-cache_rank0.db"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM unnamed").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def _submit(root: Path, *args: str) -> str:
     result = invoke("--workspace", str(root), "replicate", CLAIM, *args, "--executor", "slurm", "--json")
     assert result.exit_code == 0, result.stderr
@@ -101,7 +112,7 @@ def slurm_env(jobs: Jobs) -> Iterator[pytest.MonkeyPatch]:
         env.setenv("CLAIMTRACK_SLURM_MEM_GB", "1")
         env.setenv("CLAIMTRACK_SLURM_CPUS_PER_TASK", "1")
         env.setenv("CLAIMTRACK_SLURM_TIMEOUT_MIN", "10")
-        env.setenv("HF_MODULES_CACHE", str(jobs.hold.parent / "hf-modules"))  # where a model's own code is copied
+        env.setenv("HF_MODULES_CACHE", str(jobs.tmp / "hf-modules"))  # where a model's own code is copied
         yield env
 
 
@@ -113,40 +124,45 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, tiny_models: tuple[Path, Path
     tmp = tmp_path_factory.mktemp("slurm")
     root = tmp / "ws"
     shutil.copytree(ROOT / "claims", root / "claims")
-    hold = tmp / "HOLD"
-    hold.touch()
-    slow = build_slow_model(tmp / "slow", hold, seconds_per_forward=2.0)
+    for hold in ("hold-timeout", "hold-cancel"):
+        (tmp / hold).touch()
+    slow = build_slow_model(tmp / "slow", tmp / "hold-timeout", seconds_per_forward=2.0)
+    halting = build_slow_model(tmp / "halting", tmp / "hold-cancel", seconds_per_forward=1.0)
     third = build_tiny_model(tmp / "tiny-third", seed=3)
     broken = tmp / "broken"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "gpt2", "n_embd": 8}')  # no weights: loading raises
     base, tuned = (str(m) for m in tiny_models)
     common = ("--limit", "30", "--batch-size", "8")
-    jobs = Jobs(root, hold, {}, [])
+    jobs = Jobs(root, tmp, {}, [])
     with slurm_env(jobs) as env:
         ids = jobs.ids
-        env.setenv("CLAIMTRACK_SLURM_TIMEOUT_MIN", "1")  # Slurm's least; its timer checks every ~30 s
+        env.setenv("CLAIMTRACK_SLURM_TIMEOUT_MIN", "1")  # Slurm's least
         ids["timeout"] = _submit(
             root, "--model", str(slow), "--trust-remote-code", "--limit", "30", "--batch-size", "1"
         )
         env.setenv("CLAIMTRACK_SLURM_TIMEOUT_MIN", "10")
+        ids["cancel"] = _submit(
+            root, "--model", base, "--model", str(halting), "--trust-remote-code", "--limit", "30", "--batch-size", "1"
+        )
         ids["array"] = _submit(root, "--model", base, "--model", tuned, "--model", str(third), *common)
         ids["crash"] = _submit(root, "--model", str(broken), *common)
-        ids["cancel"] = _submit(root, "--model", base, "--model", tuned, *common)
     return jobs
 
 
-def test_a_cancelled_task_fails_its_job_and_a_retry_runs_only_that_model(jobs: Jobs) -> None:
+def test_a_cancelled_task_fails_its_job_and_a_retry_reruns_that_model_from_its_cache(jobs: Jobs) -> None:
     array = job_rows(jobs.root)[jobs.ids["cancel"]]["external_id"].partition(":")[2]
-    task = f"{array}_1"  # the tuned model's: cancelled once it runs (its imports alone take longer than this wait)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and _slurm_state(task) != "RUNNING":
-        time.sleep(0.3)
-    subprocess.run(["scancel", task], check=True, timeout=30)
+    work = jobs.root / ".claimtrack" / "replication" / "work" / jobs.ids["cancel"] / "model-1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _cached_answers(work) < 3:  # the slow model's task has made progress
+        time.sleep(0.5)
+    subprocess.run(["scancel", f"{array}_1"], check=True, timeout=30)
     row = wait_for(jobs, "cancel", {"failed", "done"})
     assert row["state"] == "failed" and row["reason"] == "CANCELLED", row
     assert "model 2 of 2" in row["error"] and "cancelled" in row["error"] and "model 1 of 2" not in row["error"]
     assert row["retry"] == f"claimtrack replicate --retry {jobs.ids['cancel']}"
+    done_before = _cached_answers(work)
+    (jobs.tmp / "hold-cancel").unlink()  # the slow model is fast from now on
     with slurm_env(jobs):
         again = replicate(jobs, "--retry", jobs.ids["cancel"], "--json")
     assert again.exit_code == 0, again.stderr
@@ -154,9 +170,19 @@ def test_a_cancelled_task_fails_its_job_and_a_retry_runs_only_that_model(jobs: J
     assert outcome["state"] == "submitted" and "(1 of 2)" in outcome["note"]  # the base model's task is kept
     row = wait_for(jobs, "cancel", {"failed", "done"})
     assert row["state"] == "done", row
-    assert row["external_id"].startswith(f"slurm:{array},")  # the first array's task 0, the new array's task
+    assert row["external_id"].startswith(f"slurm:{array},")  # the first array's task 0, then the new task
+    result = json.loads((jobs.root / ".claimtrack" / "replication" / f"{jobs.ids['cancel']}.json").read_text())
+    halting = result["models"][1]
+    assert halting["cache_hits"] == done_before >= 3 and halting["requests"] == 120  # the rest was computed
+    assert row["cache_hits"] == result["cache_hits"] == done_before
     claim = (jobs.root / "claims" / f"{CLAIM}.yaml").read_text()
     assert claim.count(f"source: {jobs.ids['cancel']}") == 1  # a verdict, now that both models are in
+
+
+def test_a_timed_out_job_fails_with_slurms_reason(jobs: Jobs) -> None:
+    row = wait_for(jobs, "timeout", {"failed", "done"}, seconds=180)
+    assert row["state"] == "failed" and row["reason"] == "TIMEOUT", row
+    assert "time limit" in row["error"] and row["retry"]
 
 
 def test_a_job_whose_python_raises_fails_with_its_error(jobs: Jobs) -> None:
@@ -178,23 +204,6 @@ def test_three_models_run_as_one_array_and_give_one_verdict(jobs: Jobs) -> None:
     assert all(m["metric"] is not None for m in result["models"]) and result["verdict"] is not None
     claim = (jobs.root / "claims" / f"{CLAIM}.yaml").read_text()
     assert claim.count(f"source: {jobs.ids['array']}") == 1
-
-
-def test_a_timed_out_job_fails_then_a_retry_answers_from_the_cache(jobs: Jobs) -> None:
-    row = wait_for(jobs, "timeout", {"failed", "done"}, seconds=180)
-    assert row["state"] == "failed" and row["reason"] == "TIMEOUT", row
-    assert "time limit" in row["error"]
-    jobs.hold.unlink()  # the slow model is fast from now on
-    with slurm_env(jobs):
-        again = replicate(jobs, "--retry", jobs.ids["timeout"], "--json")
-    assert again.exit_code == 0, again.stderr
-    assert json.loads(again.stdout)[0]["state"] == "submitted"
-    row = wait_for(jobs, "timeout", {"failed", "done"})
-    assert row["state"] == "done", row
-    result = json.loads((jobs.root / ".claimtrack" / "replication" / f"{jobs.ids['timeout']}.json").read_text())
-    [slow] = result["models"]
-    assert 0 < slow["cache_hits"] < slow["requests"]  # what it had done before the limit, and no more
-    assert row["cache_hits"] == result["cache_hits"] == slow["cache_hits"]
 
 
 def test_every_job_is_listed_and_submitit_stays_off_the_terminal(jobs: Jobs) -> None:
