@@ -29,7 +29,7 @@ from tests.replication_helpers import build_slow_model, build_tiny_model
 pytestmark = pytest.mark.slurm
 
 CLAIM = "binary-reward-hurts-calibration"
-START = "start one with `sudo scripts/slurm-up.sh` (docs/replication.md#tests)"
+START = "start one with `sudo scripts/slurm-up.sh` (docs/replication.md#the-single-node-slurm-the-tests-use)"
 
 
 def _cluster_problem() -> str | None:
