@@ -195,8 +195,13 @@ def test_slurm_submission_parameters(repo_workspace: Path, tmp_path: Path, monke
         "#SBATCH --job-name=claimtrack-replication",
     ):
         assert line in text
+    assert ex._executor._make_submission_file_text("python -m job", "uid").count("#SBATCH --signal=USR2@90") == 1
     cpu = slurm.parameters(load_settings(), "cpu")
-    assert cpu["gpus_per_node"] == 0
+    assert cpu["gpus_per_node"] == 0 and cpu["slurm_array_parallelism"] == 8
+    monkeypatch.setenv("CLAIMTRACK_SLURM_TIMEOUT_MIN", "1")  # the warning signal must not come at once
+    monkeypatch.setenv("CLAIMTRACK_SLURM_ARRAY_PARALLELISM", "2")
+    short = slurm.parameters(load_settings(), "cpu")
+    assert short["slurm_signal_delay_s"] == 15 and short["slurm_array_parallelism"] == 2
 
 
 def test_slurm_without_slurm_is_a_failed_job(
