@@ -39,7 +39,6 @@ _MEANING = {
     "FAILED": "exited with an error before writing a result",
     "BOOT_FAIL": "its node failed to boot",
     "DEADLINE": "missed its deadline",
-    "COMPLETED": "completed without writing a result",
 }
 
 
