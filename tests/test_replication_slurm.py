@@ -124,10 +124,11 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, tiny_models: tuple[Path, Path
     tmp = tmp_path_factory.mktemp("slurm")
     root = tmp / "ws"
     shutil.copytree(ROOT / "claims", root / "claims")
-    for hold in ("hold-timeout", "hold-cancel"):
+    for hold in ("hold-timeout", "hold-cancel", "hold-queued"):
         (tmp / hold).touch()
     slow = build_slow_model(tmp / "slow", tmp / "hold-timeout", seconds_per_forward=2.0)
     halting = build_slow_model(tmp / "halting", tmp / "hold-cancel", seconds_per_forward=1.0)
+    stuck = build_slow_model(tmp / "stuck", tmp / "hold-queued", seconds_per_forward=2.0)
     third = build_tiny_model(tmp / "tiny-third", seed=3)
     broken = tmp / "broken"
     broken.mkdir()
@@ -147,6 +148,10 @@ def jobs(tmp_path_factory: pytest.TempPathFactory, tiny_models: tuple[Path, Path
         )
         ids["array"] = _submit(root, "--model", base, "--model", tuned, "--model", str(third), *common)
         ids["crash"] = _submit(root, "--model", str(broken), *common)
+        env.setenv("CLAIMTRACK_SLURM_ARRAY_PARALLELISM", "1")  # the second task waits in the queue for the first
+        ids["queued"] = _submit(
+            root, "--model", str(stuck), "--model", tuned, "--trust-remote-code", "--limit", "30", "--batch-size", "1"
+        )
     return jobs
 
 
@@ -177,6 +182,20 @@ def test_a_cancelled_task_fails_its_job_and_a_retry_reruns_that_model_from_its_c
     assert row["cache_hits"] == result["cache_hits"] == done_before
     claim = (jobs.root / "claims" / f"{CLAIM}.yaml").read_text()
     assert claim.count(f"source: {jobs.ids['cancel']}") == 1  # a verdict, now that both models are in
+
+
+def test_a_job_cancelled_in_the_queue_fails_with_slurms_reason(jobs: Jobs) -> None:
+    array = job_rows(jobs.root)[jobs.ids["queued"]]["external_id"].partition(":")[2]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _slurm_state(f"{array}_0") != "RUNNING":
+        time.sleep(0.3)
+    queued = job_rows(jobs.root)[jobs.ids["queued"]]
+    assert queued["state"] == "running", queued
+    assert queued["tasks"] == {f"slurm:{array}_0": "running", f"slurm:{array}_1": "pending"}  # one at a time
+    subprocess.run(["scancel", array], check=True, timeout=30)
+    row = wait_for(jobs, "queued", {"failed", "done"}, seconds=60)
+    assert row["state"] == "failed" and row["reason"] == "CANCELLED", row
+    assert "model 1 of 2" in row["error"] and "model 2 of 2" in row["error"]
 
 
 def test_a_timed_out_job_fails_with_slurms_reason(jobs: Jobs) -> None:
