@@ -190,6 +190,10 @@ def execute(
                 summary.collected = _collect(ws)
             for number, claim in enumerate(claims, 1):
                 summary.claims.append(check_claim(ctx, claim, number, len(claims)))
+            if options.replicate:
+                from claimtrack.replication.board import waiting
+
+                summary.replication_jobs = waiting(ledger)
             outcome = "failed" if summary.failed else "ok"
         finally:
             if reading is not None:

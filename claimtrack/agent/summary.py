@@ -44,6 +44,7 @@ class RunSummary:
     claims: list[ClaimReport] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     collected: list[str] = field(default_factory=list)  # replication jobs (Slurm) finished since the last run
+    replication_jobs: dict[str, int] = field(default_factory=dict)  # claims waiting on a pending / failed job
 
     @property
     def failed(self) -> list[ClaimReport]:
@@ -88,6 +89,7 @@ class RunSummary:
             "offline": self.offline,
             "fulltext": self.fulltext,
             "collected_replications": self.collected,
+            "replication_jobs": self.replication_jobs,
             "totals": {
                 "claims": len(self.claims),
                 "failed": len(self.failed),

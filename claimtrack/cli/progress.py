@@ -92,6 +92,12 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
             )
     if summary.offline:
         out.append("offline: discovery used the ledger and imported snapshots only")
+    jobs = summary.replication_jobs
+    if summary.collected or any(jobs.values()):
+        out.append(
+            f"replication: {len(summary.collected)} jobs collected; {jobs.get('pending', 0)} claims wait on a pending"
+            f" job, {jobs.get('failed', 0)} on a failed one (`claimtrack replicate --jobs`)"
+        )
     out.append(f"status changes: {totals['status_changes']}")
     for claim in summary.changes:
         change = claim.change or {}

@@ -10,6 +10,7 @@ import datetime as dt
 import html
 from typing import Any
 
+from claimtrack.replication.board import describe
 from claimtrack.reports.common import STANCE_ORDER, STATUS_ORDER, evidence_sources, failed_sources, plural
 
 STATUS_COLOURS = {"untested": "#8a94a6", "holding": "#2f8f5b", "relaxed": "#d08a1e", "superseded": "#c0392b"}
@@ -277,6 +278,8 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
     else:
         status_line = "<p>Status never changed.</p>"
     checked = esc(c["last_checked"][:10]) if c["last_checked"] else "never"
+    if c.get("replication_job"):
+        status_line += f'<p class="warn">{esc(describe(c["replication_job"]))}</p>'
     evidence = "".join(_evidence(e) for e in c["evidence"]) or '<p class="none">No evidence yet.</p>'
     pending = ""
     if c["pending"]:

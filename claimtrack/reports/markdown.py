@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from claimtrack.replication.board import describe
 from claimtrack.reports.common import evidence_sources, failed_sources, one_line, plural
 
 
@@ -119,6 +120,8 @@ def _claim(c: dict[str, Any]) -> list[str]:
     else:
         out.append("- Status never changed.")
     out.append(f"- Last checked: {c['last_checked'][:10] if c['last_checked'] else 'never'}")
+    if c.get("replication_job"):
+        out.append(f"- {md_text(describe(c['replication_job']))}")
     if c["evidence"]:
         out.append("- Evidence:")
         for e in c["evidence"]:

@@ -26,7 +26,8 @@ Structure (`schema: "claimtrack.status-report/1"`; keys are only ever added, nev
   `pending` [{paper_id, title, published, score, rank, why, found_at}],
   `review` [{id, paper, title, judge {stance, quote, confidence, by}, confirm {...}}],
   `rulings` [{paper, ruling (overruled | rejected | accepted), by, at, item, evidence, line}],
-  `history` (changes, oldest first)}.
+  `history` (changes, oldest first), `replication_job` (the claim's newest replication job when it is pending
+  or failed: {job_id, state, external_id, reason}; else null)}.
 
 Nothing here reads the clock: the report is a function of the store and the ledger.
 """
@@ -58,11 +59,14 @@ def build_status(
     since: dt.datetime | None = None,
     review: dict[str, list[dict[str, Any]]] | None = None,
     runs: list[dict[str, Any]] | None = None,
+    replication_jobs: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assemble the report. Without `since`, the window ends at the store's newest change. `review` holds the
-    open review items per claim (review.open_by_claim); `runs` the newest runs (common.recent_runs)."""
+    open review items per claim (review.open_by_claim); `runs` the newest runs (common.recent_runs);
+    `replication_jobs` the pending or failed replication job per claim (replication.board.open_by_claim)."""
     runs = runs or []
     review = review or {}
+    jobs = replication_jobs or {}
     claims = list(library.claims.values())
     newest = newest_change(claims)
     if since is not None:
@@ -104,7 +108,10 @@ def build_status(
             for line in library.lines.values()
         ],
         "unlined": [c.id for c in claims if c.id not in lined],
-        "claims": {c.id: _claim(c, library, pending.get(c.id, []), review.get(c.id, [])) for c in claims},
+        "claims": {
+            c.id: _claim(c, library, pending.get(c.id, []), review.get(c.id, [])) | {"replication_job": jobs.get(c.id)}
+            for c in claims
+        },
     }
 
 
