@@ -358,3 +358,18 @@ def m009_paper_aliases(conn: sqlite3.Connection) -> None:
     merged_at TEXT NOT NULL
 )"""
     )
+
+
+@migration
+def m010_replication_tasks(conn: sqlite3.Connection) -> None:
+    """What a replication job needs to be followed on Slurm and resubmitted: its tasks (one per model, the
+    elements of one job array), the payload they ran on, when it was submitted, why it failed in Slurm's words
+    (CANCELLED, TIMEOUT, ...), and how many lm-eval requests its runs answered from the request cache."""
+    for column in (
+        "tasks_json TEXT",  # JSON list: the external id of each model's task ('<cluster>:<job id>'), in model order
+        "payload_json TEXT",  # what execute_model ran on, for `replicate --retry`
+        "submitted_at TEXT",
+        "reason TEXT",  # CANCELLED | TIMEOUT | OUT_OF_MEMORY | NODE_FAIL | PREEMPTED | ... | error
+        "cache_hits INTEGER NOT NULL DEFAULT 0",  # lm-eval requests answered from the job's request cache
+    ):
+        conn.execute(f"ALTER TABLE replication_jobs ADD COLUMN {column}")

@@ -272,6 +272,49 @@ class Evidence(Model):
         return quote_origin(self.quote_source, self.quote_section)
 
 
+class ModelScore(Model):
+    """One model's figure in a replication: the metric and its bootstrap standard error."""
+
+    model: str  # NAME or NAME@REVISION
+    role: str  # the spec's role for it (base, tuned, ...)
+    value: float | None = None  # None when the metric could not be computed on these items
+    stderr: float | None = None
+
+
+class Replication(Model):
+    """A finished replication job as recorded on its claim, whether it ran one model or two: what was measured
+    on what, over how many items, with its interval. Only a spec's two-model comparison can decide a status
+    (through the evidence item it writes, named in `evidence`); a one-model job is a measurement to read."""
+
+    job: str  # the job id (its result file under .claimtrack/replication/)
+    spec: Slug
+    task: str  # the lm-eval probe
+    metric: str
+    n: int = Field(ge=0)  # items measured (paired items when two models were compared)
+    models: list[ModelScore] = Field(min_length=1)
+    value: float | None = None  # two models: the effect (second minus first); one model: its metric
+    interval: tuple[float, float] | None = None  # value -/+ the spec rule's z times the bootstrap stderr
+    stance: Stance | None = None  # the rule's verdict on a two-model comparison
+    evidence: str | None = None  # the evidence item the comparison wrote
+    at: UtcDateTime  # when the job finished
+    run: str | None = None  # the run that started it, if a run did
+
+    def describe(self) -> str:
+        """One line for a reader: the task, the figure with its interval and item count, each model's figure,
+        and what the rule made of it ('ece 0.287 [0.251, 0.323], n=40; gemma-3-270m (base) 0.287; one model:
+        no verdict')."""
+        two = len(self.models) > 1
+        figure = "not computable" if self.value is None else f"{self.value:+.3f}" if two else f"{self.value:.3f}"
+        interval = f" [{self.interval[0]:.3f}, {self.interval[1]:.3f}]" if self.interval else ""
+        scores = ", ".join(f"{m.model} ({m.role}) {'-' if m.value is None else f'{m.value:.3f}'}" for m in self.models)
+        if self.stance is not None:
+            verdict = f"rule: {self.stance}"
+        else:
+            verdict = "one model: no verdict" if not two else "no verdict"
+        effect = f"effect ({self.models[1].role} - {self.models[0].role}) " if two else ""
+        return f"{self.task}: {self.metric} {effect}{figure}{interval}, n={self.n}; {scores}; {verdict}"
+
+
 class StatusChange(Model):
     """A dated change of a claim's status, naming the evidence behind it."""
 
@@ -391,6 +434,7 @@ class Claim(Model):
     review_every_days: int = Field(default=90, gt=0)
     replication: Slug | None = None  # id of a spec in evals/specs/
     evidence: list[Evidence] = Field(default_factory=list)
+    replications: list[Replication] = Field(default_factory=list, exclude_if=lambda v: not v)  # newest last
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @property
@@ -461,6 +505,15 @@ class Claim(Model):
         """Append a person's lift of a ruling (rulings.py says which rulings are in force)."""
         self._check_in_order(entry)
         self.history.append(entry)
+
+    def record_replication(self, record: Replication) -> bool:
+        """Add a finished job's record unless the claim holds it already (a job collected twice, or its cached
+        result reused, is recorded once); returns whether it was added."""
+        if any(r.job == record.job for r in self.replications):
+            return False
+        self.replications.append(record)
+        self.replications.sort(key=lambda r: r.at)
+        return True
 
     def record_change(self, change: StatusChange) -> None:
         """Append `change` to the history and move the status with it, so the two never disagree.

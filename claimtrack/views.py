@@ -30,6 +30,8 @@ def status_row(claim: Claim, library: Library, now: dt.datetime) -> dict[str, An
         "due": claim.is_due(now),
         "evidence": len(claim.evidence),
         "replication": claim.replication,
+        "replications": len(claim.replications),
+        "last_replication": claim.replications[-1].model_dump(mode="json") if claim.replications else None,
     }
 
 
@@ -37,11 +39,17 @@ def status_cells(claim: Claim) -> list[str]:
     anchor = claim.anchor_ids[0] if claim.anchor_ids else "-"
     if len(claim.anchor_ids) > 1:
         anchor += f" +{len(claim.anchor_ids) - 1}"
-    return [claim.id, str(claim.status), claim.year or "?", anchor, _date(claim.last_checked) or "never"]
+    replicated = "-"
+    if claim.replications:
+        last = claim.replications[-1]
+        figure = "?" if last.value is None else f"{last.value:.3g}"
+        replicated = f"{last.metric} {figure} n={last.n} ({last.at.date().isoformat()})"
+    return [claim.id, str(claim.status), claim.year or "?", anchor, _date(claim.last_checked) or "never", replicated]
 
 
 def claim_json(claim: Claim, library: Library) -> dict[str, Any]:
     data = claim.model_dump(mode="json", by_alias=True)
+    data.setdefault("replications", [])  # an empty list is left out of the claim's file, not of its JSON
     data["lines"] = library.lines_of(claim.id)
     data["rulings"] = [r.as_dict() for r in rulings(claim).values()]
     return data
@@ -107,6 +115,12 @@ def claim_text(claim: Claim, library: Library) -> str:
             out.append("      " + ", ".join(f"{k}={v:.4g}" for k, v in e.numbers.items()))
         if e.scope_note:
             out.append(_wrap(f"scope: {e.scope_note}", "      "))
+    if claim.replications:
+        out.append(f"Replications ({len(claim.replications)}):")
+        for r in claim.replications:
+            run = f", run {r.run}" if r.run else ""
+            out.append(f"  - {r.at.date()} job {r.job} (spec {r.spec}{run})")
+            out.append(_wrap(r.describe(), "      "))
     out.append(f"History ({len(claim.history)}):")
     for h in claim.history:
         if isinstance(h, AnchorDecision):

@@ -96,9 +96,8 @@ def repo_workspace(tmp_path: Path) -> Path:
     return root
 
 
-def workspace_with(tmp_path: Path, *claim_ids: str) -> Path:
-    """A workspace holding copies of some of the committed claims."""
-    root = tmp_path / "ws"
+def claims_workspace(root: Path, *claim_ids: str) -> Path:
+    """A workspace at `root` holding copies of the committed claims named."""
     (root / "claims").mkdir(parents=True)
     for claim_id in claim_ids:
         shutil.copy(ROOT / "claims" / f"{claim_id}.yaml", root / "claims")

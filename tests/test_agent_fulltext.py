@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from agent_helpers import citing, judgement, role_of
-from conftest import FIXTURES, invoke, workspace_with
+from conftest import FIXTURES, claims_workspace, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, user_text
 from pdf_maker import many_pages
 
@@ -102,7 +102,7 @@ def _fresh_hosts() -> None:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    return workspace_with(tmp_path, CLAIM)
+    return claims_workspace(tmp_path / "ws", CLAIM)
 
 
 def _serve(

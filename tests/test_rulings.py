@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from agent_helpers import citing, judgement, role_of
-from conftest import FIXTURES, ROOT, invoke, workspace_with
+from conftest import FIXTURES, ROOT, claims_workspace, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer, user_text
 
 from claimtrack.discovery.http import forget_down_hosts
@@ -89,7 +89,7 @@ class Scripted:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    return workspace_with(tmp_path, CLAIM)
+    return claims_workspace(tmp_path / "ws", CLAIM)
 
 
 @pytest.fixture

@@ -279,6 +279,10 @@ def execute(
                     for number, claim in enumerate(claims, 1)
                 ]
                 summary.claims += [check.result() for check in checks]  # in the run's order, whatever ended first
+            if options.replicate:
+                from claimtrack.replication.board import waiting
+
+                summary.replication_jobs = waiting(ledger)
             outcome = "failed" if summary.failed else "ok"
         finally:
             if reading is not None:

@@ -27,9 +27,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
 ) -> None:
     """List claims with their status, year, anchor and last check."""
+    from claimtrack.replication.board import describe, open_by_claim
     from claimtrack.views import status_cells, status_row
 
-    library = store(ctx).load()
+    st = store(ctx)
+    library = st.load()
     now = dt.datetime.now(dt.UTC)
     claims = list(library.claims.values())
     if line is not None:
@@ -39,13 +41,19 @@ def status(
         claims = [c for c in claims if c.status == status]
     if due:
         claims = [c for c in claims if c.is_due(now)]
+    jobs = open_by_claim(st.ws)
     if as_json:
-        print_json([status_row(c, library, now) for c in claims])
+        print_json([status_row(c, library, now) | {"replication_job": jobs.get(c.id)} for c in claims])
         return
     if not claims:
         typer.echo("no claims match")
         return
-    typer.echo(table([status_cells(c) for c in claims], ["ID", "STATUS", "YEAR", "ANCHOR", "LAST CHECKED"]))
+    typer.echo(
+        table([status_cells(c) for c in claims], ["ID", "STATUS", "YEAR", "ANCHOR", "LAST CHECKED", "REPLICATED"])
+    )
+    for claim in claims:
+        if claim.id in jobs:
+            typer.echo(f"{claim.id}: {describe(jobs[claim.id])}")
 
 
 def show(
@@ -54,14 +62,19 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the claim as JSON.")] = False,
 ) -> None:
     """Print one claim whole: statement, scope, anchors, numbers, evidence, status history."""
+    from claimtrack.replication.board import describe, open_by_claim
     from claimtrack.views import claim_json, claim_text
 
-    library = store(ctx).load()
+    st = store(ctx)
+    library = st.load()
     claim = library.claim(claim_id)
+    job = open_by_claim(st.ws).get(claim.id)
     if as_json:
-        print_json(claim_json(claim, library))
+        print_json(claim_json(claim, library) | {"replication_job": job})
     else:
         typer.echo(claim_text(claim, library))
+        if job:
+            typer.echo(describe(job))
 
 
 def lines(
