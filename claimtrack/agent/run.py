@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import importlib
 import json
 import logging
 import os
@@ -251,6 +252,7 @@ def execute(
             )
         reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
         outcome = "interrupted"
+        _import_for_workers()
         # Claims and pairs in flight: enough pairs that the pool's calls are kept busy while other pairs read full
         # texts; with a concurrency of 1, one of each (a serial run).
         width = settings.llm_concurrency
@@ -294,6 +296,36 @@ def execute(
                     (summary.finished_at, outcome, json.dumps(summary.as_dict()), run_id),
                 )
     return summary
+
+
+# What the workers import lazily (steps, sources, full texts, the embedding model, the LLM client).
+_WORKER_MODULES = (
+    "httpx",
+    "requests",
+    "arxiv",
+    "openai",
+    "langchain_core.messages",
+    "lxml.html",
+    "numpy",
+    "tokenizers",
+    "torch",
+    "transformers",
+    "chromadb",
+    "claimtrack.discovery.discover",
+    "claimtrack.discovery.index",
+    "claimtrack.discovery.embedding",
+    "claimtrack.fulltext",
+    "claimtrack.fulltext.passages",
+    "claimtrack.fulltext.text",
+)
+
+
+def _import_for_workers() -> None:
+    """Import in this thread what the workers import lazily: a module imported for the first time by two threads
+    at once can be handed half-initialized to one of them (Python breaks the import deadlock that way), and the
+    claim fails with "partially initialized module"."""
+    for name in _WORKER_MODULES:
+        importlib.import_module(name)
 
 
 def _close_dead_runs(ledger: Ledger) -> None:
