@@ -139,6 +139,7 @@ def test_a_concurrent_run_gives_what_a_serial_run_gives(tmp_path, literature, mo
 
 def test_a_judge_that_refuses_one_call_in_five_is_waited_out_with_the_same_results(tmp_path, literature, monkeypatch):
     with OpenAIServer(responder=respond) as llm:
+        llm.chat.latency_s = 0.2  # so that calls are in flight together when one is refused
         baseline_ws = _library(tmp_path, "baseline")
         baseline = _outcome(baseline_ws, _run(baseline_ws, monkeypatch, llm, 8))
         llm.chat.busy_every = 5
@@ -148,7 +149,8 @@ def test_a_judge_that_refuses_one_call_in_five_is_waited_out_with_the_same_resul
         throttled_ws = _library(tmp_path, "throttled")
         throttled_run = _run(throttled_ws, monkeypatch, llm, 8)
         refused, arrived, most = list(llm.chat.refused), list(llm.chat.arrived), llm.chat.most_in_flight
-    assert len(refused) >= 3 and throttled_run["summary"]["totals"]["failed"] == 0 and most > 2
+    assert len(refused) >= 3 and throttled_run["summary"]["totals"]["failed"] == 0
+    assert most > 2  # the calls overlapped
     # Retry-After is honoured by the whole pool: after a refusal, no call reaches the server for two seconds
     # (but for one already sent when the refusal was on its way).
     for when in refused:

@@ -1,4 +1,5 @@
-"""What lets a run overlap its work: worker threads, and the pool every LLM call of the run goes through.
+"""What lets a run overlap its work: worker threads, the pool every LLM call of the run goes through, and the
+claims' turns to store and rank in the run's order.
 
 An endpoint serves many requests at once (vLLM, llama.cpp's server with `--parallel`, hosted APIs), so a run
 keeps up to CLAIMTRACK_LLM_CONCURRENCY calls in flight instead of one. When the endpoint answers 429 or 503,
@@ -9,6 +10,7 @@ of their own. A hosted plan's per-minute request and token budgets can be set, a
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import queue
 import threading
@@ -148,3 +150,59 @@ class Workers:
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self.close(cancel=kind is not None)
+
+
+class Turns:
+    """Claims take their turns in the run's order: turn n starts once turns 1..n-1 were taken or given up."""
+
+    def __init__(self) -> None:
+        self._done: set[int] = set()
+        self._next = 1  # the lowest turn not yet done
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def turn(self, number: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._next >= number)
+        try:
+            yield
+        finally:
+            self.done(number)
+
+    def done(self, number: int) -> None:
+        """Turn `number` is over (taken, or given up by a claim that fails before it); idempotent."""
+        with self._changed:
+            self._done.add(number)
+            while self._next in self._done:
+                self._next += 1
+            self._changed.notify_all()
+
+
+# What the workers import lazily (steps, sources, full texts, the embedding model, the LLM client).
+_WORKER_MODULES = (
+    "httpx",
+    "requests",
+    "arxiv",
+    "openai",
+    "langchain_core.messages",
+    "lxml.html",
+    "numpy",
+    "tokenizers",
+    "torch",
+    "transformers",
+    "chromadb",
+    "claimtrack.discovery.discover",
+    "claimtrack.discovery.index",
+    "claimtrack.discovery.embedding",
+    "claimtrack.fulltext",
+    "claimtrack.fulltext.passages",
+    "claimtrack.fulltext.text",
+)
+
+
+def import_for_workers() -> None:
+    """Import in this thread what the workers import lazily: a module imported for the first time by two threads
+    at once can be handed half-initialized to one of them (Python breaks the import deadlock that way), and the
+    claim fails with "partially initialized module"."""
+    for name in _WORKER_MODULES:
+        importlib.import_module(name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import importlib
 import json
 import logging
 import os
@@ -32,7 +31,8 @@ from claimtrack.agent.decide import decide, is_credible
 from claimtrack.agent.llm import LLM, LLMError, make_llm
 from claimtrack.agent.material import Block
 from claimtrack.agent.planner import plan_queries
-from claimtrack.agent.pool import CallPool, Workers
+from claimtrack.agent.pool import CallPool, Turns, Workers, import_for_workers
+from claimtrack.agent.progress import Progress, Tally
 from claimtrack.agent.prompts import Prompt, load_prompt
 from claimtrack.agent.reading import FullTextStep, Reading
 from claimtrack.agent.summary import ClaimReport, RunSummary
@@ -47,77 +47,6 @@ from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Status:
-    """What the run is doing: one claim's step, with the run's counts (for the progress line)."""
-
-    number: int  # the claim's place in the run, from 1
-    total: int  # claims in the run
-    claim_id: str
-    step: str
-    claims_done: int
-    pairs_judged: int  # pairs whose assessment ended, of
-    pairs_planned: int  # the pairs chosen so far (a claim's are known once it is ranked)
-    calls_in_flight: int  # LLM calls the endpoint is answering now
-
-
-Progress = Callable[[Status], None]
-
-
-class Tally:
-    """The run's counts for the progress line, kept across threads."""
-
-    def __init__(self, total: int, progress: Progress, pool: CallPool | None):
-        self.total = total
-        self.progress = progress
-        self.pool = pool
-        self.claims_done = self.pairs_judged = self.pairs_planned = 0
-        self._lock = threading.Lock()
-
-    def say(self, number: int, claim_id: str, step: str, *, planned: int = 0, judged: int = 0) -> None:
-        with self._lock:
-            self.pairs_planned += planned
-            self.pairs_judged += judged
-            self.claims_done += step == "done"
-            status = Status(
-                number,
-                self.total,
-                claim_id,
-                step,
-                self.claims_done,
-                self.pairs_judged,
-                self.pairs_planned,
-                self.pool.in_flight if self.pool is not None else 0,
-            )
-            self.progress(status)
-
-
-class Turns:
-    """Claims take their turns in the run's order: turn n starts once turns 1..n-1 were taken or given up."""
-
-    def __init__(self) -> None:
-        self._done: set[int] = set()
-        self._next = 1  # the lowest turn not yet done
-        self._changed = threading.Condition()
-
-    @contextlib.contextmanager
-    def turn(self, number: int) -> Iterator[None]:
-        with self._changed:
-            self._changed.wait_for(lambda: self._next >= number)
-        try:
-            yield
-        finally:
-            self.done(number)
-
-    def done(self, number: int) -> None:
-        """Turn `number` is over (taken, or given up by a claim that fails before it); idempotent."""
-        with self._changed:
-            self._done.add(number)
-            while self._next in self._done:
-                self._next += 1
-            self._changed.notify_all()
 
 
 @dataclass
@@ -252,7 +181,7 @@ def execute(
             )
         reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
         outcome = "interrupted"
-        _import_for_workers()
+        import_for_workers()
         # Claims and pairs in flight: enough pairs that the pool's calls are kept busy while other pairs read full
         # texts; with a concurrency of 1, one of each (a serial run).
         width = settings.llm_concurrency
@@ -296,36 +225,6 @@ def execute(
                     (summary.finished_at, outcome, json.dumps(summary.as_dict()), run_id),
                 )
     return summary
-
-
-# What the workers import lazily (steps, sources, full texts, the embedding model, the LLM client).
-_WORKER_MODULES = (
-    "httpx",
-    "requests",
-    "arxiv",
-    "openai",
-    "langchain_core.messages",
-    "lxml.html",
-    "numpy",
-    "tokenizers",
-    "torch",
-    "transformers",
-    "chromadb",
-    "claimtrack.discovery.discover",
-    "claimtrack.discovery.index",
-    "claimtrack.discovery.embedding",
-    "claimtrack.fulltext",
-    "claimtrack.fulltext.passages",
-    "claimtrack.fulltext.text",
-)
-
-
-def _import_for_workers() -> None:
-    """Import in this thread what the workers import lazily: a module imported for the first time by two threads
-    at once can be handed half-initialized to one of them (Python breaks the import deadlock that way), and the
-    claim fails with "partially initialized module"."""
-    for name in _WORKER_MODULES:
-        importlib.import_module(name)
 
 
 def _close_dead_runs(ledger: Ledger) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import typer
 
-from claimtrack.agent.run import Progress, Status
+from claimtrack.agent.progress import Progress, Status
 from claimtrack.agent.summary import RunSummary, failure_cause
 from claimtrack.cli import logs
 
