@@ -19,6 +19,7 @@ from claimtrack.config import Settings
 from claimtrack.discovery.http import Fetcher
 from claimtrack.errors import SourceError
 from claimtrack.ids import parse_arxiv_id
+from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, partial_date_start
 from claimtrack.papers import Paper
 
@@ -142,6 +143,12 @@ def _adapter(fetcher: Fetcher) -> Any:
             fetcher.close()
 
     return FetcherAdapter()
+
+
+def api_fetcher(settings: Settings, ledger: Ledger | None = None) -> Fetcher:
+    """The fetcher for arXiv's API: one request at a time, CLAIMTRACK_ARXIV_DELAY_S apart, for the whole process
+    (arXiv's rule is per client machine, not per claim or per search)."""
+    return Fetcher.for_source(SOURCE, settings, ledger=ledger, min_interval_s=settings.arxiv_delay_s, connections=1)
 
 
 def make_client(settings: Settings, fetcher: Fetcher) -> arxiv.Client:

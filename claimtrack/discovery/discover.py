@@ -132,9 +132,7 @@ def _fetch_arxiv(
     result: DiscoveryResult,
 ) -> list[tuple[Paper, str]]:
     """What arXiv's searches return for the claim (not stored yet), with the query that found each paper."""
-    source_fetcher = Fetcher.for_source(
-        arxiv_source.SOURCE, settings, ledger=ledger, min_interval_s=settings.arxiv_delay_s, connections=1
-    )
+    source_fetcher = arxiv_source.api_fetcher(settings, ledger)
     client = arxiv_source.make_client(settings, source_fetcher)
     found: list[tuple[Paper, str]] = []
     anchors = set(claim.anchor_ids)
