@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     http_backoff_s: float = 1.0  # first back-off; doubles each try
     http_max_wait_s: float = 60.0  # cap on one wait, including a 429's Retry-After
     http_cache_ttl_s: float = 86400.0  # how long a cached answer counts as fresh (0: no cache)
+    # One API answer (an arXiv Atom page, a Semantic Scholar or OpenAlex JSON page), counted in decoded bytes;
+    # a larger one is refused. Real pages run to hundreds of KB; the limit only stops a runaway answer.
+    http_max_bytes: int = Field(default=20_000_000, gt=0)
     arxiv_page_size: int = 50
     arxiv_max_results: int = 50  # per query
     arxiv_retries: int = 1  # the arxiv client's own retry (empty pages); HTTP faults are retried below it
