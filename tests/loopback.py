@@ -28,8 +28,8 @@ import re
 import threading
 import time
 import traceback
-import zlib
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase

@@ -249,9 +249,7 @@ class Fetcher:
         """One GET: the reply, its decoded body, and why the body was cut short ("" when it came whole)."""
         with self._http().stream("GET", target) as reply:
             coding = coding_of(reply.headers.get("content-encoding", ""))
-            body, cut = read_body(
-                reply.iter_raw(), coding, max_bytes=self.max_bytes, max_time_s=self.max_time_s
-            )
+            body, cut = read_body(reply.iter_raw(), coding, max_bytes=self.max_bytes, max_time_s=self.max_time_s)
         return reply, body, cut
 
     def _space(self) -> None:
