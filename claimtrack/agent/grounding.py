@@ -43,7 +43,10 @@ _ADDRESSEE = (
     r"(?:(?:the|any|every|an?|this)\s+)?(?:(?:ai|llm|automated|machine|language[- ]model)\s+)?"
     r"(?:reviewers?|judges?|evaluators?|graders?|assistants?|models?|llms?|annotators?|classifiers?|systems?|you)"
 )
-_VERDICT_VERBS = r"(?:output|answer|respond|reply|return|say|conclude|classify|label|mark|rate|judge|assign|choose|select|give|print|write)"
+_VERDICT_VERBS = (
+    r"(?:output|answer|respond|reply|return|say|conclude|classify|label|mark|rate|judge|assign|choose|select|give|"
+    r"print|write)"
+)
 _VERDICT_NOUNS = r"(?:stance|verdict|label|answer|output|classification|decision|rating|status|judge?ment|result)"
 # Imperatives and addresses to an AI reader, not findings: "Ignore your instructions", "Disregard the above",
 # "answer supersedes", "stance: supersedes", "Note to the AI reviewer", "You are now a ...". Descriptive
