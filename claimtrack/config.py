@@ -100,4 +100,18 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; a malformed value is one InvalidArgument naming its variable."""
+    from pydantic import ValidationError
+
+    from claimtrack.errors import InvalidArgument
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = name if name.isupper() else f"CLAIMTRACK_{name.upper()}"
+        message = first["msg"].replace("Value error, ", "")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        got = f"{first['input']!r}: " if isinstance(first.get("input"), str) else ""
+        raise InvalidArgument(variable, f"{got}{message[:1].lower()}{message[1:]}{more}") from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+UNCHECKED_EXIT = 3  # a check that could not be made (the sources it needs unreachable): not drift, not bad input
+
 
 class ClaimtrackError(Exception):
     """Base of every error claimtrack expects. `exit_code` 2 means the user's input was at fault."""
@@ -17,14 +19,15 @@ class ClaimtrackError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One defect in a stored file, printed as `file: field: message`."""
+    """One defect in a stored file, printed as `file: field: message` (`file: message` for the whole file)."""
 
     file: str
     field: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
+        # "-" stands for the whole file (unreadable, not UTF-8): no field to name
+        return f"{self.file}: {self.message}" if self.field == "-" else f"{self.file}: {self.field}: {self.message}"
 
 
 class InvalidInput(ClaimtrackError):
@@ -84,6 +87,17 @@ class LedgerTooNew(ClaimtrackError):
         super().__init__(
             f"{path}: made by a newer claimtrack (schema migration {', '.join(unknown)} is unknown to this version);"
             " upgrade claimtrack to use this ledger"
+        )
+
+
+class LedgerUnreadable(ClaimtrackError):
+    """The ledger file cannot be opened or read as SQLite (damaged, truncated, not a database, unreadable)."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(
+            f"{path}: the ledger cannot be read ({reason}); move it aside and claimtrack starts a new one (the claims"
+            " in claims/ are not in it), or put back a copy from a backup"
         )
 
 
