@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     fulltext_max_bytes: int = Field(default=30_000_000, gt=0)  # one HTML page or PDF; larger ones are cut
     fulltext_max_pages: int = Field(default=50, gt=0)  # PDF pages read (a 300-page thesis: the first 50)
     fulltext_fetch_s: float = Field(default=120.0, gt=0)  # wall-clock limit on one download
-    fulltext_parse_s: float = Field(default=60.0, gt=0)  # wall-clock limit on reading one PDF's text
+    fulltext_parse_s: float = Field(default=60.0, gt=0)  # wall-clock limit on reading one PDF's or HTML page's text
     # Papers per query that dense scores are computed for: the lexical top this many (plus, for a claim, what
     # its searches and citations found). Each is embedded once, the first time it is needed.
     lexical_pool: int = Field(default=300, gt=0)

@@ -89,7 +89,7 @@ class Reader:
             return html.model_copy(update={"paper_id": arxiv_id, "version": version})
         notes: list[str] = []
         if html.status == 200:
-            parsed = _parse(parse_html, html.body, "HTML")
+            parsed = _parse(lambda data: parse_html(data, timeout_s=self.settings.fulltext_parse_s), html.body, "HTML")
             if html.truncated:
                 parsed.notes.insert(0, f"HTML {html.truncated}")
             if parsed.pieces:
