@@ -96,6 +96,22 @@ def repo_workspace(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _fresh_hosts() -> None:
+    """Each test starts with no host remembered as down (discovery's fail-fast memory lives in the process)."""
+    from claimtrack.discovery.http import forget_down_hosts
+
+    forget_down_hosts()
+
+
+def one_claim_workspace(tmp_path: Path, claim: str = "it-output-format-not-task") -> Path:
+    """A workspace that holds one claim of the committed store."""
+    root = tmp_path / "ws"
+    (root / "claims").mkdir(parents=True)
+    shutil.copy(ROOT / "claims" / f"{claim}.yaml", root / "claims")
+    return root
+
+
 def invoke(*args: str, input: str | None = None) -> Result:
     """Run the CLI in-process with Typer's CliRunner; stderr is kept apart from stdout."""
     from typer.testing import CliRunner

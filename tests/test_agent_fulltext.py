@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +17,10 @@ from typing import Any
 import pytest
 import yaml
 from agent_helpers import citing, judgement, role_of
-from conftest import FIXTURES, ROOT, invoke
+from conftest import FIXTURES, invoke, one_claim_workspace
 from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, user_text
 from pdf_maker import many_pages
 
-from claimtrack.discovery.http import forget_down_hosts
 from claimtrack.fulltext.text import count_tokens
 from claimtrack.workspace import Workspace
 
@@ -96,17 +94,9 @@ def respond(request: dict[str, Any]) -> ChatReply:
     return judgement("unrelated", confidence=0.95)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_hosts() -> None:
-    forget_down_hosts()
-
-
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    (root / "claims").mkdir(parents=True)
-    shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", root / "claims")
-    return root
+    return one_claim_workspace(tmp_path, CLAIM)
 
 
 def _serve(

@@ -6,16 +6,14 @@ that could not be made."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, invoke, one_claim_workspace
 
 from claimtrack.config import Settings
-from claimtrack.discovery.http import forget_down_hosts
 from claimtrack.ledger import Ledger
 from claimtrack.workspace import Workspace
 
@@ -23,17 +21,9 @@ CLAIM = "it-output-format-not-task"
 NOWHERE = "http://127.0.0.1:9"  # nothing listens on the discard port: connection refused at once
 
 
-@pytest.fixture(autouse=True)
-def _fresh_hosts() -> None:
-    forget_down_hosts()
-
-
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    (root / "claims").mkdir(parents=True)
-    shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", root / "claims")
-    return root
+    return one_claim_workspace(tmp_path, CLAIM)
 
 
 def one_line_error(result: Any, code: int = 2) -> str:
@@ -188,3 +178,12 @@ def test_run_with_every_source_unreachable_exits_3_and_says_so(ws: Path, monkeyp
     assert summary["totals"]["unchecked"] == summary["totals"]["failed"] == 1
     assert summary["claims"][0]["unchecked"] and summary["claims"][0]["failures"]
     assert invoke("-w", str(ws), "run", CLAIM, "--no-replicate", "--offline").exit_code == 0  # asked nothing
+
+
+def test_readme_documents_each_exit_code_once() -> None:
+    """The one table of exit codes (README) names every code the commands use, each once."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    codes = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "code" not in line]
+    assert codes == ["0", "1", "2", "3", "75", "130"]
+    assert "could not be made" in table and "anchors verify" in table and "--json" in table

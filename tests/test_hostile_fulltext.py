@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from agent_helpers import citing, judgement, role_of
-from conftest import ROOT, invoke
+from conftest import invoke, one_claim_workspace
 from loopback import ArxivFullText, ChatReply, Entry, Literature, OpenAIServer, Reply, bomb_reply, user_text
 from pdf_maker import broken_lines_pdf
 
@@ -52,17 +50,9 @@ def unsure(request: dict[str, Any]) -> ChatReply:
     return judgement("supports", confidence=0.4, sentences=[3])
 
 
-@pytest.fixture(autouse=True)
-def _fresh_hosts() -> None:
-    forget_down_hosts()
-
-
 @pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "ws"
-    (root / "claims").mkdir(parents=True)
-    shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", root / "claims")
-    yield root
+def ws(tmp_path: Path) -> Path:
+    return one_claim_workspace(tmp_path, CLAIM)
 
 
 def invoke_with(env: dict[str, str], *args: str) -> Any:
@@ -91,9 +81,7 @@ def test_a_decompression_bomb_as_the_html_page_ends_in_a_note_within_bounded_mem
     run with no full text at all (measured: docs/fulltext.md)."""
     results = {}
     for case in ("missing", "bomb"):
-        ws = tmp_path / case
-        (ws / "claims").mkdir(parents=True)
-        shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", ws / "claims")
+        ws = one_claim_workspace(tmp_path / case, CLAIM)
         forget_down_hosts()
         with Literature([PAPER], openalex={"2305.11383": []}) as literature, OpenAIServer(responder=unsure) as llm:
             if case == "bomb":

@@ -167,6 +167,11 @@ def _fetcher(source: str) -> Fetcher:
     return Fetcher(source, retries=0, ttl_s=0, timeout_s=5, max_bytes=2_000_000)
 
 
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def _count(name: str) -> None:
     TRIED[name] = TRIED.get(name, 0) + 1
 
@@ -282,8 +287,7 @@ def test_pdf_bytes(data: bytes) -> None:
 @given(data=hostile(LINE_DOC))
 def test_inquiring_line_format(tmp_path: Path, data: bytes) -> None:
     _count("inquiring-line documents")
-    path = tmp_path / "line.txt"
-    path.write_bytes(data)
+    path = _written(tmp_path / "line.txt", data)
     try:
         doc = parse_line_document(path)
     except InvalidInput as exc:
@@ -296,8 +300,7 @@ def test_inquiring_line_format(tmp_path: Path, data: bytes) -> None:
 @given(data=hostile(CLAIM_YAML))
 def test_claim_yaml(tmp_path: Path, data: bytes) -> None:
     _count("claim YAML")
-    path = tmp_path / "claim.yaml"
-    path.write_bytes(data)
+    path = _written(tmp_path / "claim.yaml", data)
     claim, problems = parse_file(path, Claim, "claims/claim.yaml")
     assert (claim is None) == bool(problems)
     assert all(p.file == "claims/claim.yaml" for p in problems)
