@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -79,6 +80,14 @@ class Settings(BaseSettings):
     judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
     judge_k: int = Field(default=8, gt=0)  # pairs judged afresh per claim and run (cached ones are free)
     run_lock_wait_s: float = 5.0  # a second `claimtrack run` waits this long, then refuses
+
+    @field_validator("arxiv_url", "s2_url", "openalex_url", "arxiv_html_url", "arxiv_pdf_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # A mistyped endpoint is the user's input, said at once, not a "connection failed" on every request.
+        if value is not None and not re.match(r"^https?://[^/\s:]+", value):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
 
     @field_validator("openai_api_key", "openai_base_url", "s2_api_key", "chroma_host", "confirm_model", mode="before")
     @classmethod

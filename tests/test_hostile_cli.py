@@ -42,10 +42,12 @@ def _variable(name: str, info: Any) -> str:
 
 def _bad_values() -> list[tuple[str, str]]:
     """(variable, value) for every setting a value can be malformed for: numbers and flags that do not parse,
-    and numbers outside their bounds."""
+    numbers outside their bounds, endpoints that are not http(s) URLs."""
     cases = []
     for name, info in Settings.model_fields.items():
         kind = info.annotation
+        if name.endswith("_url"):
+            cases += [(_variable(name, info), "localhost:8000"), (_variable(name, info), "ftp://mirror")]
         bounds = {type(m).__name__ for m in info.metadata}
         if kind in (int, float):
             cases.append((_variable(name, info), "abc"))
@@ -64,7 +66,7 @@ BAD_VALUES = _bad_values()
 def test_every_numeric_and_flag_setting_is_covered() -> None:
     names = {v for v, _ in BAD_VALUES}
     assert {"CLAIMTRACK_JUDGE_THRESHOLD", "CLAIMTRACK_JUDGE_K", "CLAIMTRACK_HTTP_MAX_BYTES", "CHROMA_PORT"} <= names
-    assert len(BAD_VALUES) >= 40
+    assert {"CLAIMTRACK_ARXIV_URL", "OPENAI_BASE_URL"} <= names and len(BAD_VALUES) >= 70
 
 
 @pytest.mark.parametrize(("variable", "value"), BAD_VALUES)
