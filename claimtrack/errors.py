@@ -108,9 +108,11 @@ class Busy(ClaimtrackError):
 
 
 class SourceError(ClaimtrackError):
-    """A remote source (arXiv, Semantic Scholar, OpenAlex, an LLM endpoint) failed; not the user's fault."""
+    """A remote source (arXiv, Semantic Scholar, OpenAlex, an LLM endpoint) failed; not the user's fault. When it
+    reaches the CLI, the command could not do what it needed that source for: exit 3, as for any check that could
+    not be made (commands that go on past a failing source, such as `run`, report it and choose their own code)."""
 
-    exit_code = 1
+    exit_code = UNCHECKED_EXIT
 
     def __init__(self, source: str, message: str):
         self.source, self.detail = source, message

@@ -189,3 +189,9 @@ def test_readme_documents_each_exit_code_once() -> None:
     codes = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "code" not in line]
     assert codes == ["0", "1", "2", "3", "75", "130"]
     assert "could not be made" in table and "anchors verify" in table and "--json" in table
+
+
+def test_a_command_whose_one_source_fails_exits_3_in_one_line(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _unreachable(monkeypatch)
+    line = one_line_error(invoke("-w", str(ws), "anchors", "set", CLAIM, "--arxiv", "2305.11383"), code=3)
+    assert line.startswith("error: arxiv: connection failed")

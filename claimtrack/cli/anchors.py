@@ -43,7 +43,7 @@ def _arxiv(st: Store, settings: Settings) -> Iterator[ArxivLookup]:
 def resolve(ctx: typer.Context, claim_ids: ClaimIds = None) -> None:
     """Link claims that have no anchor (their line's research-prompt anchors, else an arXiv search above the
     match threshold) and fill in anchors whose arXiv metadata is missing. Links are `confidence: resolved`.
-    Exit 1 when arXiv could not be reached (what is left is listed)."""
+    Exit 3 when arXiv could not be reached (what is left is listed)."""
     from claimtrack.anchors.resolve import Linker, resolve_claims
     from claimtrack.config import load_settings
 
@@ -57,7 +57,7 @@ def resolve(ctx: typer.Context, claim_ids: ClaimIds = None) -> None:
     if not lines:
         typer.echo("nothing to resolve: every claim has an anchor with its metadata")
     if linker.offline:
-        raise typer.Exit(1)
+        raise typer.Exit(UNCHECKED_EXIT)
 
 
 @anchors_app.command("verify")
