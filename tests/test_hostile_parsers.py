@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, ROOT
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from loopback import Loopback, Reply, recorded
 from pdf_maker import make_pdf, paper_blocks
@@ -179,8 +179,17 @@ def _count(name: str) -> None:
 # --- arXiv Atom ------------------------------------------------------------------------------------------------
 
 
+# "Billion laughs": nine levels of entities, each ten of the one below (a GB of "lol" if expanded).
+ENTITY_BOMB = (
+    b'<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY l0 "lol">'
+    + b"".join(b'<!ENTITY l%d "%s">' % (i, b"&l%d;" % (i - 1) * 10) for i in range(1, 10))
+    + b']><feed xmlns="http://www.w3.org/2005/Atom"><title>&l9;</title></feed>'
+)
+
+
 @NET
 @given(body=hostile(ATOM))
+@example(body=ENTITY_BOMB)
 def test_arxiv_atom(answering: Answering, body: bytes) -> None:
     _count("arXiv Atom")
     answering.serve(body)
@@ -218,6 +227,7 @@ def _citing(answering: Answering, body: bytes) -> None:
 
 
 @NET
+@example(body=b"[" * 200_000)  # nested past the JSON parser's recursion limit
 @given(
     body=st.one_of(
         hostile(S2_PAGE),
@@ -307,6 +317,7 @@ def test_claim_yaml(tmp_path: Path, data: bytes) -> None:
 
 
 @SLOW
+@example(lines=[b"[" * 200_000, SNAPSHOT_LINE])  # nested past the JSON parser's recursion limit
 @given(lines=st.lists(st.one_of(hostile(SNAPSHOT_LINE), JSON_VALUES.map(lambda v: json.dumps(v).encode())), max_size=8))
 def test_snapshot_lines(tmp_path: Path, lines: list[bytes]) -> None:
     _count("snapshot lines")

@@ -315,7 +315,7 @@ def _arxiv_or_none(value: str | None) -> str | None:
 def _json_object(answer: Response, source: str, anchor: str) -> dict:
     try:
         data = answer.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON; or nested deeper than the parser goes ("[[[[...")
         raise SourceError(source, f"answer for arXiv:{anchor} is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise SourceError(source, f"answer for arXiv:{anchor} is not a JSON object")
