@@ -112,7 +112,7 @@ def load_settings() -> Settings:
     """The settings from the environment; a malformed value is one InvalidArgument naming its variable."""
     from pydantic import ValidationError
 
-    from claimtrack.errors import InvalidArgument
+    from claimtrack.errors import InvalidArgument, plain
 
     try:
         return Settings()
@@ -120,7 +120,6 @@ def load_settings() -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
         variable = name if name.isupper() else f"CLAIMTRACK_{name.upper()}"
-        message = first["msg"].replace("Value error, ", "")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         got = f"{first['input']!r}: " if isinstance(first.get("input"), str) else ""
-        raise InvalidArgument(variable, f"{got}{message[:1].lower()}{message[1:]}{more}") from None
+        raise InvalidArgument(variable, f"{got}{plain(first['msg'])}{more}") from None

@@ -8,6 +8,13 @@ from pathlib import Path
 UNCHECKED_EXIT = 3  # a check that could not be made (the sources it needs unreachable): not drift, not bad input
 
 
+def plain(message: str) -> str:
+    """A validation library's message in claimtrack's voice: without pydantic's "Value error, " and with "input
+    should ..." in lower case, as it follows a name and a colon."""
+    message = message.replace("Value error, ", "")
+    return message[:1].lower() + message[1:] if message.startswith("Input should") else message
+
+
 class ClaimtrackError(Exception):
     """Base of every error claimtrack expects. `exit_code` 2 means the user's input was at fault."""
 

@@ -10,7 +10,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from claimtrack.errors import ClaimtrackError, LedgerUnreadable
+from claimtrack.errors import ClaimtrackError, LedgerUnreadable, plain
 from claimtrack.ledger import is_damage
 
 
@@ -26,7 +26,7 @@ class _Group(TyperGroup):
             name = exc.param.opts[0] if exc.param is not None and exc.param.opts else (exc.param_hint or "argument")
             if exc.param is not None and exc.param.param_type_name == "argument":
                 name = (exc.param.human_readable_name or name).upper()
-            typer.echo(f"error: {name}: {_plain(exc.message)}", err=True)
+            typer.echo(f"error: {name}: {plain(exc.message)}", err=True)
             raise typer.Exit(2) from None
         except sqlite3.DatabaseError as exc:
             if not is_damage(exc):
@@ -37,12 +37,6 @@ class _Group(TyperGroup):
         except ClaimtrackError as exc:
             typer.echo(f"error: {exc.message()}", err=True)
             raise typer.Exit(exc.exit_code) from None
-
-
-def _plain(message: str) -> str:
-    """A validation message without the library's wording ("Value error, ", "Input should be ...")."""
-    message = message.replace("Value error, ", "")
-    return message[:1].lower() + message[1:] if message.startswith("Input should") else message
 
 
 def _ledger_path(ctx: click.Context) -> str:
