@@ -134,7 +134,8 @@ def _join_hyphenated(lines: list[str], deadline: float | None = None) -> list[st
         if deadline is not None and number % 256 == 0 and time.monotonic() > deadline:
             raise CleaningStopped(len(lines) - number)
         second = _leading_word(line)
-        if pieces and _ends_broken(pieces[-1]) and line[:1].islower() and tail and second:
+        broken = bool(pieces) and (_ends_broken(pieces[-1]) or (len(pieces) > 1 and _ends_broken("." + pieces[-1])))
+        if broken and line[:1].islower() and tail and second:
             pieces[-1] = pieces[-1][:-1]
             hyphen = "-" if _keep_hyphen(tail, second, vocabulary) else ""
             pieces.append(hyphen + line)
