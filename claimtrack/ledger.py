@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from claimtrack.errors import LedgerUnreadable
 from claimtrack.migrations import migrate
 from claimtrack.workspace import Workspace
 
@@ -22,13 +23,21 @@ class Ledger:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        try:
+            self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except sqlite3.DatabaseError as exc:  # a folder or an unreadable file where the ledger should be
+            raise LedgerUnreadable(path, str(exc)) from None
         self.conn.row_factory = sqlite3.Row
         try:
             _use_wal(self.conn)
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             migrate(self.conn, path)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            if is_damage(exc):
+                raise LedgerUnreadable(path, str(exc)) from None
+            raise
         except BaseException:
             self.conn.close()
             raise
@@ -73,3 +82,12 @@ def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.05)
+
+
+_DAMAGE = ("not a database", "malformed", "unable to open", "disk I/O error")
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A fault of the file itself (not a database, malformed, unreadable), as against a busy or locked ledger or
+    a failing statement."""
+    return any(words in str(exc) for words in _DAMAGE)
