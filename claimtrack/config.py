@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     http_backoff_s: float = 1.0  # first back-off; doubles each try
     http_max_wait_s: float = 60.0  # cap on one wait, including a 429's Retry-After
     http_cache_ttl_s: float = 86400.0  # how long a cached answer counts as fresh (0: no cache)
+    # One API answer (an arXiv Atom page, a Semantic Scholar or OpenAlex JSON page), counted in decoded bytes;
+    # a larger one is refused. Real pages run to hundreds of KB; the limit only stops a runaway answer.
+    http_max_bytes: int = Field(default=20_000_000, gt=0)
     arxiv_page_size: int = 50
     arxiv_max_results: int = 50  # per query
     arxiv_retries: int = 1  # the arxiv client's own retry (empty pages); HTTP faults are retried below it
@@ -57,7 +61,7 @@ class Settings(BaseSettings):
     fulltext_max_bytes: int = Field(default=30_000_000, gt=0)  # one HTML page or PDF; larger ones are cut
     fulltext_max_pages: int = Field(default=50, gt=0)  # PDF pages read (a 300-page thesis: the first 50)
     fulltext_fetch_s: float = Field(default=120.0, gt=0)  # wall-clock limit on one download
-    fulltext_parse_s: float = Field(default=60.0, gt=0)  # wall-clock limit on reading one PDF's text
+    fulltext_parse_s: float = Field(default=60.0, gt=0)  # wall-clock limit on reading one PDF's or HTML page's text
     # Papers per query that dense scores are computed for: the lexical top this many (plus, for a claim, what
     # its searches and citations found). Each is embedded once, the first time it is needed.
     lexical_pool: int = Field(default=300, gt=0)
@@ -83,6 +87,14 @@ class Settings(BaseSettings):
     judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
     judge_k: int = Field(default=8, gt=0)  # pairs judged afresh per claim and run (cached ones are free)
     run_lock_wait_s: float = 5.0  # a second `claimtrack run` waits this long, then refuses
+
+    @field_validator("arxiv_url", "s2_url", "openalex_url", "arxiv_html_url", "arxiv_pdf_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # A mistyped endpoint is the user's input, said at once, not a "connection failed" on every request.
+        if value is not None and not re.match(r"^https?://[^/\s:]+", value):
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
 
     @field_validator("openai_api_key", "openai_base_url", "s2_api_key", "chroma_host", "confirm_model", mode="before")
     @classmethod
@@ -112,4 +124,17 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; a malformed value is one InvalidArgument naming its variable."""
+    from pydantic import ValidationError
+
+    from claimtrack.errors import InvalidArgument, plain
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = name if name.isupper() else f"CLAIMTRACK_{name.upper()}"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        got = f"{first['input']!r}: " if isinstance(first.get("input"), str) else ""
+        raise InvalidArgument(variable, f"{got}{plain(first['msg'])}{more}") from None

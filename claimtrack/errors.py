@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+UNCHECKED_EXIT = 3  # a check that could not be made (the sources it needs unreachable): not drift, not bad input
+
+
+def plain(message: str) -> str:
+    """A validation library's message in claimtrack's voice: without pydantic's "Value error, " and with "input
+    should ..." in lower case, as it follows a name and a colon."""
+    message = message.replace("Value error, ", "")
+    return message[:1].lower() + message[1:] if message.startswith("Input should") else message
+
 
 class ClaimtrackError(Exception):
     """Base of every error claimtrack expects. `exit_code` 2 means the user's input was at fault."""
@@ -17,14 +26,15 @@ class ClaimtrackError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One defect in a stored file, printed as `file: field: message`."""
+    """One defect in a stored file, printed as `file: field: message` (`file: message` for the whole file)."""
 
     file: str
     field: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
+        # "-" stands for the whole file (unreadable, not UTF-8): no field to name
+        return f"{self.file}: {self.message}" if self.field == "-" else f"{self.file}: {self.field}: {self.message}"
 
 
 class InvalidInput(ClaimtrackError):
@@ -87,6 +97,17 @@ class LedgerTooNew(ClaimtrackError):
         )
 
 
+class LedgerUnreadable(ClaimtrackError):
+    """The ledger file cannot be opened or read as SQLite (damaged, truncated, not a database, unreadable)."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(
+            f"{path}: the ledger cannot be read ({reason}); move it aside and claimtrack starts a new one (the claims"
+            " in claims/ are not in it), or put back a copy from a backup"
+        )
+
+
 class Busy(ClaimtrackError):
     """Another claimtrack process holds the lock this one needs."""
 
@@ -94,9 +115,11 @@ class Busy(ClaimtrackError):
 
 
 class SourceError(ClaimtrackError):
-    """A remote source (arXiv, Semantic Scholar, OpenAlex, an LLM endpoint) failed; not the user's fault."""
+    """A remote source (arXiv, Semantic Scholar, OpenAlex, an LLM endpoint) failed; not the user's fault. When it
+    reaches the CLI, the command could not do what it needed that source for: exit 3, as for any check that could
+    not be made (commands that go on past a failing source, such as `run`, report it and choose their own code)."""
 
-    exit_code = 1
+    exit_code = UNCHECKED_EXIT
 
     def __init__(self, source: str, message: str):
         self.source, self.detail = source, message

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 from claimtrack.anchors.arxiv import ArxivLookup
 from claimtrack.anchors.resolve import NO_ANCHOR, DatedBullet, Link, Linker, NoteText, link_notes
 from claimtrack.anchors.text import key_phrases
-from claimtrack.config import Settings
+from claimtrack.config import Settings, load_settings
 from claimtrack.errors import InvalidArgument, InvalidInput, StoreInvalid
 from claimtrack.fileio import load_yaml
 from claimtrack.ids import is_slug, slugify
@@ -99,7 +99,7 @@ def import_line(
     if line_id is not None and not is_slug(line_id):
         raise InvalidArgument("--id", f"'{line_id}' is not a slug (lowercase letters, digits, hyphens)")
     line_id = line_id or slugify(doc.question)
-    settings = settings or Settings()
+    settings = settings or load_settings()
     draft = _plan(doc, path, store.load(), sheet, line_id)
     with contextlib.ExitStack() as stack:
         links = _links(doc, draft, _linker(store, settings, offline, stack))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from claimtrack.errors import LedgerUnreadable
 from claimtrack.migrations import migrate
 from claimtrack.workspace import Workspace
 
@@ -31,10 +32,18 @@ class Ledger:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()  # guards _conns
         self._writer = threading.RLock()
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except sqlite3.DatabaseError as exc:  # a folder or an unreadable file where the ledger should be
+            raise LedgerUnreadable(path, str(exc)) from None
         try:
             _use_wal(conn)
             migrate(conn, path)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if is_damage(exc):
+                raise LedgerUnreadable(path, str(exc)) from None
+            raise
         except BaseException:
             self.close()
             raise
@@ -42,8 +51,12 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
         with self._lock:
             self._conns.append(conn)
         self._local.conn = conn
@@ -102,3 +115,12 @@ def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.05)
+
+
+_DAMAGE = ("not a database", "malformed", "unable to open", "disk I/O error")
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A fault of the file itself (not a database, malformed, unreadable), as against a busy or locked ledger or
+    a failing statement."""
+    return any(words in str(exc) for words in _DAMAGE)

@@ -96,6 +96,14 @@ def repo_workspace(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _fresh_hosts() -> None:
+    """Each test starts with no host remembered as down (discovery's fail-fast memory lives in the process)."""
+    from claimtrack.discovery.http import forget_down_hosts
+
+    forget_down_hosts()
+
+
 def claims_workspace(root: Path, *claim_ids: str) -> Path:
     """A workspace at `root` holding copies of the committed claims named."""
     (root / "claims").mkdir(parents=True)

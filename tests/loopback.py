@@ -22,12 +22,14 @@ full-text page, a PDF, a lookup) is one entry in its `routes()`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import threading
 import time
 import traceback
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -62,6 +64,24 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     drip_s: float = 0.0
+
+
+@functools.cache
+def gzip_bomb(layers: int = 2, size: int = 1 << 30) -> bytes:
+    """`size` zero bytes gzipped `layers` times: 1 GiB twice gzipped is 1,827 bytes, made once per process
+    (about 2 s) rather than kept in the repository. Served with `Content-Encoding: gzip, gzip` it is the
+    decompression bomb that a client honouring stacked codings inflates to 1 GiB."""
+    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, 31), bytes(1 << 20)
+    body = b"".join(packer.compress(zeros) for _ in range(size >> 20)) + packer.flush()
+    for _ in range(layers - 1):
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        body = packer.compress(body) + packer.flush()
+    return body
+
+
+def bomb_reply(layers: int = 2, content_type: str = "text/html; charset=utf-8") -> Reply:
+    """The bomb as an answer whose Content-Encoding names each layer."""
+    return Reply(200, gzip_bomb(layers), content_type, headers={"Content-Encoding": ", ".join(["gzip"] * layers)})
 
 
 def json_reply(data: object, status: int = 200, headers: dict[str, str] | None = None) -> Reply:

@@ -215,3 +215,22 @@ def blank_pages(count: int = 1) -> bytes:
         pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def broken_lines_pdf(pages: int = 8, lines: int = 2000, seed: int = 0) -> bytes:
+    """A PDF built to make text cleaning slow: `lines` short lines per page in tiny type, each a fragment of
+    letters ending in a hyphen ("kzq-"), so that every line joins the next into one ever longer word."""
+    from reportlab.pdfgen import canvas
+
+    rng = random.Random(seed)
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(PAGE_W, PAGE_H))
+    leading = (PAGE_H - 2 * MARGIN) / lines
+    for _ in range(pages):
+        pdf.setFont(FONT, leading * 0.8)
+        for n in range(lines):
+            fragment = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 5)))
+            pdf.drawString(MARGIN, PAGE_H - MARGIN - n * leading, fragment + "-")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

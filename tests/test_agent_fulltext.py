@@ -21,7 +21,6 @@ from conftest import FIXTURES, claims_workspace, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, user_text
 from pdf_maker import many_pages
 
-from claimtrack.discovery.http import forget_down_hosts
 from claimtrack.fulltext.text import count_tokens
 from claimtrack.workspace import Workspace
 
@@ -93,11 +92,6 @@ def respond(request: dict[str, Any]) -> ChatReply:
             return judgement("unrelated", confidence=0.6)
         return citing(request, "relaxes", "above 3B parameters lose 9 points", 0.8, scope_note="models up to 3B")
     return judgement("unrelated", confidence=0.95)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_hosts() -> None:
-    forget_down_hosts()
 
 
 @pytest.fixture

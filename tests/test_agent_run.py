@@ -472,10 +472,10 @@ def test_source_failures_are_grouped_by_source_and_cause_and_the_run_goes_on(ws,
     literature.route("/{rest:path}", lambda _: Reply(503, "unavailable", "text/plain"))  # every source
     monkeypatch.setenv("CLAIMTRACK_HTTP_BACKOFF_S", "0.01")  # retried, but quickly
     result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # no claim could be checked: every source failed for every one
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:
         summary = json.loads(conn.execute("SELECT summary_json FROM runs").fetchone()[0])
-    assert summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == 3
+    assert summary["totals"]["claims"] == 3 and summary["totals"]["failed"] == summary["totals"]["unchecked"] == 3
     assert all(c["failures"] for c in summary["claims"])
     failures = sum(len(c["failures"]) for c in summary["claims"])
     failed_lines = [line for line in result.stdout.splitlines() if "FAILED" in line]

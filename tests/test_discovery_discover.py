@@ -178,13 +178,32 @@ def test_cli_discover_prints_candidates_and_one_line_per_failure(
             monkeypatch.setenv(name, value)
         result = invoke("-w", str(repo_workspace), "discover", CLAIM)
         as_json = invoke("-w", str(repo_workspace), "discover", CLAIM, "--json", "--k", "1")
-    assert result.exit_code == 0
+    assert result.exit_code == as_json.exit_code == 1  # partly failed: arXiv's papers are ranked and saved
     assert "2402.11111" in result.stdout and "2024-02-10" in result.stdout and "arxiv" in result.stdout
     failures = [line for line in result.stderr.splitlines() if "HTTP 503" in line]
     assert [line.split(":")[0] for line in failures] == ["semanticscholar", "openalex"]
     data = json.loads(as_json.stdout)
     assert data["claim_id"] == CLAIM and len(data["candidates"]) == 1
     assert data["candidates"][0]["paper"]["id"] == "2402.11111"
+    assert data["answered"] == ["arxiv"] and len(data["failures"]) == 2
+
+
+def test_cli_discover_with_every_source_unreachable_exits_3_and_says_what_was_not_asked(
+    repo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "CLAIMTRACK_ARXIV_URL": "http://127.0.0.1:9/api/query",
+        "CLAIMTRACK_S2_URL": "http://127.0.0.1:9/graph/v1",
+        "CLAIMTRACK_OPENALEX_URL": "http://127.0.0.1:9",
+        "CLAIMTRACK_HTTP_RETRIES": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = invoke("-w", str(repo_workspace), "discover", CLAIM, "--json")
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["answered"] == [] and {f["source"] for f in data["failures"]} >= {"arxiv", "semanticscholar"}
+    assert all("connection failed" in f["message"] or "unreachable" in f["message"] for f in data["failures"])
+    assert invoke("-w", str(repo_workspace), "discover", CLAIM, "--offline").exit_code == 0  # asked nothing
 
 
 WORDS = ["instruction", "tuning", "output", "format", "task", "understanding", "delusive", "space"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import resource
 import socket
+import zlib
 from pathlib import Path
 
 import pytest
-from loopback import Loopback, Reply
+from loopback import Loopback, Reply, bomb_reply, json_reply
 
 from claimtrack.discovery.http import Fetcher, forget_down_hosts
 from claimtrack.errors import SourceError
@@ -119,7 +122,7 @@ def test_a_body_over_the_byte_limit_comes_back_cut_and_is_not_cached(tmp_path: P
         api.route("/big", lambda _: Reply(200, b"x" * 50_000, "text/html"))
         api.route("/small", lambda _: Reply(200, b"y" * 500, "text/html"))
         fetcher, _ = _fetcher(ledger)
-        fetcher.max_bytes = 10_000
+        fetcher.max_bytes, fetcher.cut_ok = 10_000, True
         big = fetcher.get(api.url + "/big")
         small = fetcher.get(api.url + "/small")
         fetcher.get(api.url + "/big")
@@ -138,3 +141,53 @@ def test_a_body_that_does_not_match_its_encoding_is_a_source_error() -> None:
         with pytest.raises(SourceError, match="undecodable answer"):
             fetcher.get(api.url + "/x")
     assert len(waits) == 2
+
+
+def test_stacked_or_unknown_content_codings_are_refused_at_once() -> None:
+    with Loopback() as api:
+        api.route("/bomb", bomb_reply())
+        api.route("/br", Reply(200, b"\x0b\x02\x80hi\x03", "text/html", headers={"Content-Encoding": "br"}))
+        fetcher, waits = _fetcher()
+        with pytest.raises(SourceError, match=r"test: refused a body with stacked content codings \(gzip, gzip\)"):
+            fetcher.get(api.url + "/bomb")
+        with pytest.raises(SourceError, match=r"unsupported content coding \(br\)"):
+            fetcher.get(api.url + "/br")
+    assert waits == [] and len(api.hits("/bomb")) == 1  # the server's choice: not asked again
+    assert api.hits("/br")[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+def test_the_limit_counts_decoded_bytes_and_memory_stays_bounded() -> None:
+    """1 GiB of zeros in one gzip layer (about 1 MB on the wire): cut at the limit, and the process grows by
+    about the limit, not by the gigabyte."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with Loopback() as api:
+        api.route("/one", bomb_reply(layers=1))
+        fetcher, _ = _fetcher()
+        fetcher.max_bytes, fetcher.cut_ok = 5_000_000, True
+        cut = fetcher.get(api.url + "/one")
+        fetcher.cut_ok = False
+        with pytest.raises(SourceError, match="answer refused: cut at the 5,000,000-byte limit"):
+            fetcher.get(api.url + "/one")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert cut.body == bytes(5_000_000) and cut.truncated == "cut at the 5,000,000-byte limit"
+    assert grown_mb < 100, grown_mb
+
+
+def test_gzip_deflate_and_raw_deflate_bodies_decode() -> None:
+    text = b'{"data": []}' * 1000
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    encodings = {
+        "gzip": gzip.compress(text),
+        "x-gzip": gzip.compress(text[:6000]) + gzip.compress(text[6000:]),  # two members, as gzip allows
+        "deflate": zlib.compress(text),
+        "Identity": text,
+    }
+    with Loopback() as api:
+        for name, body in encodings.items():
+            api.route(f"/{name}", Reply(200, body, headers={"Content-Encoding": name}))
+        api.route("/raw", Reply(200, raw.compress(text) + raw.flush(), headers={"Content-Encoding": "deflate"}))
+        api.route("/plain", json_reply({"data": []}))
+        fetcher, _ = _fetcher()
+        for name in [*encodings, "raw"]:
+            assert fetcher.get(f"{api.url}/{name}").body == text, name
+        assert fetcher.get(api.url + "/plain").json() == {"data": []}

@@ -130,3 +130,12 @@ def test_a_page_that_is_not_latexml_is_read_by_its_headings_and_paragraphs() -> 
         ("Results", "text", "Larger models gain more."),
         ("Appendix", "text", "More tables."),
     ]
+
+
+def test_a_huge_page_stops_at_the_time_limit_with_what_it_read() -> None:
+    """Near the byte limit, a page of a million paragraphs would take many seconds to walk: the walk stops at
+    the limit with the passages read so far and a note."""
+    page = b"<html><body>" + b'<p class="ltx_p">word ' * 300_000 + b"</body></html>"
+    parsed = parse_html(page, timeout_s=0.2)
+    assert parsed.notes == ["HTML reading stopped at the 0.2 s limit"] and len(parsed.pieces) < 300_000
+    assert len(parse_html(page[:2000], timeout_s=0.2).pieces) > 50  # a small page is read whole

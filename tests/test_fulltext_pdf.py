@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from pdf_maker import Block, blank_pages, make_pdf, many_pages, paper_blocks
+from pdf_maker import Block, blank_pages, broken_lines_pdf, make_pdf, many_pages, paper_blocks
 
 from claimtrack.fulltext import pdf as pdf_module
-from claimtrack.fulltext.pdf import pages_to_pieces, read_pdf, text_lines
+from claimtrack.fulltext.pdf import CleaningStopped, pages_to_pieces, read_pdf, text_lines
 
 FINDING = (
     "Above eleven billion parameters, tuning on simplified task definitions lost nearly eight exact-match points "
@@ -133,3 +133,17 @@ def test_a_reader_that_crashes_ends_alone_and_its_pages_so_far_are_kept(
     pieces, notes = _read(b"%PDF-1.7")
     assert pieces == [("1 Introduction", "text", "The first page was read.")]
     assert notes == ["PDF reader failed (exit -11: no message) after 1 of 3 pages"]
+
+
+def test_a_pdf_whose_every_line_joins_the_next_ends_within_the_limit_plus_a_second() -> None:
+    """8 pages x 2,000 hyphen-broken fragments: the old cleaning took 100 s on it with a 5 s limit."""
+    data = broken_lines_pdf(pages=8, lines=2000)
+    for limit in (5.0, 0.2):
+        started = time.monotonic()
+        parsed = read_pdf(data, max_pages=50, timeout_s=limit)
+        assert time.monotonic() - started < limit + 1.0, limit
+    pages = ["\n".join(f"{'ab' * (n % 3 + 1)}-" for n in range(2000))] * 8
+    assert len(text_lines(pages)) == 1  # one joined line: the joining itself is what is exercised
+    with pytest.raises(CleaningStopped):
+        pages_to_pieces(pages, deadline=time.monotonic() - 1)  # past its deadline, cleaning stops at once
+    assert parsed.pieces or parsed.notes  # read whole, or stopped with a note saying so

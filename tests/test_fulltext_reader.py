@@ -3,13 +3,16 @@ the ledger, and every failure (404s, 429, no host, cut or slow bodies, not a PDF
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-from loopback import ArxivFullText, Literature, Reply
+from loopback import ArxivFullText, Literature, Reply, bomb_reply
 from pdf_maker import make_pdf, paper_blocks
 
 from claimtrack import migrations
@@ -227,3 +230,45 @@ def test_importing_the_package_loads_no_parser_model_or_pdf_library() -> None:
     code = f"import sys, claimtrack.fulltext; print(sorted({heavy} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_decompression_bomb_is_refused_with_a_note_and_asked_again_later(ledger: Ledger) -> None:
+    """1 GiB of zeros gzipped twice (1,827 bytes on the wire) as the HTML page: refused before decoding."""
+    with Literature() as api:
+        api.route(ArxivFullText.HTML, bomb_reply())
+        with _reader(ledger, api) as reader:
+            text = reader.read(PAPER)
+        assert len(api.hits(HTML_PATH)) == 1 and not api.hits(PDF_PATH)
+    assert isinstance(text, Unreadable) and text.kind == "source-error"
+    assert "refused a body with stacked content codings (gzip, gzip)" in text.note
+
+
+_UNDER_A_MEMORY_LIMIT = """
+import resource, sys
+from pathlib import Path
+from claimtrack.config import Settings
+from claimtrack.fulltext import read_fulltext
+from claimtrack.ledger import Ledger
+from claimtrack.papers import Paper
+url, path = sys.argv[1], sys.argv[2]
+settings = Settings(arxiv_html_url=url + "/html", arxiv_pdf_url=url + "/pdf", fulltext_max_bytes=8_000_000_000)
+ledger = Ledger(Path(path))
+used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+limit = used + 400 * 1024**2  # 400 MB more than it holds now: far less than the 1 GiB the answer decodes to
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+print(read_fulltext(ledger, Paper(id="2406.01234", version="v2", title="t"), settings).note)
+"""
+
+
+def test_reading_never_raises_even_when_memory_runs_out(tmp_path: Path) -> None:
+    """A one-layer bomb under a limit set far above what fits in memory: the process runs out, and the paper
+    gets a note instead of a MemoryError."""
+    with Literature() as api:
+        api.route(ArxivFullText.HTML, bomb_reply(layers=1))
+        command = [sys.executable, "-c", _UNDER_A_MEMORY_LIMIT, api.url, str(tmp_path / "ledger.sqlite")]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(
+        r"full text of 2406.01234v2: answer too large for the memory left \(127.0.0.1:\d+/html/2406.01234v2\)",
+        done.stdout.strip(),
+    ), done.stdout

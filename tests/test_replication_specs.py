@@ -83,7 +83,7 @@ def test_metric_condition_must_be_a_listed_condition(repo_workspace: Path) -> No
     path.write_text(path.read_text().replace("  b: variant", "  b: reworded"))
     result = invoke("--workspace", str(repo_workspace), "validate")
     assert result.exit_code == 2
-    assert "evals/specs/ood-variant.yaml: -: metric names condition 'reworded'" in result.stdout + result.stderr
+    assert "evals/specs/ood-variant.yaml: metric names condition 'reworded'" in result.stdout + result.stderr
 
 
 def test_claim_naming_a_missing_spec_is_a_problem(repo_workspace: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -140,6 +141,25 @@ def check_gpu() -> Check:
     return Check("gpu", None, "none; replication runs on CPU (small models and --limit)")
 
 
+def check_ledger(ws: Workspace) -> Check:
+    """The ledger opens and SQLite finds it whole (quick_check reads every page, so damage anywhere shows)."""
+    from claimtrack.errors import LedgerUnreadable
+    from claimtrack.ledger import Ledger
+
+    if not ws.ledger_path.exists():
+        return Check("ledger", None, "no ledger yet (made by the first discover or run)")
+    try:
+        with Ledger.open(ws) as ledger:
+            found = [row[0] for row in ledger.conn.execute("PRAGMA quick_check(3)")]
+    except LedgerUnreadable as exc:
+        return Check("ledger", False, exc.message())
+    except sqlite3.DatabaseError as exc:
+        return Check("ledger", False, LedgerUnreadable(ws.ledger_path, str(exc)).message())
+    if found != ["ok"]:
+        return Check("ledger", False, LedgerUnreadable(ws.ledger_path, "; ".join(found)).message())
+    return Check("ledger", True, f"{ws.ledger_path} ({ws.ledger_path.stat().st_size / 1e6:.1f} MB), whole")
+
+
 def check_index(ws: Workspace, settings: Settings) -> Check:
     """Papers in the ledger and embeddings in the Chroma index that ranks them."""
     from claimtrack.ledger import Ledger
@@ -185,14 +205,18 @@ def check_last_run(ws: Workspace) -> Check:
 
 
 def diagnose(ws: Workspace, settings: Settings) -> list[Check]:
+    ledger = check_ledger(ws)
+    readable = ledger.ok is not False
+    skipped = "not checked: the ledger cannot be read"
     return [
         check_store(ws),
+        ledger,
         check_anchors(ws),
         check_llm(settings),
         *check_sources(settings),
         check_fulltext(settings),
         check_lm_eval(),
         check_gpu(),
-        check_index(ws, settings),
-        check_last_run(ws),
+        check_index(ws, settings) if readable else Check("index", None, skipped),
+        check_last_run(ws) if readable else Check("last run", None, skipped),
     ]

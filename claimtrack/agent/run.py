@@ -337,12 +337,14 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
         )
     except SourceError as exc:
         report.failures.append(f"discovery: {exc}")
+        report.unchecked = True
         return
     if ctx.options.offline:  # discovery lists each source it skipped; one line per claim says it
         skipped = sorted({f.source for f in result.failures})
         report.notes.append(f"offline: {', '.join(skipped)} not queried; ranked the papers already stored")
     else:
         report.failures += [f"{f.source}: {f.message}" for f in result.failures]
+        report.unchecked = result.nothing_reached
     report.notes += result.notes
     ranked = sorted(result.candidates, key=lambda c: c.rank)
     report.papers_found = len(ranked)

@@ -31,6 +31,7 @@ class ClaimReport:
     change: dict[str, Any] | None = None  # from, to, evidence, rationale
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unchecked: bool = False  # no source could be reached: nothing new about this claim could be looked at
 
 
 @dataclass
@@ -49,6 +50,11 @@ class RunSummary:
     @property
     def failed(self) -> list[ClaimReport]:
         return [c for c in self.claims if c.failures]
+
+    @property
+    def unchecked(self) -> bool:
+        """Nothing could be checked: every claim's sources were unreachable (a run with claims, not offline)."""
+        return bool(self.claims) and all(c.unchecked for c in self.claims)
 
     @property
     def changes(self) -> list[ClaimReport]:
@@ -93,6 +99,7 @@ class RunSummary:
             "totals": {
                 "claims": len(self.claims),
                 "failed": len(self.failed),
+                "unchecked": sum(c.unchecked for c in self.claims),
                 "papers_found": sum(c.papers_found for c in self.claims),
                 "new_papers": sum(c.new_papers for c in self.claims),
                 "pairs_judged": sum(c.judged for c in self.claims),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from claimtrack.anchors.arxiv import ArxivLookup, ArxivRecord, Ref
 from claimtrack.anchors.figures import figures, found_in
+from claimtrack.errors import SourceError
 from claimtrack.ids import parse_arxiv_id
 from claimtrack.models import Anchor, Claim, Figure
 from claimtrack.store import Store
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 PaperText = Callable[[ArxivRecord], tuple[str, str] | None]
 """A paper's text to look figures up in: (what it is, e.g. 'abstract' or 'full text'; the text), or None."""
 
-DRIFT, UNCONFIRMED = "drift", "unconfirmed"
+DRIFT, UNCONFIRMED, UNCHECKED = "drift", "unconfirmed", "unchecked"
 _PARTICLES = frozenset("al bin da das de del den der di dos du el la le ten ter van von y zu".split())
 _LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+\*?")
 
@@ -58,7 +59,8 @@ def fulltext_of(reader: Reader) -> PaperText:
 
 @dataclass(frozen=True)
 class Finding:
-    """One disagreement (drift) or known gap (unconfirmed) between a claim's anchor data and arXiv."""
+    """One disagreement (drift) or known gap (unconfirmed) between a claim's anchor data and arXiv, or an anchor
+    that could not be checked (unchecked: arXiv unreachable)."""
 
     claim: str
     file: str
@@ -95,10 +97,27 @@ def verify_claims(
     text_of: PaperText = abstract_text,
     fuller: PaperText | None = None,
 ) -> tuple[int, list[Finding]]:
-    """(anchors checked, findings) for the named claims, or every claim; unknown ids are refused first."""
+    """(anchors checked, findings) for the named claims, or every claim; unknown ids are refused first. When
+    arXiv cannot be asked, nothing is checked and each anchor is one `unchecked` finding saying why."""
     library = store.load()
     claims = [library.claim(i) for i in claim_ids] if claim_ids else list(library.claims.values())
-    records = lookup.records(wanted_refs(claims))
+    try:
+        records = lookup.records(wanted_refs(claims))
+    except SourceError as exc:
+        return 0, [
+            Finding(
+                claim.id,
+                store.display(store.claim_path(claim.id)),
+                anchor.arxiv,
+                f"anchors.{index}",
+                None,
+                None,
+                f"not checked: {exc.message()}",
+                UNCHECKED,
+            )
+            for claim in claims
+            for index, anchor in enumerate(claim.anchors)
+        ]
     return sum(len(c.anchors) for c in claims), verify(store, claims, records, text_of, fuller)
 
 

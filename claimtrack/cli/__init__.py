@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,12 +11,15 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from claimtrack.errors import ClaimtrackError
+from claimtrack.errors import ClaimtrackError, LedgerUnreadable, plain
+from claimtrack.ledger import is_damage
 
 
 class _Group(TyperGroup):
-    """Turns claimtrack's typed errors into one line on stderr and their exit code: no traceback. Every command
-    under it also accepts the global options after its name (`claimtrack run --due -q`)."""
+    """Turns claimtrack's typed errors into one line on stderr and their exit code: no traceback. A bad option
+    value is one line too (click would add a usage block, and typer's pydantic wording), and a ledger found
+    damaged in the middle of a command is named with what to do. Every command under it also accepts the
+    global options after its name (`claimtrack run --due -q`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -24,6 +28,18 @@ class _Group(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except typer.BadParameter as exc:
+            name = exc.param.opts[0] if exc.param is not None and exc.param.opts else (exc.param_hint or "argument")
+            if exc.param is not None and exc.param.param_type_name == "argument":
+                name = (exc.param.human_readable_name or name).upper()
+            typer.echo(f"error: {name}: {plain(exc.message)}", err=True)
+            raise typer.Exit(2) from None
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            error: ClaimtrackError = LedgerUnreadable(_ledger_path(ctx), str(exc))
+            typer.echo(f"error: {error.message()}", err=True)
+            raise typer.Exit(error.exit_code) from None
         except ClaimtrackError as exc:
             typer.echo(f"error: {exc.message()}", err=True)
             raise typer.Exit(exc.exit_code) from None
@@ -86,6 +102,15 @@ def _late_options() -> tuple[Any, ...]:
 
 _GLOBAL_NAMES = frozenset({"-w", "--workspace", "-v", "--verbose", "-q", "--quiet"})
 _LEVELS_KEY = "claimtrack.verbosity"
+
+
+def _ledger_path(ctx: click.Context) -> str:
+    from claimtrack.workspace import find_workspace
+
+    try:
+        return str(find_workspace(ctx.find_root().obj).ledger_path)
+    except ClaimtrackError:
+        return "the ledger"
 
 
 app = typer.Typer(

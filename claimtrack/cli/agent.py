@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from claimtrack.cli.common import print_json, workspace
+from claimtrack.errors import UNCHECKED_EXIT
 
 
 def register(app: typer.Typer) -> None:
@@ -48,7 +49,7 @@ def run(
     (pairs whose two judgements disagree wait for `claimtrack review`).
 
     Exit 0 when every claim was checked, 1 when some failed (the rest are saved), 2 for bad input,
-    75 when another run holds the workspace.
+    3 when no claim could be checked (every source unreachable), 75 when another run holds the workspace.
     """
     from claimtrack.agent.run import RunOptions, execute
     from claimtrack.cli.progress import reporter, summary_text
@@ -75,6 +76,8 @@ def run(
         print_json(summary.as_dict())
     else:
         typer.echo(summary_text(summary, judging=not no_judge))
+    if summary.unchecked:
+        raise typer.Exit(UNCHECKED_EXIT)
     if summary.failed:
         raise typer.Exit(1)
 
@@ -119,7 +122,7 @@ def doctor(ctx: typer.Context) -> None:
     checks = diagnose(workspace(ctx), load_settings())
     for check in checks:
         typer.echo(check.line())
-    if checks[0].ok is False:  # an invalid store is the one thing nothing else works without
+    if any(c.ok is False for c in checks if c.name in ("store", "ledger")):  # nothing else works without these
         raise typer.Exit(1)
 
 

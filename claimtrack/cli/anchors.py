@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from claimtrack.cli.common import print_json, store
-from claimtrack.errors import InvalidArgument
+from claimtrack.errors import UNCHECKED_EXIT, InvalidArgument
 
 if TYPE_CHECKING:
     from claimtrack.anchors.arxiv import ArxivLookup
@@ -43,7 +43,7 @@ def _arxiv(st: Store, settings: Settings) -> Iterator[ArxivLookup]:
 def resolve(ctx: typer.Context, claim_ids: ClaimIds = None) -> None:
     """Link claims that have no anchor (their line's research-prompt anchors, else an arXiv search above the
     match threshold) and fill in anchors whose arXiv metadata is missing. Links are `confidence: resolved`.
-    Exit 1 when arXiv could not be reached (what is left is listed)."""
+    Exit 3 when arXiv could not be reached (what is left is listed)."""
     from claimtrack.anchors.resolve import Linker, resolve_claims
     from claimtrack.config import load_settings
 
@@ -57,7 +57,7 @@ def resolve(ctx: typer.Context, claim_ids: ClaimIds = None) -> None:
     if not lines:
         typer.echo("nothing to resolve: every claim has an anchor with its metadata")
     if linker.offline:
-        raise typer.Exit(1)
+        raise typer.Exit(UNCHECKED_EXIT)
 
 
 @anchors_app.command("verify")
@@ -71,10 +71,10 @@ def verify(
 ) -> None:
     """Check every anchor against arXiv: the id exists and is not withdrawn; title, first author (a person's
     name) and date agree; each figure in `numbers` is in the paper's abstract, or else in its full text.
-    Prints `file: field: message` per drift (and per figure marked unconfirmed); exit 0 when no drift, 1 when
-    any."""
+    Prints `file: field: message` per drift (and per figure marked unconfirmed, and per anchor not checked);
+    exit 0 when no drift, 1 when any, 3 when arXiv could not be asked (nothing was checked)."""
     from claimtrack.anchors.arxiv import ArxivLookup
-    from claimtrack.anchors.verify import DRIFT, fulltext_of, verify_claims
+    from claimtrack.anchors.verify import DRIFT, UNCHECKED, fulltext_of, verify_claims
     from claimtrack.config import load_settings
     from claimtrack.fulltext import Reader
     from claimtrack.ledger import Ledger
@@ -87,17 +87,22 @@ def verify(
         fuller = None if no_fulltext else fulltext_of(reader)
         checked, findings = verify_claims(st, claim_ids or [], lookup, fuller=fuller)
     drift = [f for f in findings if f.kind == DRIFT]
+    unchecked = [f for f in findings if f.kind == UNCHECKED]
     if as_json:
         print_json([f.as_json() for f in findings])
     else:
         for finding in findings:
             typer.echo(finding.line())
+        unconfirmed = len(findings) - len(drift) - len(unchecked)
         typer.echo(
-            f"{checked} anchors checked: {len(drift)} drift, {len(findings) - len(drift)} figures marked unconfirmed",
+            f"{checked} anchors checked: {len(drift)} drift, {unconfirmed} figures marked unconfirmed"
+            + (f", {len(unchecked)} anchors not checked" if unchecked else ""),
             err=True,
         )
     if drift:
         raise typer.Exit(1)
+    if unchecked:
+        raise typer.Exit(UNCHECKED_EXIT)
 
 
 @anchors_app.command("set")

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from claimtrack.cli.common import print_json, table, workspace
+from claimtrack.errors import UNCHECKED_EXIT
 
 papers_app = typer.Typer(
     no_args_is_help=True, help="Papers in the ledger: import a snapshot, search them, embed them ahead of time."
@@ -146,7 +147,10 @@ def discover_command(
     offline: Annotated[bool, typer.Option("--offline", help="Query no source; rank what is already stored.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Fetch newer papers for a claim (arXiv, citing papers, snapshot), rank them, record the top k. No judging."""
+    """Fetch newer papers for a claim (arXiv, citing papers, snapshot), rank them, record the top k. No judging.
+
+    Exit 0 when every source answered, 1 when some failed (the others' papers are ranked and saved), 3 when
+    every source failed (only papers stored before are ranked); --json lists the failures in each case."""
     from dataclasses import asdict
 
     from claimtrack.cli.common import store
@@ -169,12 +173,13 @@ def discover_command(
     )
     if advice:
         typer.echo(advice, err=True)
+    code = 0 if offline or not result.failures else UNCHECKED_EXIT if result.nothing_reached else 1
     if as_json:
         data = asdict(result)
         for candidate, original in zip(data["candidates"], result.candidates, strict=True):
             candidate["paper"] = original.paper.model_dump(mode="json")
         print_json(data)
-        return
+        raise typer.Exit(code)
     fetched = ", ".join(f"{s} {n}" for s, n in result.fetched.items()) or "nothing fetched"
     typer.echo(f"{claim.id}: {fetched}; {result.new_papers} new papers; {len(result.candidates)} candidates")
     if result.candidates:
@@ -195,6 +200,8 @@ def discover_command(
                 ["#", "score", "date", "source", "paper", "title", "why"],
             )
         )
+    if code:
+        raise typer.Exit(code)
 
 
 @contextlib.contextmanager

@@ -61,10 +61,11 @@ def replicate(
 
     The same job (spec, tasks, data, models, limit, seed, device) twice runs lm-eval once.
     """
-    from claimtrack.errors import InvalidArgument, SourceError
+    from claimtrack.errors import InvalidArgument
     from claimtrack.replication.api import collect as collect_jobs
     from claimtrack.replication.api import replicate as run
     from claimtrack.replication.api import retry as rerun
+    from claimtrack.replication.errors import ReplicationFailed
 
     ws = workspace(ctx)
     modes = [name for name, on in (("--collect", collect), ("--jobs", list_jobs), ("--retry", retry)) if on]
@@ -103,7 +104,7 @@ def replicate(
             typer.echo(_line(outcome))
     failed = [o for o in outcomes if o.error]
     if failed:
-        raise SourceError("replication", failed[0].error or "failed")
+        raise ReplicationFailed(f"replication: {failed[0].error or 'failed'}")
 
 
 @contextlib.contextmanager

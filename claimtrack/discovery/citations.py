@@ -18,6 +18,9 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
 
 from claimtrack.config import Settings
 from claimtrack.discovery.http import Fetcher, Response
@@ -96,11 +99,11 @@ def _s2_citations(anchor: str, settings: Settings, fetcher: Fetcher, found: Citi
         if answer.status != 200:
             raise SourceError(S2, f"HTTP {answer.status} for citations of arXiv:{anchor}")
         page = _json_object(answer, S2, anchor)
-        for item in page.get("data") or []:
-            paper = s2_paper((item or {}).get("citingPaper") or {})
+        for item in _list(page.get("data")):
+            paper = s2_paper(_obj(_obj(item).get("citingPaper")))
             if paper is not None:
                 taken += 1
-                found.contexts[paper.id] = s2_context(anchor, item)
+                found.contexts[paper.id] = s2_context(anchor, _obj(item))
                 yield paper
         nxt = page.get("next")
         if not isinstance(nxt, int) or nxt <= offset:
@@ -109,23 +112,25 @@ def _s2_citations(anchor: str, settings: Settings, fetcher: Fetcher, found: Citi
 
 
 def s2_paper(data: dict) -> Paper | None:
-    """A Semantic Scholar paper record as a Paper (arXiv id when it has one, else DOI, else S2 id)."""
-    title = (data.get("title") or "").strip()
+    """A Semantic Scholar paper record as a Paper (arXiv id when it has one, else DOI, else S2 id); None for a
+    record without a title or too malformed to use."""
+    title = _str(data.get("title")).strip()
     if not title:
         return None
-    ids = data.get("externalIds") or {}
-    doi = (ids.get("DOI") or "").lower() or None
-    arxiv_id = _arxiv_or_none(ids.get("ArXiv"))
+    ids = _obj(data.get("externalIds"))
+    doi = _str(ids.get("DOI")).lower() or None
+    arxiv_id = _arxiv_or_none(_str(ids.get("ArXiv")))
     if arxiv_id is None and doi and (m := _ARXIV_DOI.match(doi)):
         arxiv_id = _arxiv_or_none(m.group(1))
-    ident = arxiv_id or (f"doi:{doi}" if doi else f"s2:{data.get('paperId')}")
-    published = data.get("publicationDate") or (str(data["year"]) if data.get("year") else None)
-    return Paper(
+    ident = arxiv_id or (f"doi:{doi}" if doi else f"s2:{_str(data.get('paperId')) or title}")
+    year = data.get("year")
+    published = _str(data.get("publicationDate")) or (str(year) if isinstance(year, int) and year > 0 else None)
+    return _paper(
         id=ident,
         doi=doi,
         title=title,
-        abstract=(data.get("abstract") or "").strip(),
-        authors=[a.get("name", "") for a in data.get("authors") or [] if a.get("name")],
+        abstract=_str(data.get("abstract")).strip(),
+        authors=[_str(_obj(a).get("name")) for a in _list(data.get("authors")) if _str(_obj(a).get("name"))],
         published=published,
         url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (f"https://doi.org/{doi}" if doi else None),
     )
@@ -134,8 +139,8 @@ def s2_paper(data: dict) -> Paper | None:
 def s2_context(anchor: str, item: dict) -> CitationContext:
     """The edge fields of one citations record; absent or null fields (publishers that withhold the text) are
     empty, not errors."""
-    contexts = [c.strip() for c in item.get("contexts") or [] if isinstance(c, str) and c.strip()]
-    intents = [i for i in item.get("intents") or [] if isinstance(i, str) and i]
+    contexts = [c.strip() for c in _list(item.get("contexts")) if isinstance(c, str) and c.strip()]
+    intents = [i for i in _list(item.get("intents")) if isinstance(i, str) and i]
     influential = item.get("isInfluential")
     return CitationContext(
         anchor,
@@ -226,51 +231,76 @@ def _openalex_citations(anchor: str, settings: Settings, fetcher: Fetcher, found
         if answer.status != 200:
             raise SourceError(OPENALEX, f"HTTP {answer.status} for works citing {work_id}")
         page = _json_object(answer, OPENALEX, anchor)
-        results = page.get("results") or []
+        results = _list(page.get("results"))
         for work in results:
-            paper = openalex_paper(work)
+            paper = openalex_paper(_obj(work))
             if paper is not None:
                 taken += 1
                 yield paper
-        cursor = (page.get("meta") or {}).get("next_cursor") if results else None
+        after = _obj(page.get("meta")).get("next_cursor") if results else None
+        cursor = after if isinstance(after, str) and after != cursor else None
 
 
 def openalex_paper(work: dict) -> Paper | None:
-    """An OpenAlex work as a Paper, its abstract rebuilt from the inverted index."""
-    title = (work.get("title") or work.get("display_name") or "").strip()
+    """An OpenAlex work as a Paper, its abstract rebuilt from the inverted index; None for a work without a title
+    or too malformed to use."""
+    title = (_str(work.get("title")) or _str(work.get("display_name"))).strip()
     if not title:
         return None
-    doi = (work.get("doi") or "").lower().removeprefix("https://doi.org/") or None
+    doi = _str(work.get("doi")).lower().removeprefix("https://doi.org/") or None
     arxiv_id = None
     if doi and (m := _ARXIV_DOI.match(doi)):
         arxiv_id = _arxiv_or_none(m.group(1))
-    for location in work.get("locations") or []:
-        landing = (location or {}).get("landing_page_url") or ""
+    for location in _list(work.get("locations")):
+        landing = _str(_obj(location).get("landing_page_url"))
         if arxiv_id is None and "arxiv.org/abs/" in landing:
             arxiv_id = _arxiv_or_none(landing)
-    openalex_id = str(work.get("id", "")).rsplit("/", 1)[-1]
-    ident = arxiv_id or (f"doi:{doi}" if doi else f"openalex:{openalex_id}")
-    authors = [((a or {}).get("author") or {}).get("display_name") for a in work.get("authorships") or []]
-    return Paper(
+    openalex_id = _str(work.get("id")).rsplit("/", 1)[-1]
+    ident = arxiv_id or (f"doi:{doi}" if doi else f"openalex:{openalex_id or title}")
+    authors = [_str(_obj(_obj(a).get("author")).get("display_name")) for a in _list(work.get("authorships"))]
+    return _paper(
         id=ident,
         doi=doi,
         title=title,
-        abstract=abstract_from_inverted_index(work.get("abstract_inverted_index")),
+        abstract=abstract_from_inverted_index(_obj(work.get("abstract_inverted_index"))),
         authors=[a for a in authors if a],
-        published=work.get("publication_date"),
+        published=_str(work.get("publication_date")) or None,
         url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else (f"https://doi.org/{doi}" if doi else None),
     )
 
 
 def abstract_from_inverted_index(index: dict[str, list[int]] | None) -> str:
-    """OpenAlex stores abstracts as word -> positions; put each word back at its positions."""
+    """OpenAlex stores abstracts as word -> positions; put each word back at its positions (positions that are
+    not small whole numbers are skipped: a malformed index must not make a giant string)."""
     if not index:
         return ""
     slots: dict[int, str] = {}
     for word, positions in index.items():
-        for position in positions:
-            slots[position] = word
+        for position in _list(positions):
+            if isinstance(position, int) and 0 <= position < 100_000:
+                slots[position] = str(word)
     return " ".join(slots[i] for i in sorted(slots))
+
+
+def _paper(**fields: Any) -> Paper | None:
+    """A Paper from an API record's fields, or None when they do not make one (a malformed date, say)."""
+    try:
+        return Paper(**fields)
+    except ValidationError:
+        return None
+
+
+def _obj(value: object) -> dict:
+    """A JSON value that should be an object: itself, or {} when it is something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _arxiv_or_none(value: str | None) -> str | None:
@@ -285,7 +315,7 @@ def _arxiv_or_none(value: str | None) -> str | None:
 def _json_object(answer: Response, source: str, anchor: str) -> dict:
     try:
         data = answer.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON; or nested deeper than the parser goes ("[[[[...")
         raise SourceError(source, f"answer for arXiv:{anchor} is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise SourceError(source, f"answer for arXiv:{anchor} is not a JSON object")

@@ -56,6 +56,12 @@ class DiscoveryResult:
     fetched: dict[str, int] = field(default_factory=dict)  # papers each source returned this time
     notes: list[str] = field(default_factory=list)  # not failures: "anchor not known to openalex", ...
     embedded: int = 0  # papers embedded to rank this claim (the pool's papers Chroma did not hold yet)
+    answered: list[str] = field(default_factory=list)  # sources that answered at least once this time
+
+    @property
+    def nothing_reached(self) -> bool:
+        """Every source asked failed: nothing new could be looked at (the ranking is of what was stored)."""
+        return bool(self.failures) and not self.answered
 
 
 def claim_query(claim: Claim) -> str:
@@ -143,6 +149,8 @@ def _fetch_arxiv(
                 for paper in arxiv_source.search(client, query, settings.arxiv_max_results):
                     if paper.id not in anchors:
                         found.append((paper, query.label))
+                if arxiv_source.SOURCE not in result.answered:
+                    result.answered.append(arxiv_source.SOURCE)
             except Unreachable as exc:
                 result.failures.append(SourceFailure(arxiv_source.SOURCE, exc.detail))
                 break  # the remaining queries would fail the same way
@@ -176,6 +184,8 @@ def _fetch_citations(
             result.failures += [SourceFailure(p.source, p.detail) for p in found.problems]
             result.notes += found.notes
             if found.source:
+                if found.source not in result.answered:
+                    result.answered.append(found.source)
                 result.fetched[found.source] = result.fetched.get(found.source, 0) + len(found.papers)
                 answered.append(found)
     finally:

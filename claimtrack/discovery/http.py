@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
+from claimtrack.discovery.body import ACCEPT_ENCODING, Refused, Undecodable, coding_of, read_body
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 
@@ -124,8 +125,10 @@ class Fetcher:
     `validate(body)` returns an error text for a 200 answer that is unusable (a malformed feed): it is
     reported, not cached. `min_interval_s` spaces calls to the same source (arXiv asks for 3 s) and
     `connections` bounds how many are open at once, across every fetcher of the source in the process (Pace).
-    `max_bytes` and `max_time_s` bound one body (a full text): reading stops there and the answer comes back
-    cut, saying so in `Response.truncated`; a cut answer is never cached.
+    Every body is bounded by `max_bytes` decoded bytes (body.py: memory stays bounded whatever the server
+    sends). An API answer past it is refused (a cut feed or JSON cannot be read); with `cut_ok` (a full text)
+    it comes back cut, saying so in `Response.truncated`, as it does past `max_time_s`. A cut answer is never
+    cached. A body in stacked or unknown content codings is refused, not retried.
     """
 
     source: str
@@ -137,8 +140,9 @@ class Fetcher:
     ttl_s: float = 86400.0
     min_interval_s: float = 0.0
     connections: int = 0
-    max_bytes: int | None = None
+    max_bytes: int = 20_000_000
     max_time_s: float | None = None
+    cut_ok: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     sleep: Callable[[float], None] = time.sleep
     network_calls: int = 0
@@ -158,7 +162,7 @@ class Fetcher:
             backoff_s=settings.http_backoff_s,
             max_wait_s=settings.http_max_wait_s,
             ttl_s=settings.http_cache_ttl_s,
-            **extra,
+            **{"max_bytes": settings.http_max_bytes, **extra},
         )
 
     def get(
@@ -181,6 +185,8 @@ class Fetcher:
             log.debug("%s: %s from the cache", self.source, target)
             return cached
         response = self._fetch(target)
+        if response.truncated and not self.cut_ok:
+            raise SourceError(self.source, f"answer refused: {response.truncated} ({_short(target)})")
         if response.status == 200:
             problem = validate(response.body) if validate else None
             if problem:
@@ -225,9 +231,8 @@ class Fetcher:
 
         with self._client_lock:  # one client, however many threads read through this fetcher
             if self._client is None:
-                self._client = httpx.Client(
-                    timeout=self.timeout_s, follow_redirects=True, headers={"user-agent": USER_AGENT, **self.headers}
-                )
+                headers = {"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING, **self.headers}
+                self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=True, headers=headers)
             return self._client
 
     def _fetch(self, target: str) -> Response:
@@ -267,9 +272,13 @@ class Fetcher:
             except httpx.TransportError as exc:
                 problem, wait = f"connection failed: {exc}", self._backoff(attempt)
                 continue
-            except httpx.DecodingError as exc:  # a body that its Content-Encoding does not describe
+            except Undecodable as exc:  # a body that its Content-Encoding does not describe
                 problem, wait = f"undecodable answer ({exc})", self._backoff(attempt)
                 continue
+            except Refused as exc:  # the server's choice, not a passing fault: asking again gets the same
+                raise SourceError(self.source, f"{exc} ({_short(target)})") from None
+            except MemoryError:  # within the limit, yet more than this process can hold (a tight address limit)
+                raise SourceError(self.source, f"answer too large for the memory left ({_short(target)})") from None
             log.info("%s: GET %s -> %d in %.2f s", self.source, _short(target), reply.status_code, _since(started))
             if reply.status_code == 429:
                 problem = "HTTP 429 (rate limited)"
@@ -289,20 +298,11 @@ class Fetcher:
         raise SourceError(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
 
     def _request(self, target: str) -> tuple[httpx.Response, bytes, str]:
-        """One GET: the reply, its body, and why the body was cut short ("" when it came whole)."""
-        if self.max_bytes is None and self.max_time_s is None:
-            reply = self._http().get(target)
-            return reply, reply.content, ""
-        started, size, parts = time.monotonic(), 0, []
+        """One GET: the reply, its decoded body, and why the body was cut short ("" when it came whole)."""
         with self._http().stream("GET", target) as reply:
-            for part in reply.iter_bytes():
-                parts.append(part)
-                size += len(part)
-                if self.max_bytes is not None and size > self.max_bytes:
-                    return reply, b"".join(parts)[: self.max_bytes], f"cut at the {self.max_bytes:,}-byte limit"
-                if self.max_time_s is not None and time.monotonic() - started > self.max_time_s:
-                    return reply, b"".join(parts), f"cut at the {self.max_time_s:g} s limit after {size:,} bytes"
-        return reply, b"".join(parts), ""
+            coding = coding_of(reply.headers.get("content-encoding", ""))
+            body, cut = read_body(reply.iter_raw(), coding, max_bytes=self.max_bytes, max_time_s=self.max_time_s)
+        return reply, body, cut
 
     def _turn(self) -> contextlib.AbstractContextManager[None]:
         """The source's pace when it has one (spacing, connections), shared by the whole process."""

@@ -220,6 +220,9 @@ def _parsed(
         except ValueError as exc:
             summary.bad.append((number, str(exc)))
             continue
+        except RecursionError:  # "[[[[..." nested deeper than the JSON parser goes
+            summary.bad.append((number, "not valid JSON: nested too deeply"))
+            continue
         if wanted and not any(c.startswith(w) for c in paper.categories for w in wanted):
             summary.filtered += 1
             continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from claimtrack.config import Settings
+from claimtrack.config import Settings, load_settings
 from claimtrack.discovery.lexical import TOKENIZER, fts_query
 from claimtrack.fulltext.models import FullText, Passage
 from claimtrack.fulltext.text import count_tokens, within_budget
@@ -33,7 +33,7 @@ def passages_for(
     """The paper's passages that best match the claim, best first, whose tokens (MiniLM) add up to at most
     budget_tokens (default: settings.fulltext_budget_tokens). A passage that would overflow the budget is
     passed over for a smaller one further down."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     budget = settings.fulltext_budget_tokens if budget_tokens is None else budget_tokens
     candidates = [p for p in fulltext.passages if p.kind in RANKED_KINDS and p.text.strip()]
     if not candidates or budget <= 0:

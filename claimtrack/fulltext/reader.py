@@ -49,6 +49,7 @@ class Reader:
             connections=1,
             max_bytes=settings.fulltext_max_bytes,
             max_time_s=settings.fulltext_fetch_s,
+            cut_ok=True,
             sleep=sleep,
         )
 
@@ -61,7 +62,11 @@ class Reader:
         stored = self._stored(arxiv_id, version)
         if stored is not None:
             return stored
-        outcome = self._fetch(arxiv_id, version)
+        try:
+            outcome = self._fetch(arxiv_id, version)
+        except MemoryError:  # a document within the byte limit that still outgrew the memory left: this paper's note
+            reason = "ran out of memory reading it (lower CLAIMTRACK_FULLTEXT_MAX_BYTES)"
+            outcome = Unreadable(paper_id=arxiv_id, version=version, kind="too-large", reason=reason)
         if isinstance(outcome, FullText) or outcome.kind in REMEMBERED:
             self._store(outcome)
         if isinstance(outcome, Unreadable):
@@ -86,7 +91,7 @@ class Reader:
             return html.model_copy(update={"paper_id": arxiv_id, "version": version})
         notes: list[str] = []
         if html.status == 200:
-            parsed = _parse(parse_html, html.body, "HTML")
+            parsed = _parse(lambda data: parse_html(data, timeout_s=self.settings.fulltext_parse_s), html.body, "HTML")
             if html.truncated:
                 parsed.notes.insert(0, f"HTML {html.truncated}")
             if parsed.pieces:
