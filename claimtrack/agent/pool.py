@@ -18,7 +18,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from claimtrack.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +43,7 @@ class CallPool:
         self._spent: deque[list[float]] = deque()  # [start time, tokens] of the calls of the last minute
 
     @classmethod
-    def from_settings(cls, settings: Any) -> CallPool:
+    def from_settings(cls, settings: Settings) -> CallPool:
         return cls(settings.llm_concurrency, settings.llm_requests_per_minute, settings.llm_tokens_per_minute)
 
     @contextlib.contextmanager
@@ -54,7 +57,7 @@ class CallPool:
             self.in_flight += 1
             entry = [time.monotonic(), float(tokens)]
             self._spent.append(entry)
-        held = Slot(entry, time.monotonic() - asked, self)
+        held = Slot(entry, time.monotonic() - asked, self._changed)
         try:
             yield held
         finally:
@@ -92,15 +95,15 @@ class CallPool:
 class Slot:
     """One held place in the pool: how long the call waited for it, and where it books its real tokens."""
 
-    def __init__(self, entry: list[float], waited_s: float, pool: CallPool):
+    def __init__(self, entry: list[float], waited_s: float, changed: threading.Condition):
         self._entry = entry
         self.waited_s = waited_s
-        self._pool = pool
+        self._changed = changed  # the pool's: callers waiting for room in the token budget are told
 
     def spent(self, tokens: int) -> None:
-        with self._pool._changed:
+        with self._changed:
             self._entry[1] = float(tokens)
-            self._pool._changed.notify_all()
+            self._changed.notify_all()
 
 
 class Workers:
