@@ -345,3 +345,18 @@ def m008_passage_choices(conn: sqlite3.Connection) -> None:
     chosen_at TEXT NOT NULL
 )"""
     )
+
+
+@migration
+def m009_fts_term_docs(conn: sqlite3.Connection) -> None:
+    """How many papers hold each search term, as lexical search last counted it. FTS5 stores no document counts:
+    counting a common word means reading its whole posting list (about a second for a claim's words at a
+    million papers), so a search keeps the counts it made. A count is used only while `stamp` equals FTS5's
+    'averages' record (paper count and token totals), which every change to the indexed text rewrites."""
+    conn.execute(
+        """CREATE TABLE fts_term_docs (
+    term TEXT PRIMARY KEY,         -- as papers_fts holds it: stemmed, folded
+    docs INTEGER NOT NULL,         -- papers holding it
+    stamp BLOB NOT NULL            -- papers_fts_data's averages record when counted
+)"""
+    )
