@@ -207,7 +207,7 @@ def _search(workspace: Path, text: str) -> dict[str, dict]:
     return {hit["id"]: hit for hit in json.loads(result.stdout)}
 
 
-@pytest.mark.parametrize("budget", ["50000", "1"])  # FTS5 ranks the whole query | two stages (rarest word first)
+@pytest.mark.parametrize("budget", ["100000", "1"])  # FTS5 ranks the whole query | two stages (rarest word first)
 def test_every_writer_of_papers_is_seen_by_the_next_search(
     empty_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: str
 ) -> None:

@@ -34,7 +34,7 @@ K1, B = 1.2, 0.75  # FTS5's bm25() constants
 # Stage 1 reads the postings of the rarest query words while their document counts sum to at most this many
 # (always at least one word; Settings.lexical_budget), then keeps its best CANDIDATES for stage 2. Chosen by
 # measurement at 100k-1M papers and on the SciFact tuning half (docs/discovery.md).
-POSTING_BUDGET = 50_000
+POSTING_BUDGET = 100_000
 CANDIDATES = 1_000
 
 STOPWORDS = frozenset(
