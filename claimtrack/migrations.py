@@ -348,11 +348,16 @@ def m008_passage_choices(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m009_fts_term_docs(conn: sqlite3.Connection) -> None:
-    """How many papers hold each search term, as lexical search last counted it. FTS5 stores no document counts:
-    counting a common word means reading its whole posting list (about a second for a claim's words at a
-    million papers), so a search keeps the counts it made. A count is used only while `stamp` equals FTS5's
-    'averages' record (paper count and token totals), which every change to the indexed text rewrites."""
+def m009_search_at_scale(conn: sqlite3.Connection) -> None:
+    """What a search at a million papers needs (docs/discovery.md).
+
+    `fts_term_docs`: how many papers hold each search term, as lexical search last counted it. FTS5 stores no
+    document counts: counting a common word means reading its whole posting list (about a second for a claim's
+    words at a million papers), so a search keeps the counts it made. A count is used only while `stamp` equals
+    FTS5's 'averages' record (paper count and token totals), which every change to the indexed text rewrites.
+
+    `paper_sightings_claim`: a claim's own sightings (what its searches and citation lookups found) without a
+    scan of the million sightings an imported snapshot leaves."""
     conn.execute(
         """CREATE TABLE fts_term_docs (
     term TEXT PRIMARY KEY,         -- as papers_fts holds it: stemmed, folded
@@ -360,3 +365,4 @@ def m009_fts_term_docs(conn: sqlite3.Connection) -> None:
     stamp BLOB NOT NULL            -- papers_fts_data's averages record when counted
 )"""
     )
+    conn.execute("CREATE INDEX paper_sightings_claim ON paper_sightings(claim_id)")

@@ -222,7 +222,7 @@ def _averages(conn: sqlite3.Connection) -> bytes:
 
 def _document_counts(conn: sqlite3.Connection, terms: set[str], stamp: bytes) -> dict[str, int]:
     """How many papers hold each (stemmed) term: kept counts made at this `stamp`, the rest counted from FTS5's
-    vocabulary (a scan of the term's postings) and kept (migration m009_fts_term_docs)."""
+    vocabulary (a scan of the term's postings) and kept (migration m009_search_at_scale)."""
     wanted = sorted(terms)
     marks = ",".join("?" * len(wanted))
     counts = dict(
