@@ -32,7 +32,7 @@ def test_bench_retrieval_reports_all_methods_and_reuses_the_index(tmp_path: Path
         assert 0.5 < numbers["ndcg@10"] <= 1.0 and 0.9 <= numbers["recall@100"] <= 1.0
         assert numbers["query_ms_median"] > 0
         assert 0.0 <= numbers["ndcg@10_tuning"] <= 1.0 and 0.0 <= numbers["ndcg@10_held_out"] <= 1.0
-    assert report["fts5_index"]["docs_per_s"] > 0 and report["pool"] == 200
+    assert report["fts5_index"]["docs_per_s"] > 0 and report["pool"] == 300
     assert report["dense_index"]["embedded"] == 40 and report["dense_index"]["docs_per_s"] > 0
     second = json.loads(invoke(*args).stdout)
     assert second["dense_index"]["embedded"] == 0 and second["dense_index"]["reused"] is True
