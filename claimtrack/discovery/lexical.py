@@ -155,7 +155,8 @@ def _ranked_rows(
 class Bm25:
     """FTS5's bm25() for one query, computed from papers' own text: each query word is a phrase with its idf
     from the index's document counts, and a paper's term frequencies and length come from tokenizing its title
-    and abstract with the index's tokenizer. Reads the corpus statistics once, never a posting list."""
+    and abstract with the index's tokenizer. Reads no posting list, except to count a word's papers once after
+    the index changed (`_document_counts`)."""
 
     def __init__(self, conn: sqlite3.Connection, query: Sequence[str], weights: tuple[float, float]):
         self.conn = conn
@@ -194,14 +195,14 @@ class Bm25:
             for word, stem in zip(self.words, self.stems, strict=True):
                 freq = counts.get((rowid, stem), 0.0)
                 if freq:
-                    shares[word] = shares.get(word, 0.0) + self.idf[stem] * freq * (K1 + 1) / (freq + norm)
+                    shares[word] = self.idf[stem] * freq * (K1 + 1) / (freq + norm)  # words are distinct
             scores[rowid] = shares
         return scores
 
 
 def _varints(blob: bytes) -> list[int]:
     """SQLite's variable-length integers, as FTS5 writes its statistics."""
-    values, value, i = [], 0, 0
+    values, i = [], 0
     while i < len(blob):
         start = i
         value = 0
