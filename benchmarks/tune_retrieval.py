@@ -10,7 +10,11 @@ Steps, each printing nDCG@10 on the tuning half:
      ("fine-tuning", "fine tuning" -> also "finetuning") and the split forms of long words
      ("finetuning" -> also the phrases "fine tuning", "finet uning", ...);
   3. bm25() title weight (abstract weight 1);
-  4. the hybrid's pool size and fusion weight ALPHA, and RRF's k for comparison.
+  4. the hybrid's pool size and fusion weight ALPHA, and RRF's k for comparison;
+  5. the two-stage lexical search's posting budget and candidates (claimtrack/discovery/lexical.py), as shares
+     of the corpus: at a million papers the default budget of 100,000 postings is 10% of it;
+  6. the first run's pool: fixed sizes against an adaptive pool that embeds the lexical top 100 at a time and
+     stops once the fused top 10 no longer changes (with the papers each embeds).
 The dense vectors come from `claimtrack bench retrieval`'s index (run it first, or pass the same --index-dir).
 """
 
@@ -32,6 +36,8 @@ from claimtrack.config import Settings
 from claimtrack.discovery import beir, bench, lexical
 from claimtrack.discovery.index import ALPHA, chroma_client, fuse, fuse_rrf, open_collection
 
+SHARES = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02)  # step 5: posting budgets as shares of the corpus
+CANDIDATES = (300, 1000)
 TOKENIZERS = {  # name: FTS5 options
     "porter unicode61": "tokenize='porter unicode61 remove_diacritics 2'",
     "unicode61 (no stemming)": "tokenize='unicode61 remove_diacritics 2'",
@@ -101,6 +107,20 @@ def main() -> None:
             print(f"  title {weight:<4} {score:.4f}")
 
         lexical_top = {q: lexical.search(conn, data.queries[q], 1000) for q in data.queries}
+        staged = {
+            (share, candidates): {
+                q: lexical.search(
+                    conn,
+                    data.queries[q],
+                    settings.lexical_pool,
+                    budget=max(1, round(share * len(data.corpus))),
+                    candidates=candidates,
+                )
+                for q in even
+            }
+            for share in SHARES
+            for candidates in CANDIDATES
+        }
         ledger.close()
 
     where = args.index_dir or bench.default_index_dir(settings, args.beir)
@@ -119,8 +139,10 @@ def main() -> None:
     embed = embedding_function(settings)
     qvec = {q: embed([text])[0] for q, text in data.queries.items()}
 
-    def pool_cosines(q: str, pool: int) -> list[tuple[str, float]]:
-        ids = [d for d, _ in lexical_top[q][:pool]]
+    def pool_cosines(
+        q: str, pool: int, top: dict[str, list[tuple[str, float]]] = lexical_top
+    ) -> list[tuple[str, float]]:
+        ids = [d for d, _ in top[q][:pool]]
         scores = matrix[[position[i] for i in ids]] @ np.asarray(qvec[q], dtype=np.float32)
         return sorted(zip(ids, scores.tolist(), strict=True), key=lambda x: -x[1])
 
@@ -153,6 +175,31 @@ def main() -> None:
     pool, alpha = settings.lexical_pool, ALPHA
     print(f"shipped (pool {pool}, ALPHA {alpha}): tuning {ndcg(lambda q: hybrid(q, pool, alpha), even):.4f}")
     print(f"  held-out half with it: {ndcg(lambda q: hybrid(q, pool, alpha), odd):.4f}")
+
+    def staged_hybrid(q: str, top: dict[str, list[tuple[str, float]]]) -> list[str]:
+        return [h.id for h in fuse(top[q], pool_cosines(q, len(top[q]), top))[:100]]
+
+    print("\n5. two-stage lexical search: hybrid nDCG@10 (tuning half) by posting budget (share of the corpus)")
+    print("  share   " + "  ".join(f"{c} candidates" for c in CANDIDATES))
+    for share in SHARES:
+        row = [ndcg(lambda q, t=staged[share, c]: staged_hybrid(q, t), even) for c in CANDIDATES]
+        print(f"  {share:>5.0%}   " + "  ".join(f"{score:.4f}        " for score in row))
+
+    print("\n6. the first run's pool: hybrid nDCG@10 (tuning half), papers embedded per query")
+    for pool in (100, 200, 300):
+        print(f"  fixed {pool:<4} {ndcg(lambda q, p=pool: hybrid(q, p, ALPHA), even):.4f}  {pool}")
+    embedded: dict[str, int] = {}
+
+    def adaptive(q: str) -> list[str]:
+        pool, last = 100, None
+        while (top := hybrid(q, pool, ALPHA)[:10]) != last and pool < 300 and pool < len(lexical_top[q]):
+            last, pool = top, pool + 100
+        embedded[q] = min(pool, len(lexical_top[q]))
+        return hybrid(q, pool, ALPHA)
+
+    score = ndcg(adaptive, even)
+    spent = list(embedded.values())
+    print(f"  adaptive   {score:.4f}  mean {statistics.fmean(spent):.0f}, median {statistics.median(spent):.0f}")
 
 
 def _with(text: str, extra: list[str]) -> str:

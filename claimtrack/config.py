@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # Papers per query that dense scores are computed for: the lexical top this many (plus, for a claim, what
     # its searches and citations found). Each is embedded once, the first time it is needed.
     lexical_pool: int = Field(default=300, gt=0)
+    # Lexical search's first stage reads the postings of the query's rarest words while their document counts
+    # sum to at most this many, then re-scores its best papers with every word (claimtrack/discovery/lexical.py).
+    lexical_budget: int = Field(default=100_000, gt=0)
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claimtrack"
     )

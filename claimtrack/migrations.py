@@ -373,3 +373,24 @@ def m010_replication_tasks(conn: sqlite3.Connection) -> None:
         "cache_hits INTEGER NOT NULL DEFAULT 0",  # lm-eval requests answered from the job's request cache
     ):
         conn.execute(f"ALTER TABLE replication_jobs ADD COLUMN {column}")
+
+
+@migration
+def m011_search_at_scale(conn: sqlite3.Connection) -> None:
+    """What a search at a million papers needs (docs/discovery.md).
+
+    `fts_term_docs`: how many papers hold each search term, as lexical search last counted it. FTS5 stores no
+    document counts: counting a common word means reading its whole posting list (about a second for a claim's
+    words at a million papers), so a search keeps the counts it made. A count is used only while `stamp` equals
+    FTS5's 'averages' record (paper count and token totals), which every change to the indexed text rewrites.
+
+    `paper_sightings_claim`: a claim's own sightings (what its searches and citation lookups found) without a
+    scan of the million sightings an imported snapshot leaves."""
+    conn.execute(
+        """CREATE TABLE fts_term_docs (
+    term TEXT PRIMARY KEY,         -- as papers_fts holds it: stemmed, folded
+    docs INTEGER NOT NULL,         -- papers holding it
+    stamp BLOB NOT NULL            -- papers_fts_data's averages record when counted
+)"""
+    )
+    conn.execute("CREATE INDEX paper_sightings_claim ON paper_sightings(claim_id)")

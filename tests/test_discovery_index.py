@@ -199,3 +199,85 @@ def test_papers_index_resumes_after_it_was_killed(empty_workspace: Path) -> None
     assert json.loads(result.stdout) == {"papers": len(corpus), "embedded": len(corpus) - kept, "in_index": len(corpus)}
     again = invoke("-w", str(empty_workspace), "papers", "index")
     assert again.stdout.strip() == f"{len(corpus)} papers: 0 embedded now, {len(corpus)} in the index"
+
+
+def _search(workspace: Path, text: str) -> dict[str, dict]:
+    result = invoke("-w", str(workspace), "papers", "search", text, "--k", "10", "--json")
+    assert result.exit_code == 0, result.stderr
+    return {hit["id"]: hit for hit in json.loads(result.stdout)}
+
+
+@pytest.mark.parametrize("budget", ["100000", "1"])  # FTS5 ranks the whole query | two stages (rarest word first)
+def test_every_writer_of_papers_is_seen_by_the_next_search(
+    empty_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: str
+) -> None:
+    from test_discovery_snapshot import record, write_snapshot
+
+    monkeypatch.setenv("CLAIMTRACK_LEXICAL_BUDGET", budget)
+    ws = Workspace.at(empty_workspace)
+    ledger = Ledger.open(ws)
+    for doc_id, text in DOCS.items():  # one paper at a time (discover's sources)
+        upsert_paper(ledger, Paper(id=f"test:{doc_id}", title=text.split(":")[0], abstract=text), source="test")
+    s2 = Paper(id="doi:10.1000/steer", doi="10.1000/STEER", title="Steering vectors compress the output format")
+    upsert_paper(ledger, s2, source="semanticscholar")
+    assert {"test:fmt", "test:fmt2"} <= set(_search(empty_workspace, "instruction tuning output format"))
+    assert "doi:10.1000/steer" in _search(empty_workspace, "steering vectors output format")
+
+    first = record("2402.01234", "Pulsar timing arrays")
+    first["abstract"] = "Millisecond pulsars time gravitational waves."
+    import_snapshot = ["-w", str(empty_workspace), "papers", "import"]
+    assert invoke(*import_snapshot, str(write_snapshot(tmp_path / "v1.jsonl", [json.dumps(first)]))).exit_code == 0
+    assert "2402.01234" in _search(empty_workspace, "pulsars gravitational waves")  # added by an import
+    query = "instruction tuning output format pulsar"
+    assert _search(empty_workspace, query)["2402.01234"]["terms"] == ["pulsar"]
+
+    revised = {**first, "abstract": "Instruction tuning teaches the output format of pulsar timing reports."}
+    assert invoke(*import_snapshot, str(write_snapshot(tmp_path / "v2.jsonl", [json.dumps(revised)]))).exit_code == 0
+    changed = _search(empty_workspace, query)["2402.01234"]  # changed by an import: re-scored from its new text
+    assert set(changed["terms"]) == {"pulsar", "instruction", "tuning", "output", "format"}
+    assert "2402.01234" not in _search(empty_workspace, "gravitational waves millisecond")
+
+    arxiv = Paper(id="2507.04742", doi="10.1000/steer", title=s2.title, abstract="Steering shortens output formats.")
+    with ledger.transaction():  # the DOI-only row is renamed to its arXiv id: the old id is gone
+        upsert_paper(ledger, arxiv, source="arxiv")
+    merged = _search(empty_workspace, "steering vectors output format")
+    assert "2507.04742" in merged and "doi:10.1000/steer" not in merged
+    assert "test:fmt2" in _search(empty_workspace, "format learning dominates what transfers")
+    with ledger.transaction():  # deleted outright
+        ledger.conn.execute("DELETE FROM paper_sightings WHERE paper_id = 'test:fmt2'")
+        ledger.conn.execute("DELETE FROM papers WHERE id = 'test:fmt2'")
+    assert "test:fmt2" not in _search(empty_workspace, "format learning dominates what transfers")
+    # every vector used came from Chroma and was copied beside it, for the current text only
+    from claimtrack.discovery.index import text_hash
+    from claimtrack.discovery.vectors import FILENAME, VectorCopies
+
+    copies = VectorCopies(ws.state_dir / FILENAME)
+    title, abstract = revised["title"], revised["abstract"]
+    assert copies.get({"2402.01234": text_hash(f"{title}. {abstract}")})
+    assert not copies.get({"2402.01234": text_hash(f"{title}. {first['abstract']}")})
+    copies.close()
+
+
+SEARCH_AGAIN = """
+import json, sys
+from typer.testing import CliRunner
+from claimtrack.cli import app
+result = CliRunner().invoke(app, sys.argv[1:])
+assert result.exit_code == 0, result.output
+print(json.dumps({"loaded": sorted(m for m in ("chromadb", "torch") if m in sys.modules), "hits": result.stdout}))
+"""
+
+
+def test_a_repeated_search_opens_neither_chroma_nor_the_model(empty_workspace: Path) -> None:
+    ledger = Ledger.open(Workspace.at(empty_workspace))
+    for doc_id, text in DOCS.items():
+        upsert_paper(ledger, Paper(id=f"test:{doc_id}", title=text.split(":")[0], abstract=text), source="test")
+    args = ["-w", str(empty_workspace), "papers", "search", "instruction tuning output format", "--json"]
+
+    def run() -> dict:
+        done = subprocess.run([sys.executable, "-c", SEARCH_AGAIN, *args], capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    first, again = run(), run()
+    assert first["loaded"] == ["chromadb", "torch"]  # the first embeds the pool and the query through Chroma
+    assert again["loaded"] == [] and again["hits"] == first["hits"]

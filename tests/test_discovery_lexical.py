@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,20 @@ def ledger(tmp_path: Path) -> Ledger:
 
 
 def ids(ledger: Ledger, text: str, k: int = 10, **scope: object) -> list[str]:
-    return [doc_id for doc_id, _ in lexical.search(ledger.conn, text, k, scope=Scope(**scope) if scope else None)]
+    """The ids `search` returns. Every call also runs the two-stage path (a budget of one posting: only the
+    rarest word picks candidates, each re-scored from its own text) and checks that it returns papers FTS5
+    matches now, scored exactly as FTS5's bm25() scores them now: whatever wrote the papers, both paths see it."""
+    where = Scope(**scope) if scope else None
+    whole = lexical.search(ledger.conn, text, k, scope=where)
+    staged = lexical.search(ledger.conn, text, k, scope=where, budget=1)
+    fts5 = dict(lexical.ranked(ledger.conn, fts_query(text), 10_000, scope=where))
+    assert [doc_id for doc_id, _ in staged] == sorted(
+        (doc_id for doc_id, _ in staged), key=lambda doc_id: (-fts5[doc_id], doc_id)
+    )
+    assert all(score == pytest.approx(fts5[doc_id], rel=1e-9) for doc_id, score in staged)
+    if len(lexical.words(text)) <= 1:
+        assert staged == whole
+    return [doc_id for doc_id, _ in whole]
 
 
 def in_step(ledger: Ledger) -> None:
@@ -161,6 +175,49 @@ def test_matched_words_are_the_query_words_a_paper_holds_strongest_first(ledger:
     assert lexical.stems(["tuning", "Tuned", "Müller", "深度学习"]) == ["tune", "tune", "muller", "深度学习"]
 
 
+def fts5_matched_words(conn: sqlite3.Connection, text: str, ids: list[str], limit: int = 5) -> dict[str, list[str]]:
+    """How the 'why' terms were found before: one FTS5 bm25() query per query word, over its whole posting list."""
+    found: dict[str, list[tuple[float, str]]] = {i: [] for i in ids}
+    shown: set[str] = set()
+    query = lexical.words(text)
+    for word, stem in zip(query, lexical.stems(query), strict=True):
+        if stem in shown:
+            continue
+        shown.add(stem)
+        rows = conn.execute(
+            "SELECT p.id, -bm25(papers_fts, 3.0, 1.0) FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid"
+            f" WHERE papers_fts MATCH ? AND p.id IN ({','.join('?' * len(ids))})",
+            (lexical.quote(word), *ids),
+        )
+        for paper_id, score in rows:
+            found[paper_id].append((score, word))
+    return {i: [w for _, w in sorted(pairs, key=lambda pair: -pair[0])][:limit] for i, pairs in found.items()}
+
+
+def test_why_terms_come_from_the_hits_own_text_and_equal_a_search_per_word(ledger: Ledger) -> None:
+    more = [
+        Paper(id=f"x:{i}", title=title, abstract=abstract)
+        for i, (title, abstract) in enumerate(
+            [
+                ("Output formats of tuned models", "Format tokens dominate the output; the model tunes format."),
+                ("Galaxies and formats", "Rotation of spiral galaxies, the output of telescopes, format of data."),
+                ("Tuning instructions", "Instruction tuning, instructions tuned, output format and galaxies."),
+            ]
+        )
+    ]
+    with ledger.transaction():
+        for paper in more:
+            upsert_paper(ledger, paper, source="test")
+    every = [p.id for p in PAPERS + more]
+    for text in (
+        "spiral galaxies and the output format",
+        "models tuned on tuning instructions: output format",
+        "Müller naive Zurich 深度学习 format",
+        "telescopes rotate galaxies output tuning models instruction",
+    ):
+        assert lexical.matched_words(ledger.conn, text, every) == fts5_matched_words(ledger.conn, text, every), text
+
+
 def test_the_index_follows_inserts_updates_and_deletes(ledger: Ledger) -> None:
     in_step(ledger)
     revised = PAPERS[2].model_copy(update={"abstract": "Pulsar timing arrays, not rotation curves."})
@@ -177,8 +234,6 @@ def test_the_index_follows_inserts_updates_and_deletes(ledger: Ledger) -> None:
 
 
 def test_the_check_catches_an_index_out_of_step(ledger: Ledger) -> None:
-    import sqlite3
-
     ledger.conn.execute("DROP TRIGGER papers_fts_update")
     ledger.conn.execute("UPDATE papers SET abstract = 'Something else' WHERE id = '2201.00003'")
     with pytest.raises(sqlite3.DatabaseError):

@@ -33,7 +33,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_run_that_cannot_reach_its_sources_ends_with_what_to_do(ws: Path, no_network: None) -> None:
     result = invoke("-w", str(ws), "run", "--due", "--no-replicate")
-    assert result.exit_code != 0
+    assert result.exit_code == 3  # no claim could be checked (README's exit codes)
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("what to do: `claimtrack doctor`")
     assert "`claimtrack run --due --offline`" in last and "claimtrack papers import FILE" in last
@@ -46,6 +46,7 @@ def test_a_run_that_cannot_reach_its_sources_ends_with_what_to_do(ws: Path, no_n
 
 def test_discover_that_cannot_reach_its_sources_says_the_same(ws: Path, no_network: None) -> None:
     result = invoke("-w", str(ws), "discover", CLAIM)
+    assert result.exit_code == 3
     advice = [line for line in result.stderr.splitlines() if line.startswith("what to do:")]
     assert len(advice) == 1 and f"`claimtrack discover {CLAIM} --offline`" in advice[0]
     assert "claimtrack doctor" in advice[0]
@@ -177,7 +178,7 @@ def test_reports_show_runs_that_failed_on_every_claim(ws: Path, no_network: None
     quiet = invoke("-w", str(ws), "report", "status", "--format", "md").stdout
     assert "No run is recorded in this workspace's ledger yet" in quiet
     for _ in range(3):
-        assert invoke("-w", str(ws), "run", "--due", "--no-replicate").exit_code == 1
+        assert invoke("-w", str(ws), "run", "--due", "--no-replicate").exit_code == 3  # nothing could be checked
     warning = "The last 3 runs checked no claim (every claim failed, or the run did not finish)"
     html = invoke("-w", str(ws), "report", "status", "--format", "html").stdout
     assert warning in html and "No status change is recorded yet." in html  # ...but no longer alone

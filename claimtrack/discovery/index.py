@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
     from claimtrack.discovery.embedding import MiniLMEmbedding
+    from claimtrack.discovery.vectors import VectorCopies
     from claimtrack.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -146,15 +147,21 @@ def dense_top(collection: Collection, query_vector: Sequence[float], k: int) -> 
 
 def cosines(collection: Collection, query_vector: Sequence[float], ids: Sequence[str]) -> list[tuple[str, float]]:
     """(id, cosine) of the stored papers among `ids` against a query vector, best first (exact, no ANN)."""
-    import numpy as np
-
     if not ids:
         return []
     stored = collection.get(ids=list(ids), include=["embeddings"])
-    if not stored["ids"]:
+    return ranked_cosines(dict(zip(stored["ids"], stored["embeddings"], strict=True)), query_vector)
+
+
+def ranked_cosines(vectors: Mapping[str, Sequence[float]], query_vector: Sequence[float]) -> list[tuple[str, float]]:
+    """(id, cosine) of unit vectors against a query vector, best first; ties broken by id."""
+    import numpy as np
+
+    if not vectors:
         return []
-    scores = np.asarray(stored["embeddings"], dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)
-    return sorted(zip(stored["ids"], scores.tolist(), strict=True), key=lambda pair: (-pair[1], pair[0]))
+    ids = list(vectors)
+    scores = np.asarray([vectors[i] for i in ids], dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)
+    return sorted(zip(ids, scores.tolist(), strict=True), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _normalised(ranking: Sequence[tuple[str, float]]) -> dict[str, float]:
@@ -217,7 +224,9 @@ class SearchResult:
 
 
 class PaperIndex:
-    """The workspace's papers: the ledger's FTS5 index for words, the Chroma collection for meaning."""
+    """The workspace's papers: the ledger's FTS5 index for words, the Chroma collection for meaning, and copies
+    of the vectors searches used (claimtrack.discovery.vectors), so a search whose vectors are all known opens
+    neither Chroma nor the model."""
 
     def __init__(self, state_dir: Path, ledger: Ledger, settings: Settings):
         self.ledger = ledger
@@ -226,6 +235,7 @@ class PaperIndex:
         self._client: ClientAPI | None = None
         self._collection: Collection | None = None
         self._queries: Collection | None = None
+        self._copies: VectorCopies | None = None
 
     @property
     def client(self) -> ClientAPI:
@@ -239,18 +249,48 @@ class PaperIndex:
             self._collection = open_collection(self.client, self.settings)
         return self._collection
 
-    def query_vector(self, text: str) -> list[float]:
-        """The embedding of a query, kept in its own collection by a hash of its text. A claim is searched with
-        the same text week after week, so a repeated search whose pool is embedded loads no model at all."""
+    @property
+    def copies(self) -> VectorCopies:
+        if self._copies is None:
+            from claimtrack.discovery.vectors import FILENAME, VectorCopies
+
+            self._copies = VectorCopies(self.path.parent / FILENAME)
+        return self._copies
+
+    def query_vector(self, text: str) -> Sequence[float]:
+        """The embedding of a query, kept in its own collection by a hash of its text (and copied). A claim is
+        searched with the same text week after week, so a repeated search loads no model at all."""
+        key = text_hash(text)
+        copy_id = f"query:{key}"
+        known = self.copies.get({copy_id: key})
+        if known:
+            return known[copy_id]
         if self._queries is None:
             self._queries = open_collection(self.client, self.settings, QUERIES)
-        key = text_hash(text)
         stored = self._queries.get(ids=[key], include=["embeddings"])
         if stored["ids"]:
-            return [float(x) for x in stored["embeddings"][0]]
-        vector = [float(x) for x in embedding_function(self.settings)([text])[0]]
-        self._queries.upsert(ids=[key], embeddings=[vector])
+            vector = [float(x) for x in stored["embeddings"][0]]
+        else:
+            vector = [float(x) for x in embedding_function(self.settings)([text])[0]]
+            self._queries.upsert(ids=[key], embeddings=[vector])
+        self.copies.put([(copy_id, key, vector)])
         return vector
+
+    def pool_vectors(self, ids: Sequence[str]) -> tuple[dict[str, Sequence[float]], int]:
+        """The vectors of these papers and how many had to be embedded: copies where the text is unchanged, the
+        rest through Chroma (which embeds what it lacks or holds stale), copied for the next search."""
+        docs = list(self._docs(ids))
+        hashes = {doc_id: text_hash(text) for doc_id, text, _ in docs}
+        vectors: dict[str, Sequence[float]] = dict(self.copies.get(hashes))
+        missing = [doc for doc in docs if doc[0] not in vectors]
+        if not missing:
+            return vectors, 0
+        embedded = sync(self.collection, missing)
+        stored = self.collection.get(ids=[doc[0] for doc in missing], include=["embeddings"])
+        fresh = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+        self.copies.put((doc_id, hashes[doc_id], vector) for doc_id, vector in fresh.items())
+        vectors.update(fresh)
+        return vectors, embedded
 
     def _docs(self, ids: Sequence[str] | None = None) -> Iterable[tuple[str, str, dict[str, Any]]]:
         """(id, text, metadata) of the given papers, or of every stored paper streamed in ledger order."""
@@ -290,14 +330,16 @@ class PaperIndex:
         """Hybrid search: the lexical top `pool` papers in `scope`, plus `extra` (ids already in scope), re-scored
         by cosine and fused; the best k, each with the query words it contains."""
         conn = self.ledger.conn
-        lexical_top = lexical.search(conn, query, pool or self.settings.lexical_pool, scope=scope)
+        lexical_top = lexical.search(
+            conn, query, pool or self.settings.lexical_pool, scope=scope, budget=self.settings.lexical_budget
+        )
         ids = list(dict.fromkeys([doc_id for doc_id, _ in lexical_top] + list(extra)))
         if not ids:
             return SearchResult([], 0, 0)
-        embedded = self.sync(ids)
+        vectors, embedded = self.pool_vectors(ids)
         if embedded:
             log.info("embedded %d papers of a pool of %d", embedded, len(ids))
-        hits = fuse(lexical_top, cosines(self.collection, self.query_vector(query), ids))[:k]
+        hits = fuse(lexical_top, ranked_cosines(vectors, self.query_vector(query)))[:k]
         terms = lexical.matched_words(conn, query, [h.id for h in hits])
         for hit in hits:
             hit.terms = terms.get(hit.id, [])
