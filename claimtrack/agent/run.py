@@ -181,7 +181,7 @@ def execute(
             )
         reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
         outcome = "interrupted"
-        import_for_workers()
+        import_for_workers(heavy=options.replicate and any(c.replication for c in claims))
         # Claims and pairs in flight: enough pairs that the pool's calls are kept busy while other pairs read full
         # texts; with a concurrency of 1, one of each (a serial run).
         width = settings.llm_concurrency
