@@ -9,49 +9,22 @@ in the claim's history (`event: review`), so `git diff claims/` shows who decide
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from claimtrack.agent.decide import decide
+from claimtrack.agent.decide import DEFAULT_MARGIN, weigh
 from claimtrack.agent.judge import outcome_from_row, to_evidence
 from claimtrack.errors import InvalidArgument, NotFound
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Confirmation, ReviewDecision, StatusChange
 from claimtrack.papers import Paper, get_paper
+from claimtrack.reviews_table import waiting
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
 Decision = Literal["accept", "reject"]
 _STATE = {"accept": "accepted", "reject": "rejected"}
-
-
-def item_id(judge_key: str, confirm_key: str) -> str:
-    return "rv-" + hashlib.sha256(f"{judge_key}|{confirm_key}".encode()).hexdigest()[:8]
-
-
-def enqueue(
-    ledger: Ledger,
-    claim_id: str,
-    paper_id: str,
-    judge_key: str,
-    confirm_key: str,
-    *,
-    run_id: str | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[str, str]:
-    """Queue a disputed pair once (the same two judgements are the same item); returns its id and state:
-    `open`, or `accepted` / `rejected` when a person has decided it already."""
-    ident = item_id(judge_key, confirm_key)
-    at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
-    with ledger.transaction() as conn:
-        conn.execute(
-            "INSERT OR IGNORE INTO reviews (id, claim_id, paper_id, judge_key, confirm_key, created_at, run_id)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (ident, claim_id, paper_id, judge_key, confirm_key, at, run_id),
-        )
-        state = conn.execute("SELECT state FROM reviews WHERE id = ?", (ident,)).fetchone()[0]
-    return ident, state
 
 
 @dataclass(frozen=True)
@@ -66,6 +39,8 @@ class ReviewItem:
     judge: dict[str, Any]  # stance, quote, quote_source, quote_section, confidence, by, rationale (or error)
     confirm: dict[str, Any]
     judge_key: str
+    reason: str | None = None  # disagree | uncertain | unqualified (None: queued before reasons were kept)
+    probability: dict[str, float] | None = None  # the pair's measured stance probabilities, when measured
 
     @property
     def source(self) -> str:
@@ -81,6 +56,8 @@ class ReviewItem:
             "created_at": self.created_at,
             "judge": self.judge,
             "confirm": self.confirm,
+            "reason": self.reason,
+            "probability": self.probability,
         }
 
 
@@ -116,6 +93,8 @@ def _item(ledger: Ledger, row: Any) -> ReviewItem:
         _judgement(first),
         _judgement(second),
         row["judge_key"],
+        row["reason"],
+        json.loads(row["probability_json"]) if row["probability_json"] else None,
     )
 
 
@@ -166,6 +145,7 @@ def decide_item(
     by: str,
     because: str | None = None,
     threshold: float,
+    margin: float = DEFAULT_MARGIN,
     now: dt.datetime | None = None,
 ) -> Decided:
     """Record a person's decision on an item in the claim's history (and, for an accept, add the evidence and
@@ -181,6 +161,7 @@ def decide_item(
         first = outcome_from_row(dict(row), item.claim_id, item.paper)
         assert first.judgement is not None
         changes: list[StatusChange] = []
+        others = waiting(ledger, item.claim_id, besides=ident)
 
         def apply(claim: Claim) -> None:
             at = claim.entry_time((now or dt.datetime.now(dt.UTC)).replace(microsecond=0))  # under the store's lock
@@ -205,8 +186,10 @@ def decide_item(
                     rationale=because,
                 )
             )
-            if decision == "accept":
-                change = decide(claim, threshold=threshold, by=person, now=at)
+            if decision == "accept" or claim.contested:
+                weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=others)
+                claim.contested = weighed.contested
+                change = weighed.change if decision == "accept" else None
                 if change is not None:
                     claim.record_change(change)
                     changes.append(change)

@@ -24,7 +24,10 @@ judgement is weighed and the earlier ones are not.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from claimtrack.agent.weighing import Item, choose, outcome_probabilities
 from claimtrack.models import (
     CONTESTING,
     Claim,
@@ -37,10 +40,13 @@ from claimtrack.models import (
     partial_date_start,
 )
 
+DEFAULT_MARGIN = 0.5  # Settings.status_margin
 
 def is_credible(evidence: Evidence, threshold: float) -> bool:
     if evidence.stance == Stance.UNRELATED:
         return False
+    if evidence.kind == EvidenceKind.PAPER and evidence.probability is not None:
+        return bool(evidence.quote)  # measured: it counts by its probabilities, not by a confidence it wrote
     if evidence.kind == EvidenceKind.PAPER:
         confirmation = evidence.confirmation
         return (
@@ -57,7 +63,12 @@ def is_credible(evidence: Evidence, threshold: float) -> bool:
 
 
 def weight(evidence: Evidence) -> float:
-    """How much a credible item weighs in the balance."""
+    """How much a credible item weighs in the balance: a measured paper, the probability of its direction (it
+    counts 1 when true); anything else, its confidence (a paper: the lower of its two judgements')."""
+    if evidence.probability is not None:
+        if evidence.stance in CONTESTING:
+            return sum(evidence.probability.get(s, 0.0) for s in CONTESTING)
+        return evidence.probability.get(evidence.stance, 0.0)
     values = [evidence.confidence] if evidence.confidence is not None else []
     if evidence.confirmation is not None and evidence.confirmation.confidence is not None:
         values.append(evidence.confirmation.confidence)
@@ -66,15 +77,18 @@ def weight(evidence: Evidence) -> float:
 
 def effective_stance(evidence: Evidence, claim: Claim) -> Stance:
     """A paper that predates the claim cannot supersede it; it can only contest it."""
-    if (
-        evidence.stance == Stance.SUPERSEDES
-        and evidence.kind == EvidenceKind.PAPER
+    if evidence.stance == Stance.SUPERSEDES and _predates(evidence, claim):
+        return Stance.CONTRADICTS
+    return evidence.stance
+
+
+def _predates(evidence: Evidence, claim: Claim) -> bool:
+    return bool(
+        evidence.kind == EvidenceKind.PAPER
         and evidence.published
         and claim.claimed
         and partial_date_start(evidence.published) < partial_date_start(claim.claimed)
-    ):
-        return Stance.CONTRADICTS
-    return evidence.stance
+    )
 
 
 def overruled(claim: Claim) -> set[str]:
@@ -108,38 +122,73 @@ def newest_per_paper(items: list[Evidence]) -> list[Evidence]:
     return [e for e in items if e.kind != EvidenceKind.PAPER or newest[e.source] is e]
 
 
-def decide(claim: Claim, *, threshold: float, by: str, now: dt.datetime) -> StatusChange | None:
+@dataclass(frozen=True)
+class Decision:
+    """What the evidence calls for: a status change (or None), and why the status in force is contested."""
+
+    change: StatusChange | None
+    contested: str | None = None  # the balance, when another outcome is within the margin of the status in force
+
+
+def decide(
+    claim: Claim,
+    *,
+    threshold: float,
+    by: str,
+    now: dt.datetime,
+    margin: float = DEFAULT_MARGIN,
+    waiting: Sequence[tuple[str, Mapping[Stance, float]]] = (),
+) -> StatusChange | None:
     """The status change the evidence calls for (dated `now`, made `by` a run or a person), or None."""
+    return weigh(claim, threshold=threshold, by=by, now=now, margin=margin, waiting=waiting).change
+
+
+def weigh(
+    claim: Claim,
+    *,
+    threshold: float,
+    by: str,
+    now: dt.datetime,
+    margin: float = DEFAULT_MARGIN,
+    waiting: Sequence[tuple[str, Mapping[Stance, float]]] = (),
+) -> Decision:
+    """Weigh the claim's credible evidence (and the measured pairs `waiting` for review, as (paper id,
+    probabilities), which weigh by their probabilities until a person decides them) into outcome probabilities
+    (weighing.py), and move the status when one is clearly the most probable."""
     excluded = overruled(claim)
     credible = [e for e in claim.evidence if e.id not in excluded and is_credible(e, threshold)]
     weighed = newest_per_paper(credible)
-    if not weighed:
-        return None
+    sources = {e.source for e in weighed}
+    pending = [(paper, p) for paper, p in waiting if _source(paper) not in sources]
+    if not weighed and not pending:
+        return Decision(None)
+    items = [_item(e, claim) for e in weighed] + [Item(Stance.UNRELATED, probability=p) for _, p in pending]
+    odds = outcome_probabilities(items)
+    choice = choose(odds, claim.status, margin)
     supports = [e for e in weighed if effective_stance(e, claim) == Stance.SUPPORTS]
     contests = [e for e in weighed if effective_stance(e, claim) in CONTESTING]
     supersedes = [e for e in contests if effective_stance(e, claim) == Stance.SUPERSEDES]
-    heavy_support, heavy_contest = _sum(supports), _sum(contests)
     balance = (
-        f"{len(supports)} supports ({heavy_support:.2f}), {len(contests)} contests ({heavy_contest:.2f}"
+        f"{len(supports)} supports ({_sum(supports):.2f}), {len(contests)} contests ({_sum(contests):.2f}"
         + (f", of which {len(supersedes)} supersedes {_sum(supersedes):.2f}" if supersedes else "")
         + ")"
+        + (f", {len(pending)} waiting for review" if pending else "")
     )
+    chances = _chances(odds)
+    if choice.target is None:
+        contested = f"{balance}; {chances}; {claim.status} stays" if choice.contested else None
+        return Decision(None, contested)
+    target = choice.target
     scope = None
-    if supersedes and _sum(supersedes) > heavy_support + heavy_contest - _sum(supersedes):
-        target, deciding = Status.SUPERSEDED, supersedes
-        why = "the superseding evidence outweighs all the rest"
-    elif contests and heavy_contest > heavy_support:
-        target, deciding = Status.RELAXED, contests
-        why = "the contests outweigh the support"
+    if target == Status.SUPERSEDED:
+        deciding, why = supersedes, "the superseding evidence outweighs all the rest"
+    elif target == Status.RELAXED:
+        deciding, why = contests, "the contests outweigh the support"
         papers = [e for e in _heaviest_first(contests) if e.kind != EvidenceKind.REPLICATION and e.scope_note]
         scope = papers[0].scope_note if papers else None
-    elif supports:
-        target, deciding = Status.HOLDING, supports
-        why = "the support outweighs the contests" if contests else "nothing contests it"
     else:
-        return None
-    if target == claim.status:
-        return None
+        deciding = supports
+        why = "the support outweighs the contests" if contests else "nothing contests it"
     deciding = _heaviest_first(deciding)
     reasons = "; ".join(_reason(e, claim) for e in deciding[:3])
     if len(deciding) > 3:
@@ -150,8 +199,8 @@ def decide(claim: Claim, *, threshold: float, by: str, now: dt.datetime) -> Stat
     if len(weighed) < len(credible):
         notes.append(f"{len(credible) - len(weighed)} earlier judgements of papers judged again, not weighed")
     note = f" ({'; '.join(notes)})" if notes else ""
-    rationale = f"{balance}: {why}{note}. {reasons}"
-    return StatusChange(
+    rationale = f"{balance}: {why}{note}; {chances}. {reasons}"
+    change = StatusChange(
         from_=claim.status,
         to=target,
         at=now.replace(microsecond=0),
@@ -160,6 +209,31 @@ def decide(claim: Claim, *, threshold: float, by: str, now: dt.datetime) -> Stat
         rationale=rationale,
         scope=scope,
     )
+    return Decision(change)
+
+
+def _source(paper_id: str) -> str:
+    return paper_id if ":" in paper_id else f"arXiv:{paper_id}"
+
+
+def _item(evidence: Evidence, claim: Claim) -> Item:
+    """The evidence as the status rule weighs it: a measured paper by its probabilities (a supersedes from a
+    paper older than the claim counting as contradicts), anything else certainly, at its weight."""
+    stance = effective_stance(evidence, claim)
+    if evidence.probability is None:
+        return Item(stance, weight(evidence))
+    probability = dict(evidence.probability)
+    if stance != evidence.stance or _predates(evidence, claim):
+        probability[Stance.CONTRADICTS] = probability.get(Stance.CONTRADICTS, 0.0) + probability.pop(
+            Stance.SUPERSEDES, 0.0
+        )
+    return Item(stance, probability=probability)
+
+
+def _chances(odds: Mapping[str, float]) -> str:
+    """The outcome probabilities as the rationale states them, most probable first."""
+    ranked = sorted(odds.items(), key=lambda kv: -kv[1])
+    return "P(" + ", ".join(f"{name} {p:.2f}" for name, p in ranked if p >= 0.005) + ")"
 
 
 def _sum(items: list[Evidence]) -> float:
