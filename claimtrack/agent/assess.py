@@ -249,7 +249,7 @@ class Assessor:
             if measured or self.standing.trusted:
                 evidence = _evidence(settled.basis, settled.agreeing, settled.stance, self.run_id, settled.probability)
                 return _with(done, evidence=evidence)
-            return self._queue(done, claim, paper, settled.basis, settled.agreeing, "unqualified", None, now)
+            return self._queue(done, claim, paper, settled.basis, answers, "unqualified", None, now)
         bearing = [
             a
             for a in answers
@@ -259,10 +259,8 @@ class Assessor:
         ]
         if not bearing:
             return done
-        basis = bearing[0]
-        other = next((a for a in answers if a.key != basis.key), None)
         reason: Reason = "uncertain" if measured else "disagree"
-        return self._queue(done, claim, paper, basis, other, reason, settled.probability, now)
+        return self._queue(done, claim, paper, bearing[0], answers, reason, settled.probability, now)
 
     def _queue(
         self,
@@ -270,17 +268,23 @@ class Assessor:
         claim: Claim,
         paper: Paper,
         basis: JudgeOutcome,
-        other: JudgeOutcome | None,
+        answers: Sequence[JudgeOutcome],
         reason: Reason,
         probability: dict[Stance, float] | None,
         now: dt.datetime | None,
     ) -> Assessment:
+        """Queue the pair with the judgement a person would accept (`basis`) beside the first that said
+        otherwise (else another one), so the listing shows what is in doubt."""
+        said = basis.judgement.stance if basis.judgement else None
+        others = [a for a in answers if a.key != basis.key]
+        differing = [a for a in others if a.judgement is None or a.judgement.stance != said]
+        other = (differing or others or [basis])[0]
         item, state = enqueue(
             self.ledger,
             claim.id,
             paper.id,
             basis.key,
-            (other or basis).key,
+            other.key,
             reason=reason,
             probability=probability,
             run_id=self.run_id,
@@ -370,11 +374,16 @@ class Judges:
         return judge if confirm == judge else f"{judge} (confirmed by {confirm})"
 
 
-def make_judges(ws: Workspace, settings: Settings, *, ledger: Ledger, run_id: str | None) -> Judges | None:
+def load_prompts(ws: Workspace) -> dict[Role, Prompt]:
+    """The three roles' prompts; a missing or malformed file is bad input (InvalidInput)."""
+    return {role: load_prompt(ws, role) for role in ROLES}
+
+
+def make_judges(
+    prompts: dict[Role, Prompt], settings: Settings, *, ledger: Ledger, run_id: str | None
+) -> Judges | None:
     """The judge (CLAIMTRACK_LLM_MODEL, agents/judge.txt), the confirmer and the rechecker (the confirm model,
-    agents/confirm.txt and agents/recheck.txt), adding to one usage account; None without an endpoint. A
-    missing or malformed prompt file is bad input (InvalidInput)."""
-    prompts: dict[Role, Prompt] = {role: load_prompt(ws, role) for role in ROLES}
+    agents/confirm.txt and agents/recheck.txt), adding to one usage account; None without an endpoint."""
     judge = make_llm(settings, ledger=ledger, run_id=run_id)
     if judge is None:
         return None

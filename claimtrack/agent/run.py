@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimtrack.agent.assess import Assessor, make_judges
+from claimtrack.agent.assess import Assessor, load_prompts, make_judges
 from claimtrack.agent.decide import is_credible, weigh
 from claimtrack.agent.llm import LLM, LLMError
 from claimtrack.agent.material import Block
@@ -137,6 +137,7 @@ def execute(
     store = Store(ws)
     claims = select_claims(store, options, now)  # bad input fails before anything is locked or written
     judging = options.judge and settings.llm_configured
+    judge_prompts = load_prompts(ws) if judging else {}  # bad input fails before anything is locked
     prompts = {"queries": load_prompt(ws, "queries")} if judging else {}
     with RunLock(ws, settings.run_lock_wait_s) as lock, Ledger.open(ws) as ledger:
         run_id = new_run_id(now)
@@ -145,7 +146,7 @@ def execute(
         )
         lock.note(run_id, summary.started_at, options.command)
         _close_dead_runs(ledger)
-        judges = make_judges(ws, settings, ledger=ledger, run_id=run_id) if judging else None
+        judges = make_judges(judge_prompts, settings, ledger=ledger, run_id=run_id) if judging else None
         standing = None
         if judges is not None:
             trusted = options.trust_judge or settings.trust_judge
