@@ -174,9 +174,7 @@ class Assessor:
             third = self._ask("recheck", claim, paper, shown)
             answers.append(third)
             settled = self._settle(answers)
-        done = Assessment(
-            first, second, third, look=look, read_more=bool(further), probability=settled.probability
-        )
+        done = Assessment(first, second, third, look=look, read_more=bool(further), probability=settled.probability)
         return self._conclude(done, claim, paper, answers, settled, now)
 
     # --- asking -------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from claimtrack.models import (
 
 DEFAULT_MARGIN = 0.5  # Settings.status_margin
 
+
 def is_credible(evidence: Evidence, threshold: float) -> bool:
     if evidence.stance == Stance.UNRELATED:
         return False

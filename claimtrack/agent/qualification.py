@@ -195,3 +195,11 @@ class Standing(Model):
         if self.qualified and self.qualification is not None:
             return f"qualified {self.qualification.id}"
         return "trusted (not qualified)" if self.trusted else "not qualified"
+
+
+def last_run_standing(ledger: Ledger) -> str | None:
+    """How the judge stood in the newest run that judged (the runs table's `judge_standing`), for reports."""
+    row = ledger.conn.execute(
+        "SELECT judge_standing FROM runs WHERE judge_standing IS NOT NULL ORDER BY started_at DESC, rowid DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None

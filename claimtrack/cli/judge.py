@@ -70,7 +70,12 @@ def qualify(
     else:
         typer.echo(f"{record.id}: {judges.identity.describe()} on {record.n} pairs ({'; '.join(record.data)})")
         rows = [
-            [role, f"{s.macro_f1:.3f}", *(f"{s.precision[k]:.2f}/{s.recall[k]:.2f}" for k in s.precision), str(s.errors)]
+            [
+                role,
+                f"{s.macro_f1:.3f}",
+                *(f"{s.precision[k]:.2f}/{s.recall[k]:.2f}" for k in s.precision),
+                str(s.errors),
+            ]
             for role, s in record.roles.items()
         ]
         labels = list(next(iter(record.roles.values())).precision)

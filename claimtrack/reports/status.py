@@ -47,9 +47,11 @@ def build_status(
     pending: dict[str, list[dict[str, Any]]],
     since: dt.datetime | None = None,
     review: dict[str, list[dict[str, Any]]] | None = None,
+    judge: str | None = None,
 ) -> dict[str, Any]:
     """Assemble the report. Without `since`, the window ends at the store's newest change. `review` holds the
-    open review items per claim (review.open_by_claim)."""
+    open review items per claim (review.open_by_claim); `judge`, how the judge stood in the last run that judged
+    (qualification.last_run_standing)."""
     review = review or {}
     claims = list(library.claims.values())
     newest = newest_change(claims)
@@ -70,12 +72,14 @@ def build_status(
         "since": since.date().isoformat() if since else None,
         "since_rule": rule,
         "newest_change": newest.isoformat() if newest else None,
+        "judge": judge,
         "totals": {
             "claims": len(claims),
             "by_status": _by_status(claims),
             "evidence": sum(len(c.evidence) for c in claims),
             "pending": sum(len(pending.get(c.id, [])) for c in claims),
             "review": sum(len(review.get(c.id, [])) for c in claims),
+            "contested": sum(c.contested is not None for c in claims),
         },
         "changed": changed,
         "lines": [
@@ -143,6 +147,7 @@ def _claim(
         "title": claim.title,
         "statement": claim.statement,
         "status": str(claim.status),
+        "contested": claim.contested,
         "claimed": claim.claimed,
         "anchors": [{"arxiv": a.arxiv, "title": a.display_title, "date": a.date} for a in claim.anchors],
         "last_checked": claim.last_checked.isoformat() if claim.last_checked else None,
