@@ -116,7 +116,7 @@ def store_qualification(ws: Path, *, per_label: int = 20, qualified: bool = True
         data=["scripted"],
         n=per_label * len(STANCES),
         labels={s.value: per_label for s in STANCES},
-        roles={r: scores for r in ROLES},
+        roles=dict.fromkeys(ROLES, scores),
         kappa={},
         error_correlation={},
         qualified=qualified,
