@@ -106,8 +106,9 @@ def store_qualification(ws: Path, *, per_label: int = 20, qualified: bool = True
     identity = identity_for(load_settings(), {r: load_prompt(workspace, r).version for r in ROLES})
     perfect = [[per_label if i == j else 0 for j in range(len(STANCES) + 1)] for i in range(len(STANCES))]
     one = {s.value: 1.0 for s in STANCES}
-    scores = RoleScores(model="test-model", prompt="p", confusion=perfect, precision=one, recall=one, macro_f1=1.0,
-                        errors=0)  # fmt: skip
+    scores = RoleScores(
+        model="test-model", prompt="p", confusion=perfect, precision=one, recall=one, macro_f1=1.0, errors=0
+    )
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     record = Qualification(
         id=new_id(identity, now),

@@ -270,8 +270,10 @@ def test_judge_qualify_bad_input_is_one_line_exit_2(ws, tmp_path, monkeypatch):
         assert result.exit_code == 2 and result.stderr.startswith(f"error: {bad}:2: label: ")
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
         bad.write_text("{not json\n")
-        assert "bad.jsonl:1: line: not a JSON object" in invoke("--workspace", str(ws), "judge", "qualify",
-                                                               "--data", str(bad)).stderr  # fmt: skip
+        assert (
+            "bad.jsonl:1: line: not a JSON object"
+            in invoke("--workspace", str(ws), "judge", "qualify", "--data", str(bad)).stderr
+        )
         missing = invoke("--workspace", str(ws), "judge", "qualify", "--data", str(tmp_path / "none.jsonl"))
         assert missing.exit_code == 2 and "none.jsonl: -: not found" in missing.stderr
     monkeypatch.delenv("OPENAI_BASE_URL")
