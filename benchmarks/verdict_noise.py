@@ -197,12 +197,14 @@ def main() -> None:
     rows = []
     for error in args.errors:
         for mode in ["measured", *(["trusted"] if args.trusted else [])]:
-            differ, calls, review = 0, [], 0
+            differ, calls, review, which = 0, [], 0, []
             for seed in range(1, args.seeds + 1):
                 out = one_run(
                     args.claims, noisy(truth, error, seed), measure=mode == "measured", trust=mode == "trusted"
                 )
-                differ += sum(out["status"][c] != base["status"][c] for c in base["status"])
+                changed = [c for c in base["status"] if out["status"][c] != base["status"][c]]
+                differ += len(changed)
+                which += [f"{c} (seed {seed}): {base['status'][c]} -> {out['status'][c]}" for c in changed]
                 calls.append(out["calls_per_pair"] or 0.0)
                 review += out["to_review"]
             runs = args.claims * args.seeds
@@ -214,6 +216,7 @@ def main() -> None:
                     "claim_runs": runs,
                     "calls_per_pair": round(sum(calls) / len(calls), 2),
                     "to_review": review,
+                    "differing": which,
                 }
             )
     biased = {
