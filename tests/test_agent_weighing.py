@@ -320,3 +320,10 @@ def test_outcomes_and_the_margin():
     assert choose(half, Status.UNTESTED, 0.5).target is None  # 0.5 against none's 0.5: not clearly
     strong = outcome_probabilities([Item(Stance.RELAXES, probability={Stance.RELAXES: 0.98, Stance.UNRELATED: 0.02})])
     assert choose(strong, Status.HOLDING, 0.5).target == Status.RELAXED
+
+
+def test_a_sure_contest_unsure_how_strong_relaxes_the_claim():
+    unsure = {Stance.SUPERSEDES: 0.55, Stance.CONTRADICTS: 0.42, Stance.UNRELATED: 0.03}
+    odds = outcome_probabilities([Item(Stance.SUPERSEDES, probability=unsure)])
+    assert choose(odds, Status.UNTESTED, 0.5).target == Status.RELAXED  # not superseded: not clearly
+    assert choose(odds, Status.SUPERSEDED, 0.5).target is None  # a superseded claim does not step down on it

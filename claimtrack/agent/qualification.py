@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 
 from pydantic import Field
@@ -158,7 +159,8 @@ def latest(ledger: Ledger, judge: JudgeIdentity) -> Qualification | None:
 
 
 def new_id(judge: JudgeIdentity, now: dt.datetime) -> str:
-    return "q-" + hashlib.sha256(f"{judge.key}|{now.isoformat()}".encode()).hexdigest()[:12]
+    """A fresh id: two measurements of one judge in the same second are two records."""
+    return "q-" + hashlib.sha256(f"{judge.key}|{now.isoformat()}|{secrets.token_hex(8)}".encode()).hexdigest()[:12]
 
 
 class Standing(Model):

@@ -162,14 +162,20 @@ class Choice:
 
 def choose(probabilities: Mapping[str, float], in_force: Status, margin: float) -> Choice:
     """Move to the status that is more probable than every other outcome (the one in force included) by
-    `margin`; else stay, contested when an outcome other than the one in force (split included, none not) is
-    within the margin of it. An untested claim's own outcome is none."""
+    `margin` (superseded first, then relaxed counting the superseded outcome in, then holding); else stay,
+    contested when an outcome other than the one in force (split included, none not) is within the margin of
+    it. An untested claim's own outcome is none."""
     own = NONE if in_force == Status.UNTESTED else str(in_force)
-    for status in (Status.HOLDING, Status.RELAXED, Status.SUPERSEDED):
+    for status in (Status.SUPERSEDED, Status.RELAXED, Status.HOLDING):
         if status == in_force:
             continue
-        rest = max(v for k, v in probabilities.items() if k != status)
-        if probabilities[status] - rest >= margin - 1e-9:
+        # A superseded claim does not hold as stated either: relaxed is weighed with the superseded outcome in it,
+        # so contests that are sure but unsure how strong move the claim to relaxed, the weaker of the two.
+        wider = status == Status.RELAXED and in_force != Status.SUPERSEDED
+        within = (Status.RELAXED, Status.SUPERSEDED) if wider else (status,)
+        mine = sum(probabilities[k] for k in within)
+        rest = max((v for k, v in probabilities.items() if k not in within), default=0.0)
+        if mine - rest >= margin - 1e-9:
             return Choice(status, False)
     rivals = [v for k, v in probabilities.items() if k not in (own, NONE)]
     contested = bool(rivals) and max(rivals) > probabilities[own] - margin + 1e-9 and max(rivals) > 1e-6
