@@ -1,24 +1,21 @@
 """The status rules, in one place (docs/agent.md shows them as a table).
 
-Evidence is *credible* when it is grounded, confident and confirmed: a paper judgement carries a quote copied
-from the sentences it cited, confidence at or above the threshold, and a confirmation (a second judgement
-that agreed, or a person who accepted it from the review queue); a replication carries its spec rule's
-verdict (judged_by "rule:..."); a manual item carries a person's name. Evidence a person's verdict overruled
-is never weighed again (see `overruled`).
+Evidence is *credible* when it is grounded and either measured or confirmed: a paper judged by a qualified
+judge carries its quote and its stance probabilities (assess.py); any other paper judgement carries a quote,
+confidence at or above the threshold, and a confirmation (a second judgement that agreed, or a person who
+accepted it from the review queue); a replication carries its spec rule's verdict (judged_by "rule:..."); a
+manual item carries a person's name. Evidence a person's verdict overruled is never weighed again (see
+`overruled`).
 
-Each credible item weighs its confidence (for a paper, the lower of its two judgements'; a replication or a
-person's item without one weighs 1). Over the weighed evidence, the first matching row wins:
-
-  1. nothing credible                                                        -> unchanged
-  2. supersedes (from a paper newer than the claim, or a replication) outweigh
-     all the other evidence together                                         -> superseded
-  3. contests (relaxes, contradicts, supersedes) outweigh the supports       -> relaxed, with the scope note
-                                                                                of the heaviest contesting paper
-  4. otherwise: the supports weigh at least as much as the contests          -> holding
-
-so one contest cannot overturn a well-supported claim, and the rationale states the balance. A paper counts
-once: when it was judged again (its full text read after its abstract, a new version), its newest credible
-judgement is weighed and the earlier ones are not.
+The rule over weights: superseded when the supersedes (from a paper newer than the claim, or a replication)
+outweigh all the rest; relaxed when the contests outweigh the supports (with the scope note of the heaviest
+contesting paper); holding when the supports outweigh the contests; split when they weigh the same; none when
+nothing bears on the claim. A measured paper weighs 1 when its stance is true, which it is with its
+probability; anything else weighs its confidence (a paper: the lower of its two judgements'; a replication or a
+person's item without one: 1), certainly. weighing.py turns that into a probability per outcome, and the
+status moves only when one is clearly the most probable (by the margin); inside it the status stays, and the
+claim is contested when another outcome comes within the margin. A paper counts once: when it was judged
+again (its full text read after its abstract, a new version), its newest credible judgement is weighed.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from claimtrack.agent.weighing import Item, choose, outcome_probabilities
 from claimtrack.models import (
@@ -131,17 +129,10 @@ class Decision:
     contested: str | None = None  # the balance, when another outcome is within the margin of the status in force
 
 
-def decide(
-    claim: Claim,
-    *,
-    threshold: float,
-    by: str,
-    now: dt.datetime,
-    margin: float = DEFAULT_MARGIN,
-    waiting: Sequence[tuple[str, Mapping[Stance, float]]] = (),
-) -> StatusChange | None:
-    """The status change the evidence calls for (dated `now`, made `by` a run or a person), or None."""
-    return weigh(claim, threshold=threshold, by=by, now=now, margin=margin, waiting=waiting).change
+def decide(claim: Claim, **options: Any) -> StatusChange | None:
+    """The status change the evidence calls for (dated `now`, made `by` a run or a person), or None; the
+    options are weigh()'s."""
+    return weigh(claim, **options).change
 
 
 def weigh(
