@@ -195,6 +195,7 @@ def test_a_support_against_a_relaxes_stays_put_and_is_contested(ws, literature, 
     assert "untested (contested)" in invoke("--workspace", str(ws), "status").stdout
     assert json.loads(invoke("--workspace", str(ws), "status", "--json").stdout)[0]["contested"]
     assert "contested" in invoke("--workspace", str(ws), "report", "status", "--format", "md").stdout
+    assert "<b>Contested</b>" in invoke("--workspace", str(ws), "report", "status", "--format", "html").stdout
     (ws / "claims" / "lines").mkdir()
     (ws / "claims" / "lines" / "faithfulness.yaml").write_text(
         yaml.safe_dump({"id": "faithfulness", "question": "Is reasoning faithful?", "framing": "-", "claims": [CLAIM]})

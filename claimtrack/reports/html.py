@@ -264,8 +264,15 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
         f'<article class="claim" id="{_anchor(line_id, c["id"])}"><h4>{esc(c["title"])} {_badge(c["status"])}</h4>'
         f'<div class="id">{esc(c["id"])} · claimed {esc(c["claimed"] or "?")} · last checked {checked}</div>'
         f'<p class="statement">{esc(c["statement"])}</p><ul class="anchors">{anchors}</ul>{status_line}'
-        f"{evidence}{_review(c['review'])}{pending}</article>"
+        f"{_contested(c)}{evidence}{_review(c['review'])}{pending}</article>"
     )
+
+
+def _contested(c: dict[str, Any]) -> str:
+    """The balance that keeps the status in force though another outcome is nearly as probable."""
+    if not c.get("contested"):
+        return ""
+    return f'<p class="contested"><b>Contested</b>, so the status stays: {esc(c["contested"])}</p>'
 
 
 def _review(items: list[dict[str, Any]]) -> str:
