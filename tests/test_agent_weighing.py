@@ -328,3 +328,32 @@ def test_a_sure_contest_unsure_how_strong_relaxes_the_claim():
     odds = outcome_probabilities([Item(Stance.SUPERSEDES, probability=unsure)])
     assert choose(odds, Status.UNTESTED, 0.5).target == Status.RELAXED  # not superseded: not clearly
     assert choose(odds, Status.SUPERSEDED, 0.5).target is None  # a superseded claim does not step down on it
+
+
+def test_a_disagreement_is_rechecked_once_within_the_cap_and_a_rerun_asks_nothing(ws, literature, monkeypatch):
+    truth = truthful({RELAX.title: TRUTH[RELAX.title]})
+
+    def confirm_dissents(request: dict[str, Any]) -> ChatReply:
+        if role_of(request) == "confirm" and RELAX.title in user_text(request):
+            return judgement("unrelated", confidence=0.9)
+        return truth(request)
+
+    with serve(monkeypatch, confirm_dissents) as server:
+        store_qualification(ws)
+        first = run(ws)
+        asked = [role_of(r) for r in server.chat.requests if RELAX.title in user_text(r)]
+        calls = len(server.chat.requests)
+        again = run(ws)
+        assert len(server.chat.requests) == calls  # every judgement came from the cache
+        monkeypatch.setenv("CLAIMTRACK_MAX_CALLS_PER_PAIR", "2")
+        capped_ws = ws.parent / "capped"  # a fresh workspace: nothing cached, the claim never checked
+        (capped_ws / "claims").mkdir(parents=True)
+        shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", capped_ws / "claims")
+        store_qualification(capped_ws)
+        capped = run(capped_ws)
+        capped_asked = [role_of(r) for r in server.chat.requests[calls:] if RELAX.title in user_text(r)]
+    assert first.exit_code == again.exit_code == capped.exit_code == 0
+    assert asked == ["judge", "confirm", "recheck"]  # judge relaxes, confirm unrelated: asked once more
+    assert claim(ws)["status"] == "relaxed"  # two of three measured judgements, independent errors: it counts
+    assert capped_asked == ["judge", "confirm"] and "1 waiting for review" in capped.stdout
+    assert yaml.safe_load((capped_ws / "claims" / f"{CLAIM}.yaml").read_text())["status"] == "untested"
