@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     slurm_timeout_min: int = Field(default=120, gt=0)
     slurm_mem_gb: int = Field(default=32, gt=0)
     slurm_cpus_per_task: int = Field(default=8, gt=0)
+    slurm_array_parallelism: int = Field(default=8, gt=0)  # a many-model job array's tasks that run at once
 
     @property
     def llm_configured(self) -> bool:

@@ -101,3 +101,9 @@ class SourceError(ClaimtrackError):
     def __init__(self, source: str, message: str):
         self.source, self.detail = source, message
         super().__init__(f"{source}: {message}")
+
+
+class AlreadyDecided(ClaimtrackError):
+    """A person's decision came after another one on the same thing (two reviewers at once): nothing changed."""
+
+    exit_code = 1

@@ -348,7 +348,35 @@ def m008_passage_choices(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m009_judge_qualifications(conn: sqlite3.Connection) -> None:
+def m009_paper_aliases(conn: sqlite3.Connection) -> None:
+    """The ids a paper was known by before two rows turned out to be one paper (a DOI or S2 id given up for the
+    arXiv id), so that claim files naming the old id are rewritten to the one kept (papers.aliases)."""
+    conn.execute(
+        """CREATE TABLE paper_aliases (
+    alias TEXT PRIMARY KEY,        -- the id given up (papers.id as it was)
+    paper_id TEXT NOT NULL,        -- the id kept
+    merged_at TEXT NOT NULL
+)"""
+    )
+
+
+@migration
+def m010_replication_tasks(conn: sqlite3.Connection) -> None:
+    """What a replication job needs to be followed on Slurm and resubmitted: its tasks (one per model, the
+    elements of one job array), the payload they ran on, when it was submitted, why it failed in Slurm's words
+    (CANCELLED, TIMEOUT, ...), and how many lm-eval requests its runs answered from the request cache."""
+    for column in (
+        "tasks_json TEXT",  # JSON list: the external id of each model's task ('<cluster>:<job id>'), in model order
+        "payload_json TEXT",  # what execute_model ran on, for `replicate --retry`
+        "submitted_at TEXT",
+        "reason TEXT",  # CANCELLED | TIMEOUT | OUT_OF_MEMORY | NODE_FAIL | PREEMPTED | ... | error
+        "cache_hits INTEGER NOT NULL DEFAULT 0",  # lm-eval requests answered from the job's request cache
+    ):
+        conn.execute(f"ALTER TABLE replication_jobs ADD COLUMN {column}")
+
+
+@migration
+def m011_judge_qualifications(conn: sqlite3.Connection) -> None:
     """A judge earns its weight on pairs whose answer is known (`claimtrack judge qualify`): each measurement is
     kept, keyed by what makes a judge (models, endpoint, prompt versions), and the newest one of the judge a run
     uses weighs its judgements. Review items say why they wait and what the pair's measured probabilities

@@ -112,6 +112,9 @@ def _check_arxiv(value: str) -> str:
 Slug = Annotated[str, AfterValidator(_check_slug)]
 ArxivId = Annotated[str, BeforeValidator(_to_text), AfterValidator(_check_arxiv)]
 UtcDateTime = Annotated[dt.datetime, AfterValidator(lambda v: v if v.tzinfo else v.replace(tzinfo=dt.UTC))]
+EntryTime = Annotated[UtcDateTime, AfterValidator(lambda v: v.replace(microsecond=0))]
+"""When a history entry was made: every kind is dated to the second, so entries compare in one precision (a
+file written before, with microseconds on an entry, reads back truncated, which keeps its order)."""
 _CATEGORY = re.compile(r"^[a-z\-]+(\.[A-Za-z\-]+)?$")
 
 
@@ -220,6 +223,13 @@ class Confirmation(Model):
     review: str | None = None  # the review item a person accepted
 
 
+class ReadMaterial(StrEnum):
+    """What a judgement of a paper read, least to most complete (decide.py counts the most complete reading)."""
+
+    ABSTRACT = "abstract"  # the title and abstract, with what the paper says where it cites the anchors
+    FULLTEXT = "fulltext"  # the above and passages of the full text
+
+
 class Evidence(Model):
     """One piece of evidence about a claim: a judged paper, a replication result or a person's pointer."""
 
@@ -240,9 +250,24 @@ class Evidence(Model):
     numbers: dict[str, float] | None = None  # replication metrics (effect, stderr, ...)
     run: str | None = None
     confirmation: Confirmation | None = None  # a paper judgement counts only once confirmed
+    material: ReadMaterial | None = None  # what a paper judgement read; None (older files): told by quote_source
     # The pair's stance probabilities given every judgement of it and the judge's measured confusion matrices
     # (agent/weighing.py); a paper judged by a qualified judge counts by them, not by its confidence.
     probability: dict[Stance, float] | None = None
+
+    @property
+    def read(self) -> ReadMaterial:
+        """What the judgement read; for an item written before `material` existed, a full-text quote says
+        the full text was read and anything else counts as the abstract."""
+        if self.material is not None:
+            return self.material
+        return ReadMaterial.FULLTEXT if self.quote_source == QuoteSource.FULLTEXT else ReadMaterial.ABSTRACT
+
+    @property
+    def reading_key(self) -> tuple[Any, ...]:
+        """What a paper judgement said, and on what: two items with one key are one reading (add_evidence)."""
+        confirmed = self.confirmation is not None
+        return (self.source, self.stance, self.quote, self.read, self.confidence, confirmed)
 
     @property
     def quote_origin(self) -> str | None:
@@ -250,18 +275,62 @@ class Evidence(Model):
         return quote_origin(self.quote_source, self.quote_section)
 
 
+class ModelScore(Model):
+    """One model's figure in a replication: the metric and its bootstrap standard error."""
+
+    model: str  # NAME or NAME@REVISION
+    role: str  # the spec's role for it (base, tuned, ...)
+    value: float | None = None  # None when the metric could not be computed on these items
+    stderr: float | None = None
+
+
+class Replication(Model):
+    """A finished replication job as recorded on its claim, whether it ran one model or two: what was measured
+    on what, over how many items, with its interval. Only a spec's two-model comparison can decide a status
+    (through the evidence item it writes, named in `evidence`); a one-model job is a measurement to read."""
+
+    job: str  # the job id (its result file under .claimtrack/replication/)
+    spec: Slug
+    task: str  # the lm-eval probe
+    metric: str
+    n: int = Field(ge=0)  # items measured (paired items when two models were compared)
+    models: list[ModelScore] = Field(min_length=1)
+    value: float | None = None  # two models: the effect (second minus first); one model: its metric
+    interval: tuple[float, float] | None = None  # value -/+ the spec rule's z times the bootstrap stderr
+    stance: Stance | None = None  # the rule's verdict on a two-model comparison
+    evidence: str | None = None  # the evidence item the comparison wrote
+    at: UtcDateTime  # when the job finished
+    run: str | None = None  # the run that started it, if a run did
+
+    def describe(self) -> str:
+        """One line for a reader: the task, the figure with its interval and item count, each model's figure,
+        and what the rule made of it ('ece 0.287 [0.251, 0.323], n=40; gemma-3-270m (base) 0.287; one model:
+        no verdict')."""
+        two = len(self.models) > 1
+        figure = "not computable" if self.value is None else f"{self.value:+.3f}" if two else f"{self.value:.3f}"
+        interval = f" [{self.interval[0]:.3f}, {self.interval[1]:.3f}]" if self.interval else ""
+        scores = ", ".join(f"{m.model} ({m.role}) {'-' if m.value is None else f'{m.value:.3f}'}" for m in self.models)
+        if self.stance is not None:
+            verdict = f"rule: {self.stance}"
+        else:
+            verdict = "one model: no verdict" if not two else "no verdict"
+        effect = f"effect ({self.models[1].role} - {self.models[0].role}) " if two else ""
+        return f"{self.task}: {self.metric} {effect}{figure}{interval}, n={self.n}; {scores}; {verdict}"
+
+
 class StatusChange(Model):
     """A dated change of a claim's status, naming the evidence behind it."""
 
     from_: Status = Field(alias="from")
     to: Status
-    at: UtcDateTime
+    at: EntryTime
     by: str  # a run id or "person:NAME"
     evidence: list[str] = Field(default_factory=list)
     rationale: str
     scope: str | None = None  # for relaxed: where the claim still holds
     pinned: bool = False  # a person's verdict
-    overrules: list[str] | None = None  # for a verdict: the evidence it overrules, which never decides again
+    overrules: list[str] | None = None  # for a verdict: the evidence it overrules; each paper among it stays
+    # overruled for this claim, however often it is judged again, until a person lifts the ruling (rulings.py)
 
 
 class ReviewDecision(Model):
@@ -270,7 +339,7 @@ class ReviewDecision(Model):
     any resulting change is its own status entry)."""
 
     event: Literal["review"] = "review"
-    at: UtcDateTime
+    at: EntryTime
     by: str  # "person:NAME"
     item: str  # the review item's id
     decision: Literal["accept", "reject"]
@@ -291,7 +360,7 @@ class AnchorDecision(Model):
     """A person linked, confirmed or corrected one of a claim's anchors; moves no status."""
 
     event: Literal["anchor"] = "anchor"
-    at: UtcDateTime
+    at: EntryTime
     by: str  # "person:NAME"
     arxiv: ArxivId
     confidence: AnchorConfidence
@@ -308,10 +377,36 @@ class AnchorDecision(Model):
         return value
 
 
+class PaperMerge(Model):
+    """Two ids turned out to name one paper (a DOI seen first, its arXiv id later): the claim's evidence of the
+    paper was rewritten to the id kept, and a person's rulings on either id are one ruling. Moves no status."""
+
+    event: Literal["paper"] = "paper"
+    at: EntryTime
+    by: str  # the run (or person) that found the two ids to be one paper
+    merged: str  # the id given up, as evidence named the paper: "doi:10.1234/x"
+    into: str  # the id kept: "arXiv:2512.00009"
+    evidence: list[str] = Field(default_factory=list)  # the evidence items rewritten
+
+
+class RulingLifted(Model):
+    """A person lifted their ruling on a paper for this claim (a verdict's overrule, a review's accept or
+    reject): its judgements are weighed again by the rules. Moves no status by itself."""
+
+    event: Literal["lift"] = "lift"
+    at: EntryTime
+    by: str  # "person:NAME"
+    source: str  # the paper, as evidence names it
+    lifted: Literal["overruled", "rejected", "accepted"]  # the ruling that was in force
+    rationale: str
+
+
 HistoryEntry = Annotated[
     Annotated[StatusChange, Tag("status")]
     | Annotated[AnchorDecision, Tag("anchor")]
-    | Annotated[ReviewDecision, Tag("review")],
+    | Annotated[ReviewDecision, Tag("review")]
+    | Annotated[PaperMerge, Tag("paper")]
+    | Annotated[RulingLifted, Tag("lift")],
     Discriminator(_history_event),
 ]
 """One dated entry of a claim's history. A new kind (a person's decision that moves no status) is a model
@@ -346,6 +441,7 @@ class Claim(Model):
     review_every_days: int = Field(default=90, gt=0)
     replication: Slug | None = None  # id of a spec in evals/specs/
     evidence: list[Evidence] = Field(default_factory=list)
+    replications: list[Replication] = Field(default_factory=list, exclude_if=lambda v: not v)  # newest last
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @property
@@ -384,22 +480,54 @@ class Claim(Model):
         return latest
 
     def add_evidence(self, items: Iterable[Evidence]) -> list[str]:
-        """Append the items whose ids the claim does not hold yet, so re-recording the same judgement or job
-        is harmless; returns the ids added, in order."""
+        """Append the items the claim does not hold yet, so re-recording the same judgement or job is harmless;
+        returns the ids added, in order. A paper judgement that repeats a reading the claim holds (the same
+        paper, stance, quote, material, confidence and confirmedness, from another judge, prompt or id the
+        paper had) adds nothing: the claim file grows by what is new, not by each re-judgement."""
         held = {e.id for e in self.evidence}
+        readings = {e.reading_key for e in self.evidence if e.kind == EvidenceKind.PAPER}
         added = []
         for item in items:
-            if item.id not in held:
+            repeat = item.kind == EvidenceKind.PAPER and item.reading_key in readings
+            if item.id not in held and not repeat:
                 self.evidence.append(item)
                 held.add(item.id)
+                readings.add(item.reading_key)
                 added.append(item.id)
         return added
+
+    def merge_paper(self, merged: str, into: str, *, by: str, now: dt.datetime) -> PaperMerge | None:
+        """Rewrite the evidence naming `merged` to name `into` (one paper, two ids) and say so in the history;
+        None when no evidence names `merged` (nothing to rewrite, nothing recorded)."""
+        rewritten = [e for e in self.evidence if e.kind == EvidenceKind.PAPER and e.source == merged]
+        if not rewritten:
+            return None
+        for item in rewritten:
+            item.source = into
+        entry = PaperMerge(at=self.entry_time(now), by=by, merged=merged, into=into, evidence=[e.id for e in rewritten])
+        self.history.append(entry)
+        return entry
+
+    def lift_ruling(self, entry: RulingLifted) -> None:
+        """Append a person's lift of a ruling (rulings.py says which rulings are in force)."""
+        self._check_in_order(entry)
+        self.history.append(entry)
+
+    def record_replication(self, record: Replication) -> bool:
+        """Add a finished job's record unless the claim holds it already (a job collected twice, or its cached
+        result reused, is recorded once); returns whether it was added."""
+        if any(r.job == record.job for r in self.replications):
+            return False
+        self.replications.append(record)
+        self.replications.sort(key=lambda r: r.at)
+        return True
 
     def record_change(self, change: StatusChange) -> None:
         """Append `change` to the history and move the status with it, so the two never disagree.
 
         Refused (ChangeRefused) when it starts from another status than the claim's, names evidence the
-        claim does not hold (add it first), or is dated before the change in force: each would leave a
+        claim does not hold (add it first), or is dated before the history's last entry, of any kind: each would
+        leave a
         history that `claimtrack validate` rejects.
         """
         if change.from_ != self.status:
@@ -411,12 +539,12 @@ class Claim(Model):
             raise ChangeRefused(
                 self.id, "evidence", f"the change names evidence the claim does not hold: {', '.join(unknown)}"
             )
-        latest = self.latest_change
-        if latest is not None and change.at < latest.at:
+        if self.history and change.at < self.history[-1].at:
             raise ChangeRefused(
                 self.id,
                 "at",
-                f"the change is dated {change.at.isoformat()}, before the latest ({latest.at.isoformat()})",
+                f"the change is dated {change.at.isoformat()}, before the history's last entry"
+                f" ({self.history[-1].at.isoformat()})",
             )
         self.history.append(change)
         self.status = change.to
@@ -448,11 +576,12 @@ class Claim(Model):
         self.history.append(decision)
 
     def entry_time(self, now: dt.datetime) -> dt.datetime:
-        """When a new history entry made `now` is dated: `now`, or the last entry's time when that is later (an
-        entry recorded while a run or a person was deciding), so the history stays in time order."""
+        """When a new history entry made `now` is dated: `now` to the second, or the last entry's time when that
+        is later (an entry recorded while a run or a person was deciding), so the history stays in time order."""
+        now = now.replace(microsecond=0)
         return max(now, self.history[-1].at) if self.history else now
 
-    def _check_in_order(self, entry: AnchorDecision | ReviewDecision) -> None:
+    def _check_in_order(self, entry: AnchorDecision | ReviewDecision | RulingLifted) -> None:
         """A person's decision is not dated before the history's last entry: `claimtrack validate` keeps the
         history in time order."""
         if self.history and entry.at < self.history[-1].at:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from claimtrack.ledger import Ledger
-from claimtrack.models import Model
+from claimtrack.models import Claim, EvidenceKind, Model, PaperMerge
 
 
 class Paper(Model):
@@ -37,7 +37,7 @@ class Paper(Model):
     @property
     def source(self) -> str:
         """How evidence and reviews name the paper: "arXiv:2305.11383", or the id of a paper not on arXiv."""
-        return f"arXiv:{self.arxiv_id}" if self.arxiv_id else self.id
+        return source_of(self.id)
 
 
 def _row_to_paper(row: Any) -> Paper:
@@ -119,13 +119,12 @@ def upsert_paper(
         if doi:
             other = conn.execute("SELECT id FROM papers WHERE doi = ? AND id != ?", (doi, stored_id)).fetchone()
             if other is not None:  # the DOI names a second row: one paper stored twice until now
-                stored_id = _merge_rows(conn, stored_id, other["id"])
+                stored_id = _merge_rows(conn, stored_id, other["id"], seen)
         if ":" in stored_id and ":" not in paper.id:
-            # A provisional (DOI/S2) row gains its arXiv id: re-key it, and its sightings and candidates.
-            conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at commit, when all three agree
+            # A provisional (DOI/S2) row gains its arXiv id: re-key it, and everything filed under the old id.
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at commit, when all the tables agree
             conn.execute("UPDATE papers SET id = ? WHERE id = ?", (paper.id, stored_id))
-            conn.execute("UPDATE paper_sightings SET paper_id = ? WHERE paper_id = ?", (paper.id, stored_id))
-            conn.execute("UPDATE candidates SET paper_id = ? WHERE paper_id = ?", (paper.id, stored_id))
+            _move_rows(conn, stored_id, paper.id, seen)
             stored_id = paper.id
         if stored_id != existing["id"]:  # merged or re-keyed: compare with the row as it now stands
             existing = conn.execute("SELECT * FROM papers WHERE id = ?", (stored_id,)).fetchone()
@@ -224,11 +223,10 @@ def _rows_where(conn: sqlite3.Connection, column: str, values: Sequence[str]) ->
     return rows
 
 
-def _merge_rows(conn: Any, one: str, other: str) -> str:
+def _merge_rows(conn: Any, one: str, other: str, seen: str) -> str:
     """Fold two rows that turn out to be one paper (an arXiv row without a DOI, and a DOI-only row from a
     citation source, before arXiv reports the DOI) into one; returns the id kept. The arXiv id is kept over a
-    provisional one; the row dropped gives its DOI, sightings, candidates, judgements, review items and citation
-    contexts."""
+    provisional one; the row dropped gives its DOI and everything filed under its id (`_move_rows`)."""
     keep, drop = (other, one) if ":" in one and ":" not in other else (one, other)
     dropped = conn.execute("SELECT * FROM papers WHERE id = ?", (drop,)).fetchone()
     conn.execute("PRAGMA defer_foreign_keys = ON")
@@ -238,13 +236,23 @@ def _merge_rows(conn: Any, one: str, other: str) -> str:
         " published = COALESCE(published, ?) WHERE id = ?",
         (dropped["doi"], dropped["abstract"], dropped["published"], keep),
     )
+    _move_rows(conn, drop, keep, seen)
+    conn.execute("DELETE FROM papers WHERE id = ?", (drop,))
+    return keep
+
+
+def _move_rows(conn: Any, drop: str, keep: str, seen: str) -> None:
+    """File everything known under `drop` under `keep` (one paper, two ids): sightings, candidates, judgements,
+    review items, citation contexts, full texts and passage choices; and remember `drop` as an alias of `keep`,
+    so claim files naming it are rewritten (`aliases`). Where both ids hold a row for one key, the kept
+    paper's, or the one further along, stays: a candidate judged over an unjudged one, a decided review item
+    over an open one (one review item per claim and paper)."""
     conn.execute(
         "INSERT OR IGNORE INTO paper_sightings (paper_id, source, detail, claim_id, seen_at)"
         " SELECT ?, source, detail, claim_id, seen_at FROM paper_sightings WHERE paper_id = ?",
         (keep, drop),
     )
     conn.execute("DELETE FROM paper_sightings WHERE paper_id = ?", (drop,))
-    # A candidate row of both ids for one claim: keep the one that is further along (judged over unjudged).
     conn.execute(
         "DELETE FROM candidates WHERE paper_id = ? AND claim_id IN"
         " (SELECT claim_id FROM candidates WHERE paper_id = ? AND state != 'unjudged')",
@@ -258,15 +266,46 @@ def _merge_rows(conn: Any, one: str, other: str) -> str:
     conn.execute("UPDATE candidates SET paper_id = ? WHERE paper_id = ?", (keep, drop))
     conn.execute("UPDATE judgements SET paper_id = ? WHERE paper_id = ?", (keep, drop))
     conn.execute("UPDATE reviews SET paper_id = ? WHERE paper_id = ?", (keep, drop))
-    # What the paper says about an anchor, known under either id: the kept row's contexts win.
+    # An open item beside another item of the same claim and paper: the decided one, else the newer, stays.
     conn.execute(
-        "DELETE FROM citation_contexts WHERE paper_id = ? AND anchor IN"
-        " (SELECT anchor FROM citation_contexts WHERE paper_id = ?)",
-        (drop, keep),
+        "DELETE FROM reviews WHERE paper_id = ? AND state = 'open' AND EXISTS (SELECT 1 FROM reviews r"
+        " WHERE r.claim_id = reviews.claim_id AND r.paper_id = reviews.paper_id AND r.id != reviews.id"
+        " AND (r.state != 'open' OR (r.created_at, r.id) > (reviews.created_at, reviews.id)))",
+        (keep,),
     )
-    conn.execute("UPDATE citation_contexts SET paper_id = ? WHERE paper_id = ?", (keep, drop))
-    conn.execute("DELETE FROM papers WHERE id = ?", (drop,))
-    return keep
+    for table, key in (("citation_contexts", "anchor"), ("fulltexts", "version")):
+        conn.execute(
+            f"DELETE FROM {table} WHERE paper_id = ? AND {key} IN (SELECT {key} FROM {table} WHERE paper_id = ?)",
+            (drop, keep),
+        )
+        conn.execute(f"UPDATE {table} SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    conn.execute("UPDATE passage_choices SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    conn.execute("UPDATE paper_aliases SET paper_id = ? WHERE paper_id = ?", (keep, drop))
+    conn.execute("INSERT OR REPLACE INTO paper_aliases (alias, paper_id, merged_at) VALUES (?,?,?)", (drop, keep, seen))
+
+
+def source_of(paper_id: str) -> str:
+    """How evidence names a stored paper id (see Paper.source)."""
+    return paper_id if ":" in paper_id else f"arXiv:{paper_id}"
+
+
+def aliases(ledger: Ledger) -> dict[str, str]:
+    """Each id a paper was known by before a merge, as evidence named it, mapped to the id kept (as evidence
+    names it): "doi:10.1234/x" -> "arXiv:2512.00009"."""
+    rows = ledger.conn.execute("SELECT alias, paper_id FROM paper_aliases").fetchall()
+    return {source_of(alias): source_of(paper_id) for alias, paper_id in rows}
+
+
+def adopt_identities(claim: Claim, known: dict[str, str], *, by: str, now: dt.datetime) -> list[PaperMerge]:
+    """Rewrite the claim's evidence that names a paper by an id given up in a merge to the id kept, each merge
+    dated in the claim's history (PaperMerge); returns the entries added."""
+    held = {e.source for e in claim.evidence if e.kind == EvidenceKind.PAPER}
+    entries = []
+    for old in sorted(held & known.keys()):
+        entry = claim.merge_paper(old, known[old], by=by, now=now)
+        if entry is not None:
+            entries.append(entry)
+    return entries
 
 
 def pending_candidates(ledger: Ledger, claim_id: str | None = None) -> list[dict[str, Any]]:

@@ -1,9 +1,14 @@
 """The review queue: pairs whose two judgements disagreed wait here for a person.
 
-A run never lets a disputed pair move a claim. The pair waits in the ledger's `reviews` table until a person
-accepts it (it then counts as confirmed evidence, and the claim is re-decided at once) or rejects it (it is
-overruled: the same judgements never come back, since the pair is cached). Both decisions are dated entries
-in the claim's history (`event: review`), so `git diff claims/` shows who decided what.
+A run never lets a disputed pair move a claim. The pair waits in the ledger's `reviews` table (one item per
+claim and paper) until a person accepts it (that reading of the paper then counts, and the claim is re-decided
+at once) or rejects it (the paper is ruled out for the claim). Both decisions are rulings on the (claim, paper)
+pair that hold through any re-judgement until a person lifts them (rulings.py, `lift`), and both are dated
+entries in the claim's history (`event: review`), so `git diff claims/` shows who decided what.
+
+A decision is read, made and written under the store's lock: the claim first, then the ledger row. The claim
+file is the record: a ledger row left behind by a crash between the two writes is set from the claim's
+history the next time the queue is opened (`reconcile`), so a second decision on the item is refused.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from typing import Any, Literal
 
 from claimtrack.agent.decide import DEFAULT_MARGIN, weigh
 from claimtrack.agent.judge import outcome_from_row, to_evidence
-from claimtrack.errors import InvalidArgument, NotFound
+from claimtrack.errors import AlreadyDecided, InvalidArgument, NotFound
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Confirmation, ReviewDecision, StatusChange
+from claimtrack.models import Claim, Confirmation, ReviewDecision, RulingLifted, StatusChange
 from claimtrack.papers import Paper, get_paper
 from claimtrack.reviews_table import waiting
+from claimtrack.rulings import item_states, paper_of, rulings
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
@@ -130,6 +136,34 @@ def get_item(ledger: Ledger, ident: str) -> ReviewItem:
     return _item(ledger, row)
 
 
+def reconcile(ledger: Ledger, ws: Workspace) -> int:
+    """Set each review row to the state the claim's history gives it (the claim is written first, so it is the
+    record when a crash came between the two writes); returns the rows changed. Claims that no longer load are
+    left alone (validate names them)."""
+    library = Store(ws).read()
+    changed = 0
+    with ledger.transaction() as conn:
+        for row in conn.execute("SELECT id, claim_id, state FROM reviews").fetchall():
+            claim = library.claims.get(row["claim_id"])
+            wanted = item_states(claim).get(row["id"]) if claim is not None else None
+            if wanted is None or wanted == row["state"]:
+                continue
+            decision = next((d for d in reversed(claim.review_decisions) if d.item == row["id"]), None)
+            decided = decision is not None and wanted != "open"
+            conn.execute(
+                "UPDATE reviews SET state = ?, decided_at = ?, decided_by = ?, note = ? WHERE id = ?",
+                (
+                    wanted,
+                    decision.at.isoformat() if decided else None,
+                    decision.by if decided else None,
+                    decision.rationale if decided else None,
+                    row["id"],
+                ),
+            )
+            changed += 1
+    return changed
+
+
 @dataclass(frozen=True)
 class Decided:
     item: ReviewItem
@@ -149,12 +183,16 @@ def decide_item(
     now: dt.datetime | None = None,
 ) -> Decided:
     """Record a person's decision on an item in the claim's history (and, for an accept, add the evidence and
-    re-decide the claim at once), then close the item in the ledger."""
+    re-decide the claim at once), then close the item in the ledger: all under the store's lock, so of two
+    decisions on one item the second finds it decided (AlreadyDecided) and changes nothing."""
     person = f"person:{by}"
-    with Ledger.open(ws) as ledger:
+    store = Store(ws)
+    with store.locked(), Ledger.open(ws) as ledger:
+        reconcile(ledger, ws)
         item = get_item(ledger, ident)
         if item.state != "open":
-            raise InvalidArgument("ITEM", f"{ident} was already {item.state}")
+            row = ledger.conn.execute("SELECT decided_by FROM reviews WHERE id = ?", (ident,)).fetchone()
+            raise AlreadyDecided(f"{ident} was already {item.state} by {row['decided_by']}; nothing changed")
         row = ledger.conn.execute("SELECT * FROM judgements WHERE key = ?", (item.judge_key,)).fetchone()
         if row is None or row["outcome"] != "judged":
             raise InvalidArgument("ITEM", f"{ident}: its first judgement is missing from the ledger")
@@ -164,16 +202,19 @@ def decide_item(
         others = waiting(ledger, item.claim_id, besides=ident)
 
         def apply(claim: Claim) -> None:
-            at = claim.entry_time((now or dt.datetime.now(dt.UTC)).replace(microsecond=0))  # under the store's lock
-            if any(d.item == ident for d in claim.review_decisions):
-                return  # recorded before the ledger was updated (an interrupted decision): only the ledger lags
+            at = claim.entry_time(now or dt.datetime.now(dt.UTC))
             evidence_id = None
             if decision == "accept":
                 evidence = to_evidence(first, run_id=row["run_id"])
                 assert evidence is not None
                 confirmation = Confirmation(by=person, stance=evidence.stance, at=at, review=ident)
-                claim.add_evidence([evidence.model_copy(update={"confirmation": confirmation})])
-                evidence_id = evidence.id
+                accepted = evidence.model_copy(update={"confirmation": confirmation})
+                claim.add_evidence([accepted])
+                # the claim may hold this reading already (judged again, and confirmed, under another id)
+                held = claim.evidence_by_id(accepted.id) or next(
+                    e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
+                )
+                evidence_id = held.id
             claim.record_decision(
                 ReviewDecision(
                     at=at,
@@ -186,24 +227,61 @@ def decide_item(
                     rationale=because,
                 )
             )
-            if decision == "accept" or claim.contested:
-                weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=others)
-                claim.contested = weighed.contested
-                change = weighed.change if decision == "accept" else None
-                if change is not None:
-                    claim.record_change(change)
-                    changes.append(change)
+            weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=others)
+            claim.contested = weighed.contested
+            if weighed.change is not None:
+                claim.record_change(weighed.change)
+                changes.append(weighed.change)
 
-        claim = Store(ws).update_claim(item.claim_id, apply)
-        with ledger.transaction() as conn:
-            conn.execute(
-                "UPDATE reviews SET state = ?, decided_at = ?, decided_by = ?, note = ? WHERE id = ?",
-                (
-                    _STATE[decision],
-                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                    person,
-                    because,
-                    ident,
-                ),
-            )
+        claim = store.update_claim(item.claim_id, apply)
+        reconcile(ledger, ws)  # the claim now says how the item stands: the ledger row follows it
     return Decided(item, claim, changes[0] if changes else None)
+
+
+def lift(
+    ws: Workspace,
+    claim_id: str,
+    paper: str,
+    *,
+    by: str,
+    because: str,
+    threshold: float,
+    margin: float = DEFAULT_MARGIN,
+    now: dt.datetime | None = None,
+) -> tuple[Claim, RulingLifted, StatusChange | None]:
+    """Lift a person's ruling on `paper` for the claim (a verdict's overrule, a review's accept or reject): its
+    judgements are weighed by the rules again and the claim is re-decided at once; the review items the ruling
+    decided open again. Refused (InvalidArgument) when no ruling on the paper is in force."""
+    if not because.strip():
+        raise InvalidArgument("--because", "say why; the reason is the changelog")
+    person = f"person:{by}"
+    store = Store(ws)
+    lifted: list[RulingLifted] = []
+    changes: list[StatusChange] = []
+    pending = []
+    if ws.ledger_path.exists():
+        with Ledger.open(ws) as ledger:
+            pending = waiting(ledger, claim_id)
+
+    def apply(claim: Claim) -> None:
+        ruled = rulings(claim)
+        target = paper_of(claim, paper if ":" in paper else f"arXiv:{paper}")
+        if target not in ruled:
+            held = ", ".join(sorted(ruled)) or "none"
+            raise InvalidArgument("--lift", f"no ruling on {paper} for {claim.id} (rulings in force: {held})")
+        at = claim.entry_time(now or dt.datetime.now(dt.UTC))
+        entry = RulingLifted(at=at, by=person, source=target, lifted=ruled[target].kind, rationale=because)
+        claim.lift_ruling(entry)
+        lifted.append(entry)
+        weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=pending)
+        claim.contested = weighed.contested
+        if weighed.change is not None:
+            claim.record_change(weighed.change)
+            changes.append(weighed.change)
+
+    with store.locked():
+        claim = store.update_claim(claim_id, apply)
+        if ws.ledger_path.exists():
+            with Ledger.open(ws) as ledger:
+                reconcile(ledger, ws)
+    return claim, lifted[0], changes[0] if changes else None

@@ -36,21 +36,31 @@ def enqueue(
     run_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[str, str]:
-    """Queue a pair once (the same two judgements are the same item); returns its id and state: `open`, or
-    `accepted` / `rejected` when a person has decided it already. An open item's probabilities follow the
-    newest measurement of the judge."""
+    """Queue a pair once: one item per claim and paper. Returns its id and state: `open`, or `accepted` /
+    `rejected` when a person has decided the paper for the claim already (their ruling stands, whatever the new
+    judgements say). An open item of the paper takes the newest judgements, reason and probabilities."""
     ident = item_id(judge_key, confirm_key)
     at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     measured = json.dumps({str(k): round(v, 6) for k, v in probability.items()}) if probability is not None else None
     with ledger.transaction() as conn:
+        held = conn.execute(
+            "SELECT id, state FROM reviews WHERE claim_id = ? AND paper_id = ? ORDER BY state = 'open', created_at"
+            " DESC LIMIT 1",
+            (claim_id, paper_id),
+        ).fetchone()
+        if held is not None and held["state"] != "open":
+            return held["id"], held["state"]
+        if held is not None:
+            conn.execute(
+                "UPDATE reviews SET judge_key = ?, confirm_key = ?, run_id = COALESCE(?, run_id), reason = ?,"
+                " probability_json = ? WHERE id = ?",
+                (judge_key, confirm_key, run_id, reason, measured, held["id"]),
+            )
+            return held["id"], "open"
         conn.execute(
             "INSERT OR IGNORE INTO reviews (id, claim_id, paper_id, judge_key, confirm_key, created_at, run_id,"
             " reason, probability_json) VALUES (?,?,?,?,?,?,?,?,?)",
             (ident, claim_id, paper_id, judge_key, confirm_key, at, run_id, reason, measured),
-        )
-        conn.execute(
-            "UPDATE reviews SET reason = ?, probability_json = ? WHERE id = ? AND state = 'open'",
-            (reason, measured, ident),
         )
         state = conn.execute("SELECT state FROM reviews WHERE id = ?", (ident,)).fetchone()[0]
     return ident, state

@@ -1,8 +1,9 @@
-"""A person's verdict: a dated, pinned status change that overrules, for good, the evidence it was made against.
+"""A person's verdict: a dated, pinned status change that overrules the evidence it was made against.
 
-The verdict lists the evidence the claim held when the person decided (`overrules`); that evidence never
-decides the claim again, however many automatic changes follow. Only evidence the person had not seen (judged
-later), or an item they accept from the review queue, can move the claim afterwards.
+The verdict lists the evidence the claim held when the person decided (`overrules`). Each paper among it is
+overruled for the claim by its identity, not by that evidence's id: judged again on new material, a new version,
+new prompts or another model, it still does not decide the claim, until a person lifts the ruling
+(`claimtrack verdict ID --lift PAPER`; rulings.py). Papers the person had not seen can move the claim.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def record_verdict(
     def apply(claim: Claim) -> None:
         # The clock is read under the store's lock, so verdicts written at once by two people are dated in
         # the order they land and the history stays in date order.
-        at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        at = claim.entry_time(now or dt.datetime.now(dt.UTC))
         items = [
             Evidence(
                 id="manual-" + hashlib.sha256(f"{arxiv}|{at.isoformat()}|{by}".encode()).hexdigest()[:10],

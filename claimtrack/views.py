@@ -6,7 +6,8 @@ import datetime as dt
 import textwrap
 from typing import Any
 
-from claimtrack.models import AnchorDecision, Claim, ReviewDecision
+from claimtrack.models import AnchorDecision, Claim, PaperMerge, ReviewDecision, RulingLifted
+from claimtrack.rulings import rulings
 from claimtrack.store import Library
 
 
@@ -30,6 +31,8 @@ def status_row(claim: Claim, library: Library, now: dt.datetime) -> dict[str, An
         "due": claim.is_due(now),
         "evidence": len(claim.evidence),
         "replication": claim.replication,
+        "replications": len(claim.replications),
+        "last_replication": claim.replications[-1].model_dump(mode="json") if claim.replications else None,
     }
 
 
@@ -37,13 +40,20 @@ def status_cells(claim: Claim) -> list[str]:
     anchor = claim.anchor_ids[0] if claim.anchor_ids else "-"
     if len(claim.anchor_ids) > 1:
         anchor += f" +{len(claim.anchor_ids) - 1}"
+    replicated = "-"
+    if claim.replications:
+        last = claim.replications[-1]
+        figure = "?" if last.value is None else f"{last.value:.3g}"
+        replicated = f"{last.metric} {figure} n={last.n} ({last.at.date().isoformat()})"
     status = f"{claim.status} (contested)" if claim.contested else str(claim.status)
-    return [claim.id, status, claim.year or "?", anchor, _date(claim.last_checked) or "never"]
+    return [claim.id, status, claim.year or "?", anchor, _date(claim.last_checked) or "never", replicated]
 
 
 def claim_json(claim: Claim, library: Library) -> dict[str, Any]:
     data = claim.model_dump(mode="json", by_alias=True)
+    data.setdefault("replications", [])  # an empty list is left out of the claim's file, not of its JSON
     data["lines"] = library.lines_of(claim.id)
+    data["rulings"] = [r.as_dict() for r in rulings(claim).values()]
     return data
 
 
@@ -112,6 +122,12 @@ def claim_text(claim: Claim, library: Library) -> str:
             out.append("      " + ", ".join(f"{k}={v:.4g}" for k, v in e.numbers.items()))
         if e.scope_note:
             out.append(_wrap(f"scope: {e.scope_note}", "      "))
+    if claim.replications:
+        out.append(f"Replications ({len(claim.replications)}):")
+        for r in claim.replications:
+            run = f", run {r.run}" if r.run else ""
+            out.append(f"  - {r.at.date()} job {r.job} (spec {r.spec}{run})")
+            out.append(_wrap(r.describe(), "      "))
     out.append(f"History ({len(claim.history)}):")
     for h in claim.history:
         if isinstance(h, AnchorDecision):
@@ -124,6 +140,13 @@ def claim_text(claim: Claim, library: Library) -> str:
             if h.rationale:
                 out.append(_wrap(h.rationale, "      "))
             continue
+        if isinstance(h, PaperMerge):
+            out.append(f"  - {h.at.date()} paper {h.merged} is {h.into}: evidence {', '.join(h.evidence)} by {h.by}")
+            continue
+        if isinstance(h, RulingLifted):
+            out.append(f"  - {h.at.date()} lifted the ruling ({h.lifted}) on {h.source} by {h.by}")
+            out.append(_wrap(h.rationale, "      "))
+            continue
         pin = " (pinned verdict)" if h.pinned else ""
         out.append(f"  - {h.at.date()} {h.from_} -> {h.to} by {h.by}{pin}")
         out.append(_wrap(h.rationale, "      "))
@@ -131,4 +154,8 @@ def claim_text(claim: Claim, library: Library) -> str:
             out.append(f"      evidence: {', '.join(h.evidence)}")
         if h.overrules:
             out.append(f"      overrules: {', '.join(h.overrules)}")
+    ruled = rulings(claim)
+    if ruled:
+        out.append(f"Rulings ({len(ruled)}; each holds until lifted: `claimtrack verdict ID --lift PAPER`):")
+        out += [f"  - {r.line()}" for r in ruled.values()]
     return "\n".join(out)

@@ -96,6 +96,14 @@ def repo_workspace(tmp_path: Path) -> Path:
     return root
 
 
+def claims_workspace(root: Path, *claim_ids: str) -> Path:
+    """A workspace at `root` holding copies of the committed claims named."""
+    (root / "claims").mkdir(parents=True)
+    for claim_id in claim_ids:
+        shutil.copy(ROOT / "claims" / f"{claim_id}.yaml", root / "claims")
+    return root
+
+
 def invoke(*args: str, input: str | None = None) -> Result:
     """Run the CLI in-process with Typer's CliRunner; stderr is kept apart from stdout."""
     from typer.testing import CliRunner

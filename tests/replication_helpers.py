@@ -59,3 +59,34 @@ def copy_project_evals(root: Path) -> Path:
     source = Path(__file__).resolve().parent.parent / "evals"
     shutil.copytree(source, root / "evals", ignore=shutil.ignore_patterns("__pycache__"))
     return root / "evals"
+
+
+SLOW_MODEL_CODE = '''"""A tiny GPT-2 that sleeps before each forward pass while its hold file exists: slow
+enough to run past a Slurm time limit, and fast again once the hold file is gone."""
+import os
+import time
+
+from transformers import GPT2Config, GPT2LMHeadModel
+
+
+class SlowGPT2(GPT2LMHeadModel):
+    config_class = GPT2Config
+
+    def forward(self, *args, **kwargs):
+        if os.path.exists(self.config.hold_file):
+            time.sleep(self.config.seconds_per_forward)
+        return super().forward(*args, **kwargs)
+'''
+
+
+def build_slow_model(folder: Path, hold_file: Path, seconds_per_forward: float = 1.0) -> Path:
+    """A tiny model that ships its own code (so it needs --trust-remote-code) and waits `seconds_per_forward`
+    before each forward pass while `hold_file` exists."""
+    build_tiny_model(folder, seed=2)
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_slow.SlowGPT2"}
+    config["hold_file"] = str(hold_file)
+    config["seconds_per_forward"] = seconds_per_forward
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "modeling_slow.py").write_text(SLOW_MODEL_CODE)
+    return folder

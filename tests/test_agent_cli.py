@@ -28,13 +28,20 @@ def test_schedule_outputs_are_ready_and_hold_no_secrets(repo_workspace: Path, mo
     assert f"--workspace {root} run --due" in line[0] and f"cd {root} " in line[0]
     systemd = invoke("--workspace", root, "schedule", "systemd")
     assert "[Timer]" in systemd.stdout and "OnCalendar=Mon" in systemd.stdout
-    assert f"WorkingDirectory={root}" in systemd.stdout and "EnvironmentFile=" in systemd.stdout
+    assert f"WorkingDirectory={root}" in systemd.stdout and "EnvironmentFile=-" in systemd.stdout  # optional
     github = invoke("--workspace", root, "schedule", "github")
     workflow = yaml.safe_load(github.stdout)
     steps = workflow["jobs"]["recheck"]["steps"]
     commands = " ".join(s.get("run", "") for s in steps)
     assert "claimtrack run --due" in commands and "claimtrack report status" in commands
-    assert "git commit" in commands and "git push" in commands
+    assert "git push" not in commands  # a pull request by default, so a person sees the changes first
+    publish = steps[-1]
+    assert publish["uses"].startswith("peter-evans/create-pull-request@")
+    assert publish["with"]["body-path"] == "reports/status.md" and "claims/**" in publish["with"]["add-paths"]
+    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
+    pushed = yaml.safe_load(invoke("--workspace", root, "schedule", "github", "--push").stdout)
+    pushed_commands = " ".join(s.get("run", "") for s in pushed["jobs"]["recheck"]["steps"])
+    assert "git commit" in pushed_commands and "git push" in pushed_commands  # direct push stays an option
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
     assert triggers["schedule"][0]["cron"] == "17 4 * * 1"
     assert workflow["jobs"]["recheck"]["env"]["OPENAI_API_KEY"] == "${{ secrets.OPENAI_API_KEY }}"

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from claimtrack.agent.decide import decide, is_credible, overruled
+from claimtrack.agent.decide import decide, is_credible
 from claimtrack.models import (
     AnchorConfidence,
     AnchorDecision,
@@ -19,6 +19,7 @@ from claimtrack.models import (
     Status,
     StatusChange,
 )
+from claimtrack.rulings import rulings
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 LATER = T0 + dt.timedelta(days=30)
@@ -134,7 +135,7 @@ def test_a_paper_judged_again_counts_once_as_it_was_last_read():
     change = _decide(_claim(evidence=[abstract, fulltext, other]))
     assert change.to == Status.RELAXED and change.evidence == ["fulltext"] and change.scope == "below 3B"
     assert change.rationale.startswith("1 supports (0.70), 1 contests (0.80)")
-    assert "1 earlier judgements of papers judged again, not weighed" in change.rationale
+    assert "1 other readings of papers judged again, not weighed" in change.rationale
     # had the supports come from another paper, both would count and outweigh the contest
     elsewhere = abstract.model_copy(update={"source": "arXiv:2509.00003"})
     assert _decide(_claim(evidence=[elsewhere, fulltext, other])).to == Status.HOLDING
@@ -207,7 +208,7 @@ def test_what_a_verdict_overrules_never_decides_again():
     b = _paper("relaxes", 0.8, at=T0 + dt.timedelta(days=2), ident="b", scope="only 7B")
     claim.evidence.append(b)
     change = _decide(claim)
-    assert change.to == Status.RELAXED and change.evidence == ["b"] and "1 overruled" in change.rationale
+    assert change.to == Status.RELAXED and change.evidence == ["b"] and "1 ruled out by a person" in change.rationale
     claim.record_change(change)
     assert _decide(claim) is None  # one automatic change later, A still does not count: relaxed stays
 
@@ -216,13 +217,13 @@ def test_a_review_accept_after_the_verdict_readmits_evidence():
     a = _paper("supersedes", at=T0, ident="a")
     pin = _pin(T0 + dt.timedelta(days=1), Status.HOLDING, ["a"], frm=Status.UNTESTED)
     claim = _claim(status=Status.HOLDING, history=[pin], evidence=[a])
-    assert overruled(claim) == {"a"}
+    assert {p: r.kind for p, r in rulings(claim).items()} == {a.source: "overruled"}
     accept = ReviewDecision(
-        at=T0 + dt.timedelta(days=2), by="person:ana", item="rv-1", decision="accept", source="arXiv:1",
+        at=T0 + dt.timedelta(days=2), by="person:ana", item="rv-1", decision="accept", source=a.source,
         stance=Stance.SUPERSEDES, evidence="a",
     )  # fmt: skip
     claim.record_decision(accept)
-    assert overruled(claim) == set() and _decide(claim).to == Status.SUPERSEDED
+    assert rulings(claim)[a.source].kind == "accepted" and _decide(claim).to == Status.SUPERSEDED
 
 
 def test_a_verdict_written_before_overrules_existed_overrules_what_was_judged_before_it():
@@ -241,5 +242,5 @@ def test_a_persons_anchor_decision_in_the_history_overrules_nothing():
         at=T0, by="person:ana", arxiv="2305.11383", confidence=AnchorConfidence.LIKELY, rationale="audit"
     )
     claim = _claim(history=[decision], evidence=[_paper("supports", at=LATER)])
-    assert overruled(claim) == set()
+    assert rulings(claim) == {}
     assert _decide(claim).to == Status.HOLDING

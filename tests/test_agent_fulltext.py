@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from agent_helpers import citing, judgement, role_of, store_qualification
-from conftest import FIXTURES, ROOT, invoke
+from conftest import FIXTURES, claims_workspace, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, user_text
 from pdf_maker import many_pages
 
@@ -103,10 +102,7 @@ def _fresh_hosts() -> None:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    (root / "claims").mkdir(parents=True)
-    shutil.copy(ROOT / "claims" / f"{CLAIM}.yaml", root / "claims")
-    return root
+    return claims_workspace(tmp_path / "ws", CLAIM)
 
 
 def _serve(

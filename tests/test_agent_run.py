@@ -3,6 +3,7 @@ the real openai/langchain-openai clients against a loopback LLM, real SQLite, re
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -294,7 +295,7 @@ def test_what_a_person_overruled_stays_overruled_after_later_automatic_changes(w
         assert [h["to"] for h in claim["history"]] == ["superseded", "holding", "relaxed"]
         newest = claim["history"][-1]
         assert NEWER in newest["rationale"] and not set(newest["evidence"]) & set(a_ids)
-        assert "1 overruled by a person's verdict, not weighed" in newest["rationale"]
+        assert "1 ruled out by a person, not weighed" in newest["rationale"]
         for _ in range(2):  # nothing new: A stays overruled, however many runs follow
             assert invoke(*args).exit_code == 0
     finally:
@@ -356,7 +357,11 @@ def test_an_unconfirmed_supersedes_waits_for_review_and_a_person_decides(ws, lit
             assert json.loads(invoke("--workspace", str(ws), "review", "--json").stdout) == []
 
             again = invoke("--workspace", str(ws), "review", "reject", relaxing)
-            assert again.exit_code == 2 and "already rejected" in again.stderr
+            assert again.exit_code == 1  # decided already (by another person, or twice): one line, nothing changes
+            assert (
+                again.stderr.strip()
+                == f"error: {relaxing} was already rejected by person:{getpass.getuser()}; nothing changed"
+            )
             unknown = invoke("--workspace", str(ws), "review", "accept", "rv-nothing")
             assert unknown.exit_code == 2 and unknown.stderr.strip() == "error: unknown review item id 'rv-nothing'"
 

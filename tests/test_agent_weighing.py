@@ -354,6 +354,10 @@ def test_a_disagreement_is_rechecked_once_within_the_cap_and_a_rerun_asks_nothin
         capped_asked = [role_of(r) for r in server.chat.requests[calls:] if RELAX.title in user_text(r)]
     assert first.exit_code == again.exit_code == capped.exit_code == 0
     assert asked == ["judge", "confirm", "recheck"]  # judge relaxes, confirm unrelated: asked once more
-    assert claim(ws)["status"] == "relaxed"  # two of three measured judgements, independent errors: it counts
+    # two of three say relaxes: P(relaxes) 0.97 (a judge measured right on 20 of 20 per stance) is short of 0.99,
+    # so the pair waits for a person, and a pair that waits holds the status, never moves it
+    [item] = json.loads(invoke("--workspace", str(ws), "review", "--json").stdout)
+    assert item["reason"] == "uncertain" and 0.95 < item["probability"]["relaxes"] < 0.99
+    assert claim(ws)["status"] == "untested" and "1 waiting for review" in first.stdout
     assert capped_asked == ["judge", "confirm"] and "1 waiting for review" in capped.stdout
     assert yaml.safe_load((capped_ws / "claims" / f"{CLAIM}.yaml").read_text())["status"] == "untested"

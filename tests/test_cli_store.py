@@ -42,7 +42,7 @@ def test_status_table_and_filters(repo_workspace: Path) -> None:
     result = invoke("-w", str(repo_workspace), "status")
     assert result.exit_code == 0
     rows = result.stdout.strip().splitlines()
-    assert rows[0].split() == ["ID", "STATUS", "YEAR", "ANCHOR", "LAST", "CHECKED"]
+    assert rows[0].split() == ["ID", "STATUS", "YEAR", "ANCHOR", "LAST", "CHECKED", "REPLICATED"]
     assert len(rows) == 32
     it_row = next(r for r in rows if r.startswith(IT))
     assert it_row.split()[:4] == [IT, "untested", "2023", "2305.11383"]
@@ -159,7 +159,7 @@ def test_verdict_bad_input_changes_nothing(repo_workspace: Path, args: list[str]
         (["replicate", IT, "--executor", "k8s"], "--executor: 'k8s' is not one of local, slurm"),
         (["replicate", IT, "--limit", "0"], "--limit: must be a positive number of items"),
         (["replicate", IT, "--device", "tpu"], "--device: 'tpu' is not cpu, cuda or cuda:N"),
-        (["replicate"], "CLAIM_ID: missing (or pass --collect)"),
+        (["replicate"], "CLAIM_ID: missing (or pass --collect, --jobs or --retry JOB)"),
         (["papers", "import", "{ws}/none.jsonl", "--since", "May"], "--since: 'May' is not a date (YYYY-MM-DD)"),
         (["papers", "import", "{ws}/none.jsonl"], "{ws}/none.jsonl: no such file"),
         (

@@ -40,7 +40,7 @@ def test_bench_retrieval_reports_all_methods_and_reuses_the_index(tmp_path: Path
 
 
 def test_bench_table_output_and_single_method(tmp_path: Path) -> None:
-    result = invoke("bench", "retrieval", "--beir", str(MINI), "--method", "fts5")
+    result = invoke("bench", "retrieval", "--beir", str(MINI), "--method", "fts5", "--index-dir", str(tmp_path / "idx"))
     assert result.exit_code == 0
     assert "nDCG@10" in result.stdout and "fts5" in result.stdout and "hybrid" not in result.stdout
 

@@ -195,14 +195,19 @@ def test_slurm_submission_parameters(repo_workspace: Path, tmp_path: Path, monke
         "#SBATCH --job-name=claimtrack-replication",
     ):
         assert line in text
+    assert ex._executor._make_submission_file_text("python -m job", "uid").count("#SBATCH --signal=USR2@90") == 1
     cpu = slurm.parameters(load_settings(), "cpu")
-    assert cpu["gpus_per_node"] == 0
+    assert cpu["gpus_per_node"] == 0 and cpu["slurm_array_parallelism"] == 8
+    monkeypatch.setenv("CLAIMTRACK_SLURM_TIMEOUT_MIN", "1")  # the warning signal must not come at once
+    monkeypatch.setenv("CLAIMTRACK_SLURM_ARRAY_PARALLELISM", "2")
+    short = slurm.parameters(load_settings(), "cpu")
+    assert short["slurm_signal_delay_s"] == 15 and short["slurm_array_parallelism"] == 2
 
 
 def test_slurm_without_slurm_is_a_failed_job(
-    repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    repo_workspace: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no srun
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun (not even where scripts/slurm-up.sh installs Slurm)
     result = replicate(
         repo_workspace, CLAIM, "--model", str(tiny_models[0]), "--model", str(tiny_models[1]), "--executor", "slurm"
     )
@@ -237,6 +242,18 @@ def test_slurm_path_through_submitit_local_executor(
     assert job["state"] == "submitted" and job["external_id"].startswith("local:")
     claim_file = repo_workspace / "claims" / f"{CLAIM}.yaml"
     assert "kind: replication" not in claim_file.read_text()  # nothing until collected
+    waiting = f"{CLAIM}: replication pending: job {job['id']} ({job['external_id']})"
+    assert waiting in invoke("--workspace", str(repo_workspace), "status").stdout
+    assert waiting.partition(": ")[2] in invoke("--workspace", str(repo_workspace), "show", CLAIM).stdout
+    [row] = [
+        r for r in json.loads(invoke("--workspace", str(repo_workspace), "status", "--json").stdout) if r["id"] == CLAIM
+    ]
+    assert row["replication_job"] == {
+        "job_id": job["id"],
+        "state": "pending",
+        "external_id": job["external_id"],
+        "reason": None,
+    }
 
     again = replicate(repo_workspace, *args)
     assert "submitted" in again.stdout and len(jobs(repo_workspace)) == 1
@@ -254,3 +271,53 @@ def test_slurm_path_through_submitit_local_executor(
     assert jobs(repo_workspace)[0]["state"] == "done"
     assert claim_file.read_text().count("kind: replication") == 1
     assert json.loads(replicate(repo_workspace, "--collect", "--json").stdout) == []
+    assert "replication pending" not in invoke("--workspace", str(repo_workspace), "status").stdout
+    [listed] = json.loads(replicate(repo_workspace, "--jobs", "--json").stdout)
+    assert listed["state"] == "done" and listed["retry"] is None and len(listed["models"]) == 2
+
+
+def test_a_failed_job_is_listed_shown_counted_and_retried(
+    repo_workspace: Path, tiny_models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text((tiny_models[0] / "config.json").read_text())  # no weights yet
+    failed = replicate(repo_workspace, CLAIM, "--model", str(folder), "--limit", "5", "--batch-size", "8")
+    assert failed.exit_code == 1
+    [job] = jobs(repo_workspace)
+    assert job["state"] == "failed" and job["reason"] == "error"
+
+    ws = str(repo_workspace)
+    assert f"{CLAIM}: replication failed: job {job['id']} (error)" in invoke("--workspace", ws, "status").stdout
+    report = json.loads(invoke("--workspace", ws, "report", "status", "--format", "json").stdout)
+    assert report["claims"][CLAIM]["replication_job"]["job_id"] == job["id"]
+    markdown = invoke("--workspace", ws, "report", "status").stdout
+    assert f"- replication failed: job {job['id']} (error)" in markdown
+    run = invoke("--workspace", ws, "run", "it-output-format-not-task", "--offline", "--no-judge", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["replication_jobs"] == {"pending": 0, "failed": 1}
+
+    [listed] = json.loads(replicate(repo_workspace, "--jobs", "--json").stdout)
+    assert listed["state"] == "failed" and listed["retry"] == f"claimtrack replicate --retry {job['id']}"
+    assert listed["models"] == [str(folder)] and listed["executor"] == "local" and "failed" in listed["error"]
+    text = replicate(repo_workspace, "--jobs").stdout
+    assert f"retry: claimtrack replicate --retry {job['id']}" in text
+
+    for args, needle in (
+        (["--retry", "rep-nosuch"], "no replication job 'rep-nosuch'"),
+        (["--retry", job["id"], "--collect"], "cannot be combined"),
+        ([CLAIM, "--jobs"], "takes no claim id"),
+    ):
+        refused = replicate(repo_workspace, *args)
+        assert refused.exit_code == 2 and needle in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+    for file in tiny_models[0].iterdir():
+        shutil.copy(file, folder / file.name)  # the missing weights and tokenizer arrive
+    retried = replicate(repo_workspace, "--retry", job["id"], "--json")
+    assert retried.exit_code == 0, retried.stderr
+    assert json.loads(retried.stdout)[0]["state"] == "done" and jobs(repo_workspace)[0]["state"] == "done"
+    assert "replication failed" not in invoke("--workspace", ws, "status").stdout
+    again = replicate(repo_workspace, "--retry", job["id"])
+    assert again.exit_code == 2 and "only a failed job is retried" in again.stderr

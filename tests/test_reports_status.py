@@ -53,6 +53,7 @@ def test_json_has_the_documented_structure(ws: Path) -> None:
     assert report["totals"] == {
         "claims": 3,
         "evidence": 3,
+        "replications": 0,
         "pending": 1,
         "review": 1,
         "contested": 0,

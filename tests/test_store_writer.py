@@ -181,13 +181,16 @@ def test_a_verdict_citing_a_paper_twice_records_it_once(repo_workspace: Path) ->
     assert validate_store(store)[1] == []
 
 
-def test_a_verdict_dated_before_the_change_in_force_is_refused(repo_workspace: Path) -> None:
+def test_a_verdict_made_on_a_clock_behind_the_history_is_dated_after_its_last_entry(repo_workspace: Path) -> None:
+    """Every history entry comes after the one before it: a verdict whose clock reads earlier than the newest
+    entry is dated at that entry, and a change dated before it is refused."""
     store = Store(Workspace.at(repo_workspace))
     record_verdict(store, IT, Status.HOLDING, "first", by="ada", now=T0)
-    before = store.claim_path(IT).read_bytes()
+    claim = record_verdict(store, IT, Status.RELAXED, "late", by="bob", now=T0 - dt.timedelta(days=1))
+    assert claim.history[-1].at == claim.history[-2].at == T0 and validate_store(store)[1] == []
+    change = claim.history[-1].model_copy(update={"at": T0 - dt.timedelta(days=1), "from_": Status.RELAXED})
     with pytest.raises(ChangeRefused, match="at: the change is dated 2025-12-31"):
-        record_verdict(store, IT, Status.RELAXED, "late", by="bob", now=T0 - dt.timedelta(days=1))
-    assert store.claim_path(IT).read_bytes() == before
+        claim.record_change(change)
 
 
 _VERDICTS = """

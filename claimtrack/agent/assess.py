@@ -36,7 +36,7 @@ from claimtrack.agent.prompts import Prompt, load_prompt
 from claimtrack.agent.qualification import ROLES, JudgeIdentity, Standing, identity_for
 from claimtrack.config import Settings
 from claimtrack.ledger import Ledger
-from claimtrack.models import CONTESTING, Claim, Confirmation, Evidence, Stance
+from claimtrack.models import CONTESTING, Claim, Confirmation, Evidence, ReadMaterial, Stance
 from claimtrack.papers import Paper
 from claimtrack.reviews_table import Reason, enqueue
 from claimtrack.workspace import Workspace
@@ -105,6 +105,17 @@ class Assessment:
     set_aside: bool = False  # the first look (and its confirmation) found the paper unrelated: nothing more read
     read_more: bool = False  # the full judgement was shown more than the first look (full-text passages)
     probability: dict[Stance, float] | None = None  # measured stance probabilities, with a qualified judge
+
+    @property
+    def material(self) -> ReadMaterial:
+        """What the judgement that counts read."""
+        return ReadMaterial.FULLTEXT if self.read_more else ReadMaterial.ABSTRACT
+
+    def reading(self, run_id: str | None) -> Evidence | None:
+        """The judgement that counts as an unconfirmed evidence item, unrelated included (None for an error):
+        a paper the claim holds evidence of, read again with this result, is recorded so the newer reading
+        retracts the earlier one (decide.counted)."""
+        return to_evidence(self.first, run_id, material=self.material, unrelated=True)
 
     @property
     def outcomes(self) -> list[JudgeOutcome]:
@@ -245,7 +256,9 @@ class Assessor:
             return done
         if settled.stance is not None and settled.basis is not None:
             if measured or self.standing.trusted:
-                evidence = _evidence(settled.basis, settled.agreeing, settled.stance, self.run_id, settled.probability)
+                evidence = _evidence(
+                    settled.basis, settled.agreeing, settled.stance, self.run_id, settled.probability, done.material
+                )
                 return _with(done, evidence=evidence)
             return self._queue(done, claim, paper, settled.basis, answers, "unqualified", None, now)
         bearing = [
@@ -327,10 +340,11 @@ def _evidence(
     stance: Stance,
     run_id: str | None,
     probability: dict[Stance, float] | None,
+    material: ReadMaterial,
 ) -> Evidence | None:
     """The claim's evidence item: the basis judgement, counted at the settled stance, with the judgement that
     agreed recorded beside it and, when measured, the pair's stance probabilities."""
-    evidence = to_evidence(basis, run_id)
+    evidence = to_evidence(basis, run_id, material=material)
     if evidence is None or basis.judgement is None:
         return None
     rationale = evidence.rationale or ""

@@ -4,8 +4,8 @@ Evidence is *credible* when it is grounded and either measured or confirmed: a p
 judge carries its quote and its stance probabilities (assess.py); any other paper judgement carries a quote,
 confidence at or above the threshold, and a confirmation (a second judgement that agreed, or a person who
 accepted it from the review queue); a replication carries its spec rule's verdict (judged_by "rule:..."); a
-manual item carries a person's name. Evidence a person's verdict overruled is never weighed again (see
-`overruled`).
+manual item carries a person's name. A paper a person ruled on (a verdict's overrule, a review's reject or
+accept) stays as they left it, however often it is judged again (see `counted` and rulings.py).
 
 The rule over weights: superseded when the supersedes (from a paper newer than the claim, or a replication)
 outweigh all the rest; relaxed when the contests outweigh the supports (with the scope note of the heaviest
@@ -14,8 +14,9 @@ nothing bears on the claim. A measured paper weighs 1 when its stance is true, w
 probability; anything else weighs its confidence (a paper: the lower of its two judgements'; a replication or a
 person's item without one: 1), certainly. weighing.py turns that into a probability per outcome, and the
 status moves only when one is clearly the most probable (by the margin); inside it the status stays, and the
-claim is contested when another outcome comes within the margin. A paper counts once: when it was judged
-again (its full text read after its abstract, a new version), its newest credible judgement is weighed.
+claim is contested when another outcome comes within the margin. A paper counts once, by its one identity:
+when it was judged again (its full text read after its abstract, a new version), the newest reading of the most
+complete material is the one that counts, if it is credible.
 """
 
 from __future__ import annotations
@@ -25,18 +26,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from claimtrack.agent.weighing import Item, choose, outcome_probabilities
+from claimtrack.agent.weighing import Choice, Item, choose, outcome_probabilities
 from claimtrack.models import (
     CONTESTING,
     Claim,
     Evidence,
     EvidenceKind,
-    ReviewDecision,
+    ReadMaterial,
     Stance,
     Status,
     StatusChange,
     partial_date_start,
 )
+from claimtrack.rulings import overruled_ids, paper_of, rulings
 
 DEFAULT_MARGIN = 0.5  # Settings.status_margin
 
@@ -90,35 +92,51 @@ def _predates(evidence: Evidence, claim: Claim) -> bool:
     )
 
 
-def overruled(claim: Claim) -> set[str]:
-    """Evidence ids a person's verdict overruled, for good: each pinned change lists the evidence the claim held
-    when the person decided (its `overrules`), and only a person re-admits one (accepting it from the review
-    queue after the verdict). A pinned change written before `overrules` existed overrules the evidence judged
-    at or before it, except the items the verdict itself cites."""
-    out: set[str] = set()
-    for entry in claim.history:
-        if isinstance(entry, ReviewDecision):
-            if entry.decision == "accept" and entry.evidence:
-                out.discard(entry.evidence)
-        elif isinstance(entry, StatusChange) and entry.pinned:  # other entries (anchor decisions) overrule nothing
-            if entry.overrules is not None:
-                out |= set(entry.overrules)
-            else:
-                own = set(entry.evidence)
-                out |= {e.id for e in claim.evidence if e.judged_at <= entry.at and e.id not in own}
-    return out
+def counted(claim: Claim, threshold: float) -> tuple[list[Evidence], int, int]:
+    """The evidence the balance weighs, with how many of the claim's items a person's ruling kept out and how
+    many earlier or less complete readings of a paper gave way to the one that counts.
+
+    Per (claim, paper), by the paper's one identity (rulings.paper_of):
+    - a paper a person overruled (a verdict) or rejected (a review) is not weighed, however it is judged again;
+    - a paper a person accepted from the review queue counts as the reading they accepted, and no other;
+    - otherwise the reading that counts is the newest judgement on the most complete material (the full text
+      over the abstract), and it is weighed only when it is credible: a later reading that does not hold up
+      (unconfirmed, unrelated) retracts an earlier one.
+    Evidence that is not a paper's is weighed when credible and not overruled by a verdict (by id)."""
+    ruled = rulings(claim)
+    kept_out = overruled_ids(claim)
+    readings: dict[str, Evidence] = {}
+    weighed: list[Evidence] = []
+    excluded = superseded = 0
+    for item in claim.evidence:
+        if item.kind != EvidenceKind.PAPER:
+            if item.id in kept_out:
+                excluded += 1
+            elif is_credible(item, threshold):
+                weighed.append(item)
+            continue
+        paper = paper_of(claim, item.source)
+        ruling = ruled.get(paper)
+        if ruling is not None and (ruling.kind != "accepted" or ruling.evidence != item.id):
+            excluded += 1
+            continue
+        held = readings.get(paper)
+        if held is None or ruling is not None or _reading_rank(item) >= _reading_rank(held):
+            if held is not None:
+                superseded += 1
+            readings[paper] = item
+        else:
+            superseded += 1
+    for item in readings.values():
+        if ruled.get(paper_of(claim, item.source)) is not None or is_credible(item, threshold):
+            weighed.append(item)
+    order = {id(e): n for n, e in enumerate(claim.evidence)}
+    return sorted(weighed, key=lambda e: order[id(e)]), excluded, superseded
 
 
-def newest_per_paper(items: list[Evidence]) -> list[Evidence]:
-    """The items with only each paper's newest judgement: a paper judged again (its full text read after its
-    abstract, a new version, an edited prompt) is one paper and counts once, as it was last read."""
-    newest: dict[str, Evidence] = {}
-    for item in items:
-        if item.kind == EvidenceKind.PAPER and (
-            item.source not in newest or item.judged_at >= newest[item.source].judged_at
-        ):
-            newest[item.source] = item
-    return [e for e in items if e.kind != EvidenceKind.PAPER or newest[e.source] is e]
+def _reading_rank(item: Evidence) -> tuple[int, dt.datetime]:
+    """Which of two readings of one paper counts: the more complete material, then the newer judgement."""
+    return (list(ReadMaterial).index(item.read), item.judged_at)
 
 
 @dataclass(frozen=True)
@@ -144,19 +162,24 @@ def weigh(
     margin: float = DEFAULT_MARGIN,
     waiting: Sequence[tuple[str, Mapping[Stance, float]]] = (),
 ) -> Decision:
-    """Weigh the claim's credible evidence (and the measured pairs `waiting` for review, as (paper id,
-    probabilities), which weigh by their probabilities until a person decides them) into outcome probabilities
-    (weighing.py), and move the status when one is clearly the most probable."""
-    excluded = overruled(claim)
-    credible = [e for e in claim.evidence if e.id not in excluded and is_credible(e, threshold)]
-    weighed = newest_per_paper(credible)
-    sources = {e.source for e in weighed}
-    pending = [(paper, p) for paper, p in waiting if _source(paper) not in sources]
+    """Weigh the claim's credible evidence into outcome probabilities (weighing.py), and move the status when one
+    is clearly the most probable. The measured pairs `waiting` for review, as (paper id, probabilities), weigh
+    by their probabilities until a person decides them, but only to hold the status in force: a move needs the
+    counted evidence to call for it, with and without them."""
+    weighed, excluded, superseded = counted(claim, threshold)
+    ruled = rulings(claim)
+    held = {paper_of(claim, e.source) for e in weighed if e.kind == EvidenceKind.PAPER}
+    named = [(paper_of(claim, paper if ":" in paper else f"arXiv:{paper}"), p) for paper, p in waiting]  # ledger id
+    pending = [(paper, p) for paper, p in named if paper not in held | set(ruled)]
     if not weighed and not pending:
         return Decision(None)
-    items = [_item(e, claim) for e in weighed] + [Item(Stance.UNRELATED, probability=p) for _, p in pending]
-    odds = outcome_probabilities(items)
+    items = [_item(e, claim) for e in weighed]
+    odds = outcome_probabilities([*items, *(Item(Stance.UNRELATED, probability=p) for _, p in pending)])
     choice = choose(odds, claim.status, margin)
+    if pending:  # a pair waiting for a person can stop a move, never make one: the counted evidence must call for it
+        alone = choose(outcome_probabilities(items), claim.status, margin) if items else Choice(None, False)
+        if alone.target != choice.target:
+            choice = Choice(None, choice.contested or alone.contested or choice.target is not None)
     supports = [e for e in weighed if effective_stance(e, claim) == Stance.SUPPORTS]
     contests = [e for e in weighed if effective_stance(e, claim) in CONTESTING]
     supersedes = [e for e in contests if effective_stance(e, claim) == Stance.SUPERSEDES]
@@ -187,9 +210,9 @@ def weigh(
         reasons += f"; and {len(deciding) - 3} more"
     notes = []
     if excluded:
-        notes.append(f"{len(excluded & {e.id for e in claim.evidence})} overruled by a person's verdict, not weighed")
-    if len(weighed) < len(credible):
-        notes.append(f"{len(credible) - len(weighed)} earlier judgements of papers judged again, not weighed")
+        notes.append(f"{excluded} ruled out by a person, not weighed")
+    if superseded:
+        notes.append(f"{superseded} other readings of papers judged again, not weighed")
     note = f" ({'; '.join(notes)})" if notes else ""
     rationale = f"{balance}: {why}{note}; {chances}. {reasons}"
     change = StatusChange(
@@ -202,10 +225,6 @@ def weigh(
         scope=scope,
     )
     return Decision(change)
-
-
-def _source(paper_id: str) -> str:
-    return paper_id if ":" in paper_id else f"arXiv:{paper_id}"
 
 
 def _item(evidence: Evidence, claim: Claim) -> Item:

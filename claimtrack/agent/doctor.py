@@ -32,9 +32,12 @@ class Check:
 
 
 def check_store(ws: Workspace) -> Check:
-    library = Store(ws).read()
-    if library.problems:
-        return Check("store", False, f"{len(library.problems)} problem(s), first: {library.problems[0]}")
+    """The whole store as `claimtrack validate` checks it (files, history order, references), so the two agree."""
+    from claimtrack.validate import validate_store
+
+    library, problems = validate_store(Store(ws))
+    if problems:
+        return Check("store", False, f"{len(problems)} problem(s), first: {problems[0]}")
     return Check("store", True, f"{len(library.claims)} claims, {len(library.lines)} lines, valid ({ws.root})")
 
 

@@ -34,7 +34,7 @@ from claimtrack.agent.material import Block, CitationError, Material, material_f
 from claimtrack.agent.prompts import Prompt
 from claimtrack.ids import slugify
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Evidence, EvidenceKind, Model, QuoteSource, Stance
+from claimtrack.models import Claim, Evidence, EvidenceKind, Model, QuoteSource, ReadMaterial, Stance
 from claimtrack.papers import Paper
 
 log = logging.getLogger(__name__)
@@ -475,11 +475,14 @@ def evidence_id(paper: Paper, key: str) -> str:
     return f"paper-{slugify(paper.id, max_len=40)}-{key[:8]}"
 
 
-def to_evidence(outcome: JudgeOutcome, run_id: str | None) -> Evidence | None:
-    """The claim's evidence item for a judged pair (not yet confirmed); None for errors and unrelated papers
-    (those stay in the ledger only, so the claim file lists what bears on it)."""
+def to_evidence(
+    outcome: JudgeOutcome, run_id: str | None, *, material: ReadMaterial | None = None, unrelated: bool = False
+) -> Evidence | None:
+    """The claim's evidence item for a judged pair (not yet confirmed); None for errors, and for unrelated
+    papers unless `unrelated` (those stay in the ledger only, so the claim file lists what bears on it; a paper
+    the claim holds evidence of that is now found unrelated is recorded, since that reading counts)."""
     j = outcome.judgement
-    if j is None or j.stance == Stance.UNRELATED:
+    if j is None or (j.stance == Stance.UNRELATED and not unrelated):
         return None
     paper = outcome.paper
     published = paper.published[:10] if paper.published else None
@@ -490,7 +493,7 @@ def to_evidence(outcome: JudgeOutcome, run_id: str | None) -> Evidence | None:
         title=paper.title,
         published=published,
         stance=j.stance,
-        quote=j.quote,
+        quote=j.quote or None,
         quote_source=j.quote_source,
         quote_section=j.quote_section,
         scope_note=j.scope_note,
@@ -499,4 +502,5 @@ def to_evidence(outcome: JudgeOutcome, run_id: str | None) -> Evidence | None:
         judged_by=outcome.judged_by,
         judged_at=outcome.judged_at,
         run=run_id,
+        material=material,
     )

@@ -32,8 +32,9 @@ from claimtrack.errors import Busy, ClaimtrackError, InvalidArgument, SourceErro
 from claimtrack.fileio import atomic_write, file_lock
 from claimtrack.ledger import Ledger
 from claimtrack.models import CONTESTING, Claim, Evidence, EvidenceKind
-from claimtrack.papers import Paper
+from claimtrack.papers import Paper, adopt_identities, aliases
 from claimtrack.reviews_table import waiting
+from claimtrack.rulings import paper_of
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
@@ -194,6 +195,10 @@ def execute(
                 summary.collected = _collect(ws)
             for number, claim in enumerate(claims, 1):
                 summary.claims.append(check_claim(ctx, claim, number, len(claims)))
+            if options.replicate:
+                from claimtrack.replication.board import waiting
+
+                summary.replication_jobs = waiting(ledger)
             outcome = "failed" if summary.failed else "ok"
         finally:
             if reading is not None:
@@ -254,6 +259,7 @@ class ClaimCheck:
     say: Callable[[str], None]  # progress: what the run is doing for this claim now
     candidates: list[Paper] = field(default_factory=list)  # ranked best first
     judged: list[Evidence] = field(default_factory=list)  # confirmed evidence from this run's pairs, fresh or cached
+    readings: list[Evidence] = field(default_factory=list)  # unconfirmed readings of papers the claim holds
     replicated: list[Evidence] = field(default_factory=list)
 
 
@@ -375,6 +381,8 @@ def judge_candidates(ctx: RunContext, check: ClaimCheck) -> None:
         if assessment.evidence is not None:
             report.confirmed += 1
             check.judged.append(assessment.evidence)
+        elif (reading := assessment.reading(ctx.run_id)) is not None:
+            check.readings.append(reading)
         if assessment.review is not None:
             report.review.append(assessment.review)
 
@@ -436,14 +444,19 @@ def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
     check.say("deciding")
     report = check.report
 
+    known = aliases(ctx.ledger)
     pending = waiting(ctx.ledger, check.claim.id)
 
     def apply(current: Claim) -> None:
-        report.evidence_added += current.add_evidence([*check.judged, *check.replicated])
+        adopt_identities(current, known, by=ctx.run_id, now=ctx.now)
+        held = {paper_of(current, e.source) for e in current.evidence if e.kind == EvidenceKind.PAPER}
+        retracting = [e for e in check.readings if paper_of(current, known.get(e.source, e.source)) in held]
+        report.evidence_added += current.add_evidence([*check.judged, *retracting, *check.replicated])
+        adopt_identities(current, known, by=ctx.run_id, now=ctx.now)  # judged under an id merged since
         remeasured = {e.id: e.probability for e in check.judged if e.probability is not None}
-        for held in current.evidence:  # a pair weighed again (a newer measurement of the judge) counts by it
-            if held.id in remeasured and held.probability != remeasured[held.id]:
-                held.probability = remeasured[held.id]
+        for item in current.evidence:  # a pair weighed again (a newer measurement of the judge) counts by it
+            if item.id in remeasured and item.probability != remeasured[item.id]:
+                item.probability = remeasured[item.id]
         at = current.entry_time(ctx.now)
         decision = weigh(
             current,

@@ -5,6 +5,7 @@ reads as one line, not one per claim."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class RunSummary:
     usage: Usage = field(default_factory=Usage)
     collected: list[str] = field(default_factory=list)  # replication jobs (Slurm) finished since the last run
     judge_standing: str | None = None  # the judge qualified, trusted by override, or not qualified (one line)
+    replication_jobs: dict[str, int] = field(default_factory=dict)  # claims waiting on a pending / failed job
 
     @property
     def failed(self) -> list[ClaimReport]:
@@ -67,6 +69,11 @@ class RunSummary:
                 if claim.claim_id not in hit:
                     hit.append(claim.claim_id)
         return [{"source": s, "cause": c, "claims": ids} for (s, c), ids in groups.items()]
+
+    def what_to_do(self) -> str | None:
+        """The advice line for a run whose sources or endpoint could not be reached (see `what_to_do`)."""
+        pairs = [(f.partition(": ")[0], f.partition(": ")[2]) for c in self.claims for f in c.failures]
+        return what_to_do(pairs, offline="claimtrack run --due --offline")
 
     def tokens_per_pair(self, *, confirmation: bool) -> int | None:
         """The judge's tokens (in and out: first looks and judgements, and confirmations when asked) per pair
@@ -93,6 +100,7 @@ class RunSummary:
             "offline": self.offline,
             "fulltext": self.fulltext,
             "collected_replications": self.collected,
+            "replication_jobs": self.replication_jobs,
             "totals": {
                 "claims": len(self.claims),
                 "failed": len(self.failed),
@@ -116,9 +124,39 @@ class RunSummary:
                 "confirm_share": round(confirm / rest, 4) if rest else None,  # of the run's other LLM tokens
             },
             "failures_by_source": self.failure_groups(),
+            "what_to_do": self.what_to_do(),
             "llm_by_purpose": self.usage.purposes,
             "claims": [asdict(c) for c in self.claims],
         }
+
+
+LITERATURE_SOURCES = ("arxiv", "semanticscholar", "openalex", "citations")
+"""The discovery sources a run or `discover` asks over the network (discovery/discover.py's SOURCES, and
+"citations" for the lookups of citing papers)."""
+
+
+def what_to_do(failures: Iterable[tuple[str, str]], *, offline: str) -> str | None:
+    """One line on what to do after sources (or the LLM endpoint) could not be reached, from (source, detail)
+    pairs; None when nothing of the kind failed. `offline` is the command that works without them."""
+    failures = list(failures)
+    sources = sorted({s for s, d in failures if s in LITERATURE_SOURCES and not d.startswith("offline")})
+    judge = any(s == "judge" for s, _ in failures)
+    if not sources and not judge:
+        return None
+    checks = []
+    if sources:
+        checks.append("the network and its proxy (HTTPS_PROXY)")
+        if any(s == "semanticscholar" and "429" in d for s, d in failures):
+            checks.append("S2_API_KEY (Semantic Scholar's rate limit)")
+    if judge:
+        checks.append("OPENAI_API_KEY or OPENAI_BASE_URL (the judge's endpoint)")
+    text = f"what to do: `claimtrack doctor` tries each source and the endpoint; check {' and '.join(checks)}"
+    if sources:
+        text += (
+            f"; meanwhile `{offline}` ranks what the ledger and an imported arXiv snapshot hold"
+            " (`claimtrack papers import FILE`, docs/discovery.md)"
+        )
+    return text
 
 
 # What makes one failure message differ from another of the same cause: the anchor, the query, the URL.

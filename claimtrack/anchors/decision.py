@@ -51,7 +51,7 @@ def set_anchor(
     def apply(claim: Claim) -> None:
         before = next((a for a in claim.anchors if a.arxiv == anchor.arxiv), None)
         decision = AnchorDecision(
-            at=now or dt.datetime.now(dt.UTC),
+            at=claim.entry_time(now or dt.datetime.now(dt.UTC)),
             by=person,
             arxiv=anchor.arxiv,
             confidence=AnchorConfidence(anchor.confidence),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,12 @@ from claimtrack.errors import ClaimtrackError
 
 
 class _Group(TyperGroup):
-    """Turns claimtrack's typed errors into one line on stderr and their exit code: no traceback."""
+    """Turns claimtrack's typed errors into one line on stderr and their exit code: no traceback. Every command
+    under it also accepts the global options after its name (`claimtrack run --due -q`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _accept_global_options(self.commands.values())
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -21,6 +27,65 @@ class _Group(TyperGroup):
         except ClaimtrackError as exc:
             typer.echo(f"error: {exc.message()}", err=True)
             raise typer.Exit(exc.exit_code) from None
+
+
+def _accept_global_options(commands: Any) -> None:
+    """Give each command (and sub-command) hidden copies of -w/--workspace, -v and -q, so they may follow its
+    name as well; given there, they apply on top of those given before it."""
+    for command in commands:
+        if not {name for param in command.params for name in param.opts} & _GLOBAL_NAMES:
+            command.params += list(_late_options())
+        if isinstance(command, TyperGroup):
+            _accept_global_options(command.commands.values())
+
+
+def _late_workspace(ctx: typer.Context, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_root().obj = value
+
+
+def _late_verbose(ctx: typer.Context, value: int) -> None:
+    _adjust(ctx, verbose=value)
+
+
+def _late_quiet(ctx: typer.Context, value: bool) -> None:
+    _adjust(ctx, quiet=value)
+
+
+def _adjust(ctx: typer.Context, *, verbose: int = 0, quiet: bool = False) -> None:
+    if verbose or quiet:
+        from claimtrack.cli import logs
+
+        levels = ctx.find_root().meta.setdefault(_LEVELS_KEY, {"verbose": 0, "quiet": False})
+        levels["verbose"] += verbose
+        levels["quiet"] = levels["quiet"] or quiet
+        logs.configure(levels["verbose"] - levels["quiet"])
+
+
+@functools.cache
+def _late_options() -> tuple[Any, ...]:
+    """The options as typer builds them, taken from a stand-in command once and shared by every command (they
+    keep no state between invocations); they pass nothing to the command."""
+
+    def stand_in(
+        workspace: Annotated[
+            Path | None, typer.Option("--workspace", "-w", hidden=True, callback=_late_workspace)
+        ] = None,
+        verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, hidden=True, callback=_late_verbose)] = 0,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", hidden=True, callback=_late_quiet)] = False,
+    ) -> None:
+        pass
+
+    holder = typer.Typer(add_completion=False)
+    holder.command()(stand_in)
+    params = typer.main.get_command(holder).params
+    for param in params:
+        param.expose_value = False
+    return tuple(params)
+
+
+_GLOBAL_NAMES = frozenset({"-w", "--workspace", "-v", "--verbose", "-q", "--quiet"})
+_LEVELS_KEY = "claimtrack.verbosity"
 
 
 app = typer.Typer(
@@ -71,6 +136,7 @@ def _root(
 ) -> None:
     from claimtrack.cli import logs
 
+    ctx.meta[_LEVELS_KEY] = {"verbose": verbose, "quiet": quiet}
     logs.configure(verbose - quiet)
     ctx.obj = workspace
 

@@ -86,12 +86,22 @@ def run(
 def schedule(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(metavar="cron|systemd|github", help="Which scheduler to print for.")],
+    push: Annotated[
+        bool, typer.Option("--push", help="github: commit straight to the branch instead of a pull request.")
+    ] = False,
 ) -> None:
     """Print a weekly `claimtrack run --due` schedule: a crontab line, a systemd service + timer, or a
-    GitHub Actions workflow that also commits the changed claims and the status report."""
-    from claimtrack.agent.schedule import render
+    GitHub Actions workflow that opens (or updates) a pull request with the changed claims and the status
+    report. Warns on stderr, one line each, of what the schedule would lack (workspace, Python, env file, key)."""
+    from claimtrack.agent.schedule import preflight, render
+    from claimtrack.cli import logs
 
-    typer.echo(render(kind, workspace(ctx)), nl=False)
+    ws = workspace(ctx)
+    text = render(kind, ws, push=push)
+    if not logs.quiet():
+        for warning in preflight(kind, ws):
+            typer.echo(f"warning: {warning}", err=True)
+    typer.echo(text, nl=False)
 
 
 def doctor(ctx: typer.Context) -> None:

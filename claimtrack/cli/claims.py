@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from claimtrack.cli.common import print_json, store, table
+from claimtrack.cli.common import print_json, store, table, workspace
+from claimtrack.errors import InvalidArgument
 from claimtrack.models import Status
 
 
@@ -26,9 +27,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
 ) -> None:
     """List claims with their status, year, anchor and last check."""
+    from claimtrack.replication.board import describe, open_by_claim
     from claimtrack.views import status_cells, status_row
 
-    library = store(ctx).load()
+    st = store(ctx)
+    library = st.load()
     now = dt.datetime.now(dt.UTC)
     claims = list(library.claims.values())
     if line is not None:
@@ -38,13 +41,19 @@ def status(
         claims = [c for c in claims if c.status == status]
     if due:
         claims = [c for c in claims if c.is_due(now)]
+    jobs = open_by_claim(st.ws)
     if as_json:
-        print_json([status_row(c, library, now) for c in claims])
+        print_json([status_row(c, library, now) | {"replication_job": jobs.get(c.id)} for c in claims])
         return
     if not claims:
         typer.echo("no claims match")
         return
-    typer.echo(table([status_cells(c) for c in claims], ["ID", "STATUS", "YEAR", "ANCHOR", "LAST CHECKED"]))
+    typer.echo(
+        table([status_cells(c) for c in claims], ["ID", "STATUS", "YEAR", "ANCHOR", "LAST CHECKED", "REPLICATED"])
+    )
+    for claim in claims:
+        if claim.id in jobs:
+            typer.echo(f"{claim.id}: {describe(jobs[claim.id])}")
 
 
 def show(
@@ -53,14 +62,19 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the claim as JSON.")] = False,
 ) -> None:
     """Print one claim whole: statement, scope, anchors, numbers, evidence, status history."""
+    from claimtrack.replication.board import describe, open_by_claim
     from claimtrack.views import claim_json, claim_text
 
-    library = store(ctx).load()
+    st = store(ctx)
+    library = st.load()
     claim = library.claim(claim_id)
+    job = open_by_claim(st.ws).get(claim.id)
     if as_json:
-        print_json(claim_json(claim, library))
+        print_json(claim_json(claim, library) | {"replication_job": job})
     else:
         typer.echo(claim_text(claim, library))
+        if job:
+            typer.echo(describe(job))
 
 
 def lines(
@@ -88,25 +102,48 @@ def lines(
 def verdict(
     ctx: typer.Context,
     claim_id: Annotated[str, typer.Argument(metavar="ID", help="The claim's id.")],
-    status: Annotated[Status, typer.Option("--status", help="holding, relaxed or superseded.")],
     because: Annotated[str, typer.Option("--because", help="Why: the rationale recorded in the history.")],
+    status: Annotated[Status | None, typer.Option("--status", help="holding, relaxed or superseded.")] = None,
+    lift: Annotated[
+        str | None,
+        typer.Option("--lift", metavar="PAPER", help="Lift a person's ruling on this paper (arXiv:ID, doi:...)."),
+    ] = None,
     evidence: Annotated[
         list[str] | None, typer.Option("--evidence", help="arXiv:ID of a paper behind the verdict (repeatable).")
     ] = None,
     scope: Annotated[str | None, typer.Option(help="For relaxed: where the claim still holds.")] = None,
     by: Annotated[str | None, typer.Option(help="Who decides (default: the login name).")] = None,
 ) -> None:
-    """Record a person's verdict: a dated status change that overrules, for good, the evidence it was made against."""
+    """Record a person's verdict: a dated status change that overrules the papers it was made against until a
+    person lifts the ruling; or, with --lift PAPER, lift a ruling (a verdict's, or a review's accept or reject)."""
     from claimtrack.verdict import record_verdict
 
+    if (status is None) == (lift is None):
+        raise InvalidArgument("--status", "give --status for a verdict, or --lift PAPER to lift a ruling (not both)")
+    if lift is not None:
+        from claimtrack.config import load_settings
+        from claimtrack.review import lift as lift_ruling
+
+        settings = load_settings()
+        claim, lifted, moved = lift_ruling(
+            workspace(ctx),
+            claim_id,
+            lift,
+            by=by or getpass.getuser(),
+            because=because,
+            threshold=settings.judge_threshold,
+            margin=settings.status_margin,
+        )
+        typer.echo(f"{claim.id}: lifted the ruling ({lifted.lifted}) on {lifted.source}")
+        typer.echo(f"  {moved.from_} -> {moved.to}: {moved.rationale}" if moved else f"  status stays {claim.status}")
+        return
+    assert status is not None
     claim = record_verdict(
         store(ctx), claim_id, status, because, by=by or getpass.getuser(), evidence=evidence or [], scope=scope
     )
     change = claim.latest_change
     assert change is not None  # record_verdict just recorded it
-    typer.echo(
-        f"{claim.id}: {change.from_} -> {change.to} (pinned: the evidence it overrules never decides this claim again)"
-    )
+    typer.echo(f"{claim.id}: {change.from_} -> {change.to} (pinned: the papers it overrules stay out until lifted)")
 
 
 def validate(

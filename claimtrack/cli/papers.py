@@ -22,7 +22,12 @@ papers_app = typer.Typer(
 @papers_app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="arXiv metadata snapshot: JSON lines (.jsonl or .jsonl.gz).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="arXiv metadata snapshot as downloaded: JSON lines, gzipped or zipped (docs/discovery.md)."
+        ),
+    ],
     category: Annotated[
         list[str],
         typer.Option("--category", help="Keep papers in this category (prefix, e.g. cs.CL or cs.); repeatable."),
@@ -32,7 +37,8 @@ def import_(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Import arXiv's metadata snapshot, streaming; a paper already stored is updated only if it changed."""
+    """Import arXiv's metadata snapshot, streaming, with a progress bar; a paper already stored is updated only
+    if it changed."""
     from claimtrack.discovery.snapshot import import_snapshot
     from claimtrack.errors import InvalidArgument
     from claimtrack.ledger import Ledger
@@ -44,8 +50,9 @@ def import_(
         except ValueError:
             raise InvalidArgument("--since", f"'{since}' is not a date (YYYY-MM-DD)") from None
     ws = workspace(ctx)
-    with Ledger.open(ws) as ledger:
-        summary = import_snapshot(ledger, file, categories=category, since=since_date)
+    size = file.stat().st_size if file.is_file() else 0
+    with Ledger.open(ws) as ledger, _progress(size, _reading_line, counts=False) as progress:
+        summary = import_snapshot(ledger, file, categories=category, since=since_date, progress=progress)
     for number, problem in summary.bad:
         typer.echo(f"{file}:{number}: skipped: {problem}", err=True)
     if as_json:
@@ -123,7 +130,7 @@ def index(
     with Ledger.open(ws) as ledger:
         total = ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
         paper_index = PaperIndex(ws.state_dir, ledger, load_settings())
-        with _progress(total) as progress:
+        with _progress(total, _embedding_line(total)) as progress:
             embedded = paper_index.sync(batch=batch, progress=progress)
         stored = paper_index.collection.count()
     if as_json:
@@ -151,10 +158,17 @@ def discover_command(
     ws = workspace(ctx)
     with Ledger.open(ws) as ledger:
         result = discover(ws, ledger, claim, settings=load_settings(), offline=offline, k=k)
+    from claimtrack.agent.summary import what_to_do
+
     for failure in result.failures:
         typer.echo(f"{failure.source}: {failure.message}", err=True)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
+    advice = what_to_do(
+        ((f.source, f.message) for f in result.failures), offline=f"claimtrack discover {claim.id} --offline"
+    )
+    if advice:
+        typer.echo(advice, err=True)
     if as_json:
         data = asdict(result)
         for candidate, original in zip(data["candidates"], result.candidates, strict=True):
@@ -184,35 +198,52 @@ def discover_command(
 
 
 @contextlib.contextmanager
-def _progress(total: int) -> Iterator[Callable[[int, int], None]]:
-    """progress(checked, embedded) on stderr: a bar on a terminal; otherwise a line at first and then at most
-    every 10 s, and at the end (logs, cron); nothing with -q."""
+def _progress(
+    total: int, line: Callable[[int, int], str], *, counts: bool = True
+) -> Iterator[Callable[[int, int], None]]:
+    """progress(done, detail) on stderr: a bar on a terminal (described by `line`, with done/total when `counts`,
+    else a percentage); otherwise `line` at first, then at most every 10 s, and at the end (logs, cron);
+    nothing with -q."""
     from claimtrack.cli import logs
 
     if logs.quiet():
-        yield lambda checked, embedded: None
+        yield lambda done, detail: None
         return
     if not sys.stderr.isatty():
         shown = {"at": 0.0, "line": ""}
 
-        def plain(checked: int, embedded: int) -> None:
-            line = f"checked {checked}/{total} papers, embedded {embedded}"
+        def plain(done: int, detail: int) -> None:
+            text = line(done, detail)
             due = time.monotonic() - shown["at"] >= 10
-            if line != shown["line"] and (due or checked == total):
-                typer.echo(line, err=True)
-                shown.update(at=time.monotonic(), line=line)
+            if text != shown["line"] and (due or done == total):
+                typer.echo(text, err=True)
+                shown.update(at=time.monotonic(), line=text)
 
         yield plain
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    amount = MofNCompleteColumn() if counts else TaskProgressColumn()
+    columns = (TextColumn("{task.description}"), BarColumn(), amount, TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task("embedding papers", total=total)
-        yield lambda checked, embedded: bar.update(
-            task, completed=checked, description=f"embedding papers ({embedded} embedded)"
-        )
+        task = bar.add_task(line(0, 0), total=total)
+        yield lambda done, detail: bar.update(task, completed=done, description=line(done, detail))
+
+
+def _embedding_line(total: int) -> Callable[[int, int], str]:
+    return lambda checked, embedded: f"checked {checked}/{total} papers, embedded {embedded}"
+
+
+def _reading_line(read: int, total: int) -> str:
+    return f"importing: read {read / 1e6:,.0f} of {total / 1e6:,.0f} MB"
 
 
 def _cut(text: str, width: int) -> str:

@@ -94,6 +94,12 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
             )
     if summary.offline:
         out.append("offline: discovery used the ledger and imported snapshots only")
+    jobs = summary.replication_jobs
+    if summary.collected or any(jobs.values()):
+        out.append(
+            f"replication: {len(summary.collected)} jobs collected; {jobs.get('pending', 0)} claims wait on a pending"
+            f" job, {jobs.get('failed', 0)} on a failed one (`claimtrack replicate --jobs`)"
+        )
     out.append(f"status changes: {totals['status_changes']}")
     for claim in summary.changes:
         change = claim.change or {}
@@ -112,6 +118,9 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
             notes.setdefault(failure_cause(note), []).append(claim.claim_id)
     for note, hit in notes.items():
         out.append(f"  note: {note} ({_claims(list(dict.fromkeys(hit)))})")
+    advice = summary.what_to_do()
+    if advice:
+        out.append(advice)
     return "\n".join(out)
 
 

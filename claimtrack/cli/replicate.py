@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,6 +13,7 @@ from claimtrack.cli.common import print_json, workspace
 
 if TYPE_CHECKING:
     from claimtrack.replication.api import ReplicationOutcome
+    from claimtrack.workspace import Workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +44,14 @@ def replicate(
     collect: Annotated[
         bool, typer.Option("--collect", help="Collect finished Slurm jobs and record their evidence.")
     ] = False,
+    list_jobs: Annotated[
+        bool,
+        typer.Option("--jobs", help="Collect what has come back, then list every job and where it stands."),
+    ] = False,
+    retry: Annotated[
+        str | None,
+        typer.Option("--retry", metavar="JOB", help="Run a failed job again (on Slurm: its unfinished models)."),
+    ] = None,
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow models that ship their own Python code.")
     ] = False,
@@ -52,17 +64,26 @@ def replicate(
     from claimtrack.errors import InvalidArgument, SourceError
     from claimtrack.replication.api import collect as collect_jobs
     from claimtrack.replication.api import replicate as run
+    from claimtrack.replication.api import retry as rerun
 
     ws = workspace(ctx)
+    modes = [name for name, on in (("--collect", collect), ("--jobs", list_jobs), ("--retry", retry)) if on]
+    if len(modes) > 1:
+        raise InvalidArgument(modes[1], f"cannot be combined with {modes[0]}")
+    if modes and claim_id is not None:
+        raise InvalidArgument("CLAIM_ID", f"{modes[0]} takes no claim id")
+    if list_jobs:
+        _list_jobs(ws, as_json)
+        return
     if collect:
-        if claim_id is not None:
-            raise InvalidArgument("CLAIM_ID", "--collect takes no claim id; it collects every submitted job")
         outcomes = collect_jobs(ws)
+    elif retry is not None:
+        outcomes = [rerun(ws, retry)]
     elif claim_id is None:
-        raise InvalidArgument("CLAIM_ID", "missing (or pass --collect)")
+        raise InvalidArgument("CLAIM_ID", "missing (or pass --collect, --jobs or --retry JOB)")
     else:
-        outcomes = [
-            run(
+        with _stages_shown():
+            outcome = run(
                 ws,
                 claim_id,
                 models=model,
@@ -72,7 +93,7 @@ def replicate(
                 executor=executor,
                 trust_remote_code=trust_remote_code,
             )
-        ]
+        outcomes = [outcome]
     if as_json:
         print_json([_as_dict(o) for o in outcomes])
     else:
@@ -83,6 +104,47 @@ def replicate(
     failed = [o for o in outcomes if o.error]
     if failed:
         raise SourceError("replication", failed[0].error or "failed")
+
+
+@contextlib.contextmanager
+def _stages_shown() -> Iterator[None]:
+    """lm-eval's stages (replication/progress.py logs them at info) as this command's progress lines: shown by
+    default, as `run` shows its steps, and hidden under -q."""
+    from claimtrack.cli import logs
+
+    stages = logging.getLogger("claimtrack.replication.progress")
+    level = stages.level
+    if not logs.quiet() and not stages.isEnabledFor(logging.INFO):
+        stages.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        stages.setLevel(level)
+
+
+def _list_jobs(ws: Workspace, as_json: bool) -> None:
+    from claimtrack.replication.api import collect
+    from claimtrack.replication.board import job_lines
+
+    collect(ws)  # failures show in the list, with their reason
+    lines = job_lines(ws)
+    if as_json:
+        print_json([line.as_dict() for line in lines])
+        return
+    if not lines:
+        typer.echo("no replication jobs yet")
+    for line in lines:
+        where = f" {line.external_id}" if line.external_id else ""
+        head = f"{line.job_id}  {line.state:<7}  {line.claim_id}  {line.executor}{where}  {line.submitted_at}"
+        typer.echo(head)
+        typer.echo(f"    models: {', '.join(line.models)}")
+        if line.tasks and line.state != "done":
+            typer.echo("    tasks: " + ", ".join(f"{t} {s}" for t, s in line.tasks.items()))
+        if line.cache_hits:
+            typer.echo(f"    {line.cache_hits} lm-eval requests answered from the request cache")
+        if line.state == "failed":
+            typer.echo(f"    {line.reason or 'failed'}: {line.error}")
+            typer.echo(f"    retry: {line.retry}")
 
 
 def _as_dict(outcome: ReplicationOutcome) -> dict:
@@ -105,6 +167,8 @@ def _line(outcome: ReplicationOutcome) -> str:
         return f"{outcome.job_id}: submitted ({outcome.note})"
     m = outcome.metrics
     head = f"{outcome.job_id}: {'cached' if outcome.cached else 'done'}"
+    if m.get("cache_hits"):
+        head += f" ({m['cache_hits']} lm-eval requests answered from the request cache)"
     if outcome.evidence is not None:
         effect = f"effect {m['effect']:+.3f} +/- {m['stderr']:.3f} ({m['metric']}, n={m['n_items']})"
         return f"{head}; {outcome.evidence.stance.value}: {effect}"

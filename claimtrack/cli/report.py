@@ -65,7 +65,8 @@ def status(
     """Report each claim's status, why it last changed, its evidence and what waits for review."""
     import json
 
-    from claimtrack.reports.common import judge_standing, parse_since, pending_by_claim
+    from claimtrack.replication.board import open_by_claim as open_jobs
+    from claimtrack.reports.common import judge_standing, parse_since, pending_by_claim, recent_runs
     from claimtrack.reports.status import build_status
     from claimtrack.review import open_by_claim
 
@@ -73,7 +74,15 @@ def status(
         raise InvalidArgument("--format", f"'{fmt}' is not one of {', '.join(FORMATS)}")
     start = parse_since(since) if since is not None else None
     st = store(ctx)
-    report = build_status(st.load(), pending_by_claim(st.ws), start, open_by_claim(st.ws), judge_standing(st.ws))
+    report = build_status(
+        st.load(),
+        pending_by_claim(st.ws),
+        start,
+        open_by_claim(st.ws),
+        recent_runs(st.ws),
+        open_jobs(st.ws),
+        judge_standing(st.ws),
+    )
     if fmt == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":

@@ -39,12 +39,14 @@ def review(
 
     `review [CLAIM_ID]` lists open items: the claim, the paper, both stances, quotes and confidences.
     `review accept ITEM` counts the first judgement as confirmed and re-decides the claim at once;
-    `review reject ITEM` overrules it for good. Both are dated person's decisions in the claim's history.
+    `review reject ITEM` rules the paper out for the claim. Both are rulings on the (claim, paper) pair that
+    hold through any re-judgement until lifted (`verdict ID --lift PAPER`); the listing shows those in force.
     """
     from claimtrack.config import load_settings
     from claimtrack.ledger import Ledger
     from claimtrack.models import quote_origin
-    from claimtrack.review import decide_item, items
+    from claimtrack.review import decide_item, items, reconcile
+    from claimtrack.rulings import rulings
     from claimtrack.store import Store
 
     ws = workspace(ctx)
@@ -86,10 +88,18 @@ def review(
         queue = []
     else:
         with Ledger(ws.ledger_path) as ledger:
+            reconcile(ledger, ws)  # a decision a crash left half-written: the claim's history says how it stands
             queue = items(ledger, target)
+    library = Store(ws).read()
+    claims = [library.claim(target)] if target is not None else list(library.claims.values())
+    ruled = [(c.id, r) for c in claims for r in rulings(c).values()]
     if as_json:
         print_json([entry.as_dict() for entry in queue])
         return
+    if ruled:
+        typer.echo("rulings in force (lift one with `claimtrack verdict ID --lift PAPER --because ...`):")
+        for claim_id, ruling in ruled:
+            typer.echo(f"  {claim_id}  {ruling.line()}")
     if not queue:
         typer.echo("nothing waits for review")
         return

@@ -1,4 +1,5 @@
-"""Import arXiv's metadata snapshot (one JSON object per line), streaming, in bounded memory.
+"""Import arXiv's metadata snapshot (one JSON object per line; plain, gzipped or zipped), streaming, in bounded
+memory.
 
 Lines are read one at a time and stored in batches of `batch` papers per transaction, so a multi-GB file
 never sits in memory and an interrupted import keeps every finished batch. Papers are keyed by their
@@ -9,15 +10,18 @@ paper is reported with its line number; the rest of the file is still imported.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import gzip
 import io
 import json
+import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from claimtrack.errors import InvalidArgument, InvalidInput
 from claimtrack.ids import parse_arxiv_id
@@ -111,25 +115,62 @@ def _authors(record: dict) -> list[str]:
     return [a.strip() for a in str(text).replace(" and ", ", ").split(",") if a.strip()] if text else []
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) for a .jsonl or .jsonl.gz file, one line in memory at a time. A .gz file that is cut
-    off or not gzip at all is an InvalidInput naming the line where reading stopped."""
-    opener = gzip.open if path.suffix == ".gz" else open
+def read_lines(path: Path, progress: Progress | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a snapshot as downloaded, one line in memory at a time: plain JSON lines, gzipped,
+    or a zip archive holding one such file (Kaggle's download), told apart by their first bytes, not their
+    names. `progress(read, total)` hears the bytes of the file read so far. A damaged or cut-off file is an
+    InvalidInput naming the line where reading stopped."""
     number = 0
+    total = path.stat().st_size
     try:
-        with opener(path, "rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+        with path.open("rb") as raw, _opened(path, raw) as stream:
+            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
             for number, line in enumerate(text, start=1):
+                if progress is not None and number % PROGRESS_EVERY == 0:
+                    progress(raw.tell(), total)
                 yield number, line
-    except (EOFError, OSError, zlib.error) as exc:
+        if progress is not None:
+            progress(total, total)
+    except (EOFError, OSError, zlib.error, zipfile.BadZipFile) as exc:
         message = f"cannot be read ({exc}); the lines before it were imported"
         raise InvalidInput(path, f"line {number + 1}", message) from None
 
 
+PROGRESS_EVERY = 1000  # lines between progress reports
+Progress = Callable[[int, int], None]
+
+
+@contextlib.contextmanager
+def _opened(path: Path, raw: BinaryIO) -> Iterator[BinaryIO]:
+    """The decompressed stream over `raw`: gzip and zip by their magic bytes, else the file itself."""
+    magic = raw.read(4)
+    raw.seek(0)
+    if magic[:2] == b"\x1f\x8b":
+        with gzip.GzipFile(fileobj=raw) as stream:
+            yield stream
+    elif magic == b"PK\x03\x04":
+        with zipfile.ZipFile(raw) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                names = ", ".join(m.filename for m in members) or "nothing"
+                raise InvalidInput(path, "archive", f"holds {names}; expected one JSON-lines file")
+            with archive.open(members[0]) as stream:
+                yield stream
+    else:
+        yield raw
+
+
 def import_snapshot(
-    ledger: Ledger, path: Path, *, batch: int = 2000, categories: Iterable[str] = (), since: dt.date | None = None
+    ledger: Ledger,
+    path: Path,
+    *,
+    batch: int = 2000,
+    categories: Iterable[str] = (),
+    since: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> ImportSummary:
-    """Stream the file into the ledger. `categories` keeps papers in any of them (prefix 'cs.' works)."""
+    """Stream the file into the ledger. `categories` keeps papers in any of them (prefix 'cs.' works);
+    `progress(read, total)` hears the bytes read."""
     if not path.is_file():
         raise InvalidArgument(path, "no such file")
     summary = ImportSummary()
@@ -138,7 +179,7 @@ def import_snapshot(
     (cache,) = ledger.conn.execute("PRAGMA cache_size").fetchone()
     ledger.conn.execute("PRAGMA cache_size = -65536")
     try:
-        for papers in _parsed(path, batch, tuple(categories), since, summary):
+        for papers in _parsed(path, batch, tuple(categories), since, summary, progress):
             counts = store_papers(ledger, papers, source=SOURCE)
             summary.new += counts.new
             summary.updated += counts.updated
@@ -149,11 +190,16 @@ def import_snapshot(
 
 
 def _parsed(
-    path: Path, batch: int, wanted: tuple[str, ...], since: dt.date | None, summary: ImportSummary
+    path: Path,
+    batch: int,
+    wanted: tuple[str, ...],
+    since: dt.date | None,
+    summary: ImportSummary,
+    progress: Progress | None,
 ) -> Iterator[list[Paper]]:
     """The file's papers in batches, with unreadable and filtered lines counted in `summary`."""
     pending: list[Paper] = []
-    lines = read_lines(path)
+    lines = read_lines(path, progress)
     while True:
         try:
             number, line = next(lines)

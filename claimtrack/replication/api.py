@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -17,18 +18,19 @@ from typing import Any
 
 from claimtrack.errors import InvalidArgument, InvalidInput
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Evidence, EvidenceKind, Stance
+from claimtrack.models import Claim, Evidence, EvidenceKind, ModelScore, Replication, Stance
 from claimtrack.replication import jobs, rule
 from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.metrics import Outcome
 from claimtrack.replication.models import Chosen, ModelRef, choose_models, needs_remote_code
-from claimtrack.replication.runner import Settings, run_model
+from claimtrack.replication.queue import TaskState
+from claimtrack.replication.runner import ModelRun, Settings, run_model
 from claimtrack.replication.specs import Spec, spec_for
 from claimtrack.replication.tasks import content_hash
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
-__all__ = ["ReplicationOutcome", "collect", "replicate", "spec_for"]
+__all__ = ["ReplicationOutcome", "collect", "replicate", "retry", "spec_for"]
 EXECUTORS = ("local", "slurm")
 
 
@@ -115,50 +117,108 @@ def replicate(
             return ReplicationOutcome(
                 job_id, cached=True, evidence=None, state="submitted", note="submitted earlier; not yet collected"
             )
-        book.start(inputs, claim.id, executor, run_id)
         payload = _payload(ws, job_id, claim, spec, chosen, inputs, batch_size, run_id)
-        if executor == "slurm":
-            from claimtrack.replication import slurm
+        book.start(inputs, claim.id, executor, run_id, payload)
+        return _launch(ws, book, payload, executor, range(len(chosen)))
 
-            try:
-                external = slurm.submit(ws, payload, device)
-            except ReplicationFailed as exc:
-                book.failed(job_id, exc.message())
-                return ReplicationOutcome(job_id, cached=False, evidence=None, error=exc.message(), state="failed")
-            book.submitted(job_id, external)
-            return ReplicationOutcome(
-                job_id, cached=False, evidence=None, state="submitted", note=f"submitted as {external}"
-            )
+
+def _launch(
+    ws: Workspace,
+    book: jobs.JobBook,
+    payload: dict[str, Any],
+    executor: str,
+    models: Sequence[int],
+    kept: Sequence[str | None] | None = None,
+) -> ReplicationOutcome:
+    """Run the job here, or submit `models` (indices) to Slurm beside the tasks `kept` from an earlier try."""
+    job_id = payload["job_id"]
+    if executor == "slurm":
+        from claimtrack.replication import slurm
+
         try:
-            result = execute(payload)
+            submitted = slurm.submit(ws, payload, payload["run"]["device"], models)
         except ReplicationFailed as exc:
             book.failed(job_id, exc.message())
             return ReplicationOutcome(job_id, cached=False, evidence=None, error=exc.message(), state="failed")
-        except BaseException:
-            book.failed(job_id, "interrupted")
-            raise
-        return _finish(ws, book, job_id, result, cached=False)
+        tasks = list(kept or [None] * len(payload["models"]))
+        for index, task in zip(models, submitted, strict=True):
+            tasks[index] = task
+        book.submitted(job_id, [t for t in tasks if t])
+        note = f"submitted as {jobs.array_id(submitted)}, a task per model ({len(submitted)} of {len(tasks)})"
+        return ReplicationOutcome(job_id, cached=False, evidence=None, state="submitted", note=note)
+    try:
+        result = execute(payload)
+    except ReplicationFailed as exc:
+        book.failed(job_id, exc.message(), "error")
+        return ReplicationOutcome(job_id, cached=False, evidence=None, error=exc.message(), state="failed")
+    except BaseException:
+        book.failed(job_id, "interrupted")
+        raise
+    return _finish(ws, book, job_id, result, cached=False)
 
 
 def collect(ws: Workspace) -> list[ReplicationOutcome]:
-    """Finish every submitted job whose result has come back; report the ones that failed."""
+    """Finish every submitted job whose tasks have all come back; a job with a task that failed fails, naming
+    the models it lacks (its verdict needs them all)."""
     from claimtrack.replication import slurm
 
     outcomes = []
     with Ledger.open(ws) as ledger:
         book = jobs.JobBook(ledger)
-        for row in book.pending():
-            state, value = slurm.poll(ws, row["external_id"])
-            if state == "pending":
+        rows = book.pending()
+        states = slurm.poll(ws, [t for row in rows for t in jobs.tasks_of(row)])
+        for row in rows:
+            tasks = [states[t] for t in jobs.tasks_of(row)]
+            if any(t.state in ("pending", "running") for t in tasks):
                 continue
-            if state == "failed":
-                book.failed(row["id"], str(value))
-                outcomes.append(
-                    ReplicationOutcome(row["id"], cached=False, evidence=None, error=str(value), state="failed")
-                )
+            payload = json.loads(row["payload_json"]) if row.get("payload_json") else None
+            failed = [(i, t) for i, t in enumerate(tasks) if t.state == "failed"]
+            if failed:
+                error = _missing(payload, failed)
+                book.failed(row["id"], error, ",".join(dict.fromkeys(t.reason or "error" for _, t in failed)))
+                outcomes.append(ReplicationOutcome(row["id"], cached=False, evidence=None, error=error, state="failed"))
                 continue
-            outcomes.append(_finish(ws, book, row["id"], value, cached=False))
+            values = [t.value for t in tasks]
+            result = combine(payload, values) if payload else values[0]  # a job from before tasks: its result
+            outcomes.append(_finish(ws, book, row["id"], result, cached=False))
     return outcomes
+
+
+def _missing(payload: dict[str, Any] | None, failed: list[tuple[int, TaskState]]) -> str:
+    """Why a job failed: its task's message, or, with several models, which models it lacks and why."""
+    names = [m["ref"]["name"] for m in payload["models"]] if payload else []  # none: a job from before tasks
+    if len(names) <= 1:
+        return failed[0][1].message or "failed"
+    parts = [f"model {i + 1} of {len(names)} ({names[i]}): {t.message}" for i, t in failed]
+    return "no verdict without every model; missing " + "; ".join(parts)
+
+
+def retry(ws: Workspace, job_id: str) -> ReplicationOutcome:
+    """Run a failed job again the way it ran before; on Slurm, only the models whose task did not finish go
+    again, and each task answers what it had already computed from its request cache."""
+    with Ledger.open(ws) as ledger:
+        book = jobs.JobBook(ledger)
+        row = book.get(job_id)
+        if row is None:
+            raise InvalidArgument("--retry", f"no replication job '{job_id}' (claimtrack replicate --jobs lists them)")
+        if row["state"] != "failed":
+            raise InvalidArgument("--retry", f"job {job_id} is {row['state']}; only a failed job is retried")
+        if not row.get("payload_json"):
+            raise InvalidArgument(
+                "--retry", f"job {job_id} predates retries; run `claimtrack replicate {row['claim_id']}` again"
+            )
+        payload = json.loads(row["payload_json"])
+        models: Sequence[int] = range(len(payload["models"]))
+        kept: list[str | None] | None = None
+        if row["executor"] == "slurm" and row.get("tasks_json"):
+            from claimtrack.replication import slurm
+
+            tasks = jobs.tasks_of(row)
+            states = slurm.poll(ws, tasks)
+            kept = [t if states[t].state == "done" else None for t in tasks]
+            models = [i for i, t in enumerate(kept) if t is None]
+        book.restart(job_id)
+        return _launch(ws, book, payload, row["executor"], models, kept)
 
 
 def _payload(
@@ -193,17 +253,28 @@ def _payload(
     }
 
 
+def execute_model(payload: dict[str, Any], index: int) -> ModelRun:
+    """One model's lm-eval runs for the job (a task of its Slurm array, or a step of a local run)."""
+    ws = Workspace(root=Path(payload["root"]), state_dir=Path(payload["state_dir"]))
+    spec = Spec.model_validate(payload["spec"])
+    ref = ModelRef(**payload["models"][index]["ref"])
+    work = jobs.work_dir(ws, payload["job_id"]) / f"model-{index}"
+    return run_model(ws, spec.probe, ref, Settings(**payload["run"]), work)
+
+
 def execute(payload: dict[str, Any]) -> dict[str, Any]:
-    """Run lm-eval for every model, measure, apply the rule, and store the result JSON; returns it."""
+    """Run lm-eval for every model in turn, then `combine`."""
+    return combine(payload, [execute_model(payload, i) for i in range(len(payload["models"]))])
+
+
+def combine(payload: dict[str, Any], runs: list[ModelRun]) -> dict[str, Any]:
+    """Measure every model's runs, apply the rule, and store the result JSON; returns it."""
     ws = Workspace(root=Path(payload["root"]), state_dir=Path(payload["state_dir"]))
     spec = Spec.model_validate(payload["spec"])
     run = Settings(**payload["run"])
     job_id = payload["job_id"]
     chosen = [Chosen(ModelRef(**m["ref"]), m["role"]) for m in payload["models"]]
     started = time.perf_counter()
-    runs = [
-        run_model(ws, spec.probe, c.ref, run, jobs.work_dir(ws, job_id) / f"model-{i}") for i, c in enumerate(chosen)
-    ]
     measured = rule.measure(spec, [r.tables for r in runs])
     for r in runs:
         r.extra |= rule.describe(r.tables)
@@ -236,6 +307,8 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
                 "seconds": round(r.seconds, 2),
                 "items": r.items,
                 "seconds_per_item": round(r.seconds / r.items, 4) if r.items else None,
+                "requests": r.requests,
+                "cache_hits": r.cache_hits,
             }
             for i, (c, r) in enumerate(zip(chosen, runs, strict=True))
         ],
@@ -245,7 +318,8 @@ def execute(payload: dict[str, Any]) -> dict[str, Any]:
             {cond: {item: _compact(o) for item, o in table.items()} for cond, table in r.tables.items()} for r in runs
         ],
         "lm_eval_calls": sum(2 if any(k == "answer" for k in r.results) else 1 for r in runs),
-        "seconds": round(time.perf_counter() - started, 2),
+        "cache_hits": sum(r.cache_hits for r in runs),
+        "seconds": round(time.perf_counter() - started + sum(r.seconds for r in runs), 2),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     jobs.write_result(jobs.result_path(ws, job_id), result)
@@ -266,16 +340,53 @@ def _finish(
     summary = _summary(result)
     evidence = _evidence(result) if result.get("verdict") else None
     note = None if evidence else "one model only: metrics recorded, no verdict (the rule compares two models)"
-    if evidence is not None:
+    record = replication_record(result, evidence.id if evidence else None)
 
-        def add(claim: Claim) -> None:
-            claim.add_evidence([evidence])  # a job collected twice adds nothing the second time
+    def add(claim: Claim) -> None:
+        claim.record_replication(record)  # a job collected twice adds nothing the second time
+        if evidence is not None:
+            claim.add_evidence([evidence])
 
-        Store(ws).update_claim(result["claim_id"], add)
+    Store(ws).update_claim(result["claim_id"], add)
     if not cached:
-        book.count_call(job_id, int(result.get("lm_eval_calls", 0)))
+        book.count_call(job_id, int(result.get("lm_eval_calls", 0)), int(result.get("cache_hits", 0)))
     book.done(job_id, path, evidence.id if evidence else None)
     return ReplicationOutcome(job_id, cached=cached, evidence=evidence, metrics=summary, note=note)
+
+
+def replication_record(result: dict[str, Any], evidence_id: str | None) -> Replication:
+    """A finished job's result file as the record its claim keeps (one model or two)."""
+    spec = Spec.model_validate(result["inputs"]["spec"])
+    models = [
+        ModelScore(model=_label(m), role=m["role"], value=_finite(m["metric"]), stderr=_finite(m["metric_stderr"]))
+        for m in result["models"]
+    ]
+    measurement = result["measurement"]
+    if len(models) > 1:
+        value, stderr = _finite(measurement["effect"]), _finite(measurement["stderr"])
+    else:
+        value, stderr = models[0].value, models[0].stderr
+    n = measurement.get("n_items")
+    return Replication(
+        job=result["job_id"],
+        spec=spec.id,
+        task=result["probe"],
+        metric=result["metric"],
+        n=int(n if n is not None else result["models"][0].get("items") or 0),
+        models=models,
+        value=value,
+        interval=None
+        if value is None or stderr is None
+        else (value - spec.rule.z * stderr, value + spec.rule.z * stderr),
+        stance=Stance(result["verdict"]["stance"]) if result.get("verdict") else None,
+        evidence=evidence_id,
+        at=dt.datetime.fromisoformat(result["finished_at"]),
+        run=result.get("run_id"),
+    )
+
+
+def _finite(value: Any) -> float | None:
+    return None if value is None or math.isnan(float(value)) else float(value)
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -290,6 +401,7 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         out[f"seconds_per_item_{m['role']}"] = m["seconds_per_item"]
     if result.get("verdict"):
         out["stance"] = result["verdict"]["stance"]
+    out["cache_hits"] = result.get("cache_hits", 0)
     return out
 
 

@@ -92,15 +92,18 @@ class JobBook:
         row = self.ledger.conn.execute("SELECT * FROM replication_jobs WHERE id = ?", (job_id,)).fetchone()
         return dict(row) if row else None
 
-    def start(self, inputs: JobInputs, claim_id: str, executor: str, run_id: str | None) -> str:
+    def start(
+        self, inputs: JobInputs, claim_id: str, executor: str, run_id: str | None, payload: dict[str, Any]
+    ) -> str:
         """Create (or reset, when retrying a failed or abandoned job) the record; returns the job id."""
         job_id = inputs.job_id()
         with self.ledger.transaction() as conn:
             conn.execute(
                 "INSERT INTO replication_jobs(id, cache_key, claim_id, spec_id, executor, state, created_at,"
-                " inputs_json, run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-                " state='running', executor=excluded.executor, created_at=excluded.created_at, finished_at=NULL,"
-                " error=NULL, external_id=NULL, run_id=excluded.run_id",
+                " inputs_json, run_id, payload_json) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET state='running', executor=excluded.executor,"
+                " created_at=excluded.created_at, finished_at=NULL, error=NULL, reason=NULL, external_id=NULL,"
+                " tasks_json=NULL, submitted_at=NULL, run_id=excluded.run_id, payload_json=excluded.payload_json",
                 (
                     job_id,
                     inputs.key(),
@@ -110,6 +113,7 @@ class JobBook:
                     _now(),
                     json.dumps(inputs.as_dict(), sort_keys=True),
                     run_id,
+                    json.dumps(payload, sort_keys=True),
                 ),
             )
         log.info(
@@ -117,22 +121,38 @@ class JobBook:
         )
         return job_id
 
-    def count_call(self, job_id: str, calls: int) -> None:
-        with self.ledger.transaction() as conn:
-            conn.execute("UPDATE replication_jobs SET lm_eval_calls = lm_eval_calls + ? WHERE id = ?", (calls, job_id))
-
-    def submitted(self, job_id: str, external_id: str) -> None:
-        log.info("replication job %s submitted as %s", job_id, external_id)
+    def restart(self, job_id: str) -> None:
+        """A failed job goes again (`replicate --retry`): its tasks that finished are kept."""
+        log.info("replication job %s retried", job_id)
         with self.ledger.transaction() as conn:
             conn.execute(
-                "UPDATE replication_jobs SET state='submitted', external_id=? WHERE id=?", (external_id, job_id)
+                "UPDATE replication_jobs SET state='running', error=NULL, reason=NULL, finished_at=NULL WHERE id=?",
+                (job_id,),
             )
 
-    def failed(self, job_id: str, error: str) -> None:
+    def count_call(self, job_id: str, calls: int, cache_hits: int = 0) -> None:
+        with self.ledger.transaction() as conn:
+            conn.execute(
+                "UPDATE replication_jobs SET lm_eval_calls = lm_eval_calls + ?, cache_hits = ? WHERE id = ?",
+                (calls, cache_hits, job_id),
+            )
+
+    def submitted(self, job_id: str, tasks: list[str]) -> None:
+        """The job's tasks (a '<cluster>:<job id>' per model) are queued; external_id names their array."""
+        external = array_id(tasks)
+        log.info("replication job %s submitted as %s", job_id, external)
+        with self.ledger.transaction() as conn:
+            conn.execute(
+                "UPDATE replication_jobs SET state='submitted', external_id=?, tasks_json=?, submitted_at=? WHERE id=?",
+                (external, json.dumps(tasks), _now(), job_id),
+            )
+
+    def failed(self, job_id: str, error: str, reason: str | None = None) -> None:
         log.info("replication job %s failed: %s", job_id, error)
         with self.ledger.transaction() as conn:
             conn.execute(
-                "UPDATE replication_jobs SET state='failed', error=?, finished_at=? WHERE id=?", (error, _now(), job_id)
+                "UPDATE replication_jobs SET state='failed', error=?, reason=?, finished_at=? WHERE id=?",
+                (error, reason, _now(), job_id),
             )
 
     def done(self, job_id: str, result_path: Path, evidence_id: str | None) -> None:
@@ -153,6 +173,23 @@ class JobBook:
             "SELECT * FROM replication_jobs WHERE claim_id=? ORDER BY created_at", (claim_id,)
         )
         return [dict(r) for r in rows]
+
+    def all(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.ledger.conn.execute("SELECT * FROM replication_jobs ORDER BY created_at, id")]
+
+
+def tasks_of(row: dict[str, Any]) -> list[str]:
+    """A submitted job's tasks, one per model; a job submitted before tasks were kept had one."""
+    if row.get("tasks_json"):
+        return list(json.loads(row["tasks_json"]))
+    return [row["external_id"]] if row.get("external_id") else []
+
+
+def array_id(tasks: list[str]) -> str:
+    """'slurm:12' for tasks 'slurm:12_0', 'slurm:12_1'; tasks of different jobs are listed with commas."""
+    cluster = tasks[0].partition(":")[0] if tasks else ""
+    jobs = dict.fromkeys(t.partition(":")[2].split("_")[0] for t in tasks)
+    return f"{cluster}:{','.join(jobs)}"
 
 
 def results_dir(ws: Workspace) -> Path:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 from claimtrack.replication import metrics
 from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.models import ModelRef
+from claimtrack.replication.progress import logged_progress
 from claimtrack.replication.tasks import GENERATED, TaskFile, data_hash, probe_tasks, resolve
 from claimtrack.workspace import Workspace
 
@@ -46,6 +47,8 @@ class ModelRun:
     seconds: float = 0.0
     items: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    requests: int = 0  # lm-eval requests (one per option scored or text generated)
+    cache_hits: int = 0  # of them, answered from the job's request cache (an earlier, interrupted attempt)
 
 
 def check_device(device: str) -> None:
@@ -56,10 +59,50 @@ def check_device(device: str) -> None:
             raise ReplicationFailed(f"device '{device}' requested but no CUDA GPU is visible")
 
 
+class CacheCount(logging.Handler):
+    """Counts requests lm-eval's CachingLM answers from its cache, from the one line it logs per request
+    type ("Cached requests: N, Requests remaining: M"); lm-eval offers no other way to learn the number."""
+
+    LINE = re.compile(r"Cached requests: (\d+), Requests remaining: (\d+)")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.hits = 0
+        self.requests = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.LINE.search(record.getMessage())
+        if match:
+            self.hits += int(match.group(1))
+            self.requests += int(match.group(1)) + int(match.group(2))
+
+    @contextlib.contextmanager
+    def listening(self) -> Any:
+        logger = logging.getLogger("lm_eval.api.model")
+        level = logger.level
+        logger.addHandler(self)
+        if not logger.isEnabledFor(logging.INFO):
+            logger.setLevel(logging.INFO)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+            logger.setLevel(level)
+
+
 def evaluate(
-    model: ModelRef, include_dir: Path, task_names: list[str], run: Settings, limit: int | None
+    model: ModelRef,
+    include_dir: Path,
+    task_names: list[str],
+    run: Settings,
+    limit: int | None,
+    cache: tuple[Path, CacheCount] | None = None,
 ) -> dict[str, Any]:
-    """One `simple_evaluate` call; any failure inside lm-eval or transformers becomes ReplicationFailed."""
+    """One `simple_evaluate` call; any failure inside lm-eval or transformers becomes ReplicationFailed.
+
+    With `cache` (a path and its counter), every answer lm-eval computes is stored in that SQLite file as it
+    comes, so a requeued or resubmitted task answers what it had done from there instead of again.
+    """
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
@@ -72,8 +115,8 @@ def evaluate(
         model_args["revision"] = model.revision
     manager = TaskManager(include_path=str(include_dir), include_defaults=False)
     try:
-        # lm-eval prints progress notes to stdout; keep stdout for claimtrack's own output (--json).
-        with contextlib.redirect_stdout(sys.stderr):
+        # Its bars and the notes it prints become log lines, and stdout stays claimtrack's (progress.py).
+        with logged_progress(model.label), cache[1].listening() if cache else contextlib.nullcontext():
             results = simple_evaluate(
                 model="hf",
                 model_args=model_args,
@@ -88,6 +131,7 @@ def evaluate(
                 torch_random_seed=run.seed,
                 fewshot_random_seed=run.seed,
                 bootstrap_iters=1000,
+                use_cache=str(cache[0]) if cache else None,
             )
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -135,20 +179,24 @@ def run_model(ws: Workspace, probe: str, model: ModelRef, run: Settings, work: P
     check_device(run.device)
     tasks = probe_tasks(ws, probe)
     started = time.perf_counter()
+    cache = (work / "lm-cache", CacheCount())
     if any(t.stage for t in tasks):
-        out = _run_two_stage(tasks, model, run, work)
+        out = _run_two_stage(tasks, model, run, work, cache)
     else:
-        out = _run_conditions(tasks, model, run, work)
+        out = _run_conditions(tasks, model, run, work, cache)
     out.seconds = time.perf_counter() - started
+    out.requests, out.cache_hits = cache[1].requests, cache[1].hits
     return out
 
 
-def _run_conditions(tasks: list[TaskFile], model: ModelRef, run: Settings, work: Path) -> ModelRun:
+def _run_conditions(
+    tasks: list[TaskFile], model: ModelRef, run: Settings, work: Path, cache: tuple[Path, CacheCount]
+) -> ModelRun:
     include = work / "tasks"
     used: list[Path] = []
     for task in tasks:
         used += resolve(task, include)[1]
-    results = evaluate(model, include, [t.name for t in tasks], run, run.limit)
+    results = evaluate(model, include, [t.name for t in tasks], run, run.limit, cache)
     out = ModelRun(model=model, meta=_meta(results) | {"data_sha256": data_hash(used)})
     for task in tasks:
         condition = task.condition or task.name
@@ -159,21 +207,23 @@ def _run_conditions(tasks: list[TaskFile], model: ModelRef, run: Settings, work:
     return out
 
 
-def _run_two_stage(tasks: list[TaskFile], model: ModelRef, run: Settings, work: Path) -> ModelRun:
+def _run_two_stage(
+    tasks: list[TaskFile], model: ModelRef, run: Settings, work: Path, cache: tuple[Path, CacheCount]
+) -> ModelRun:
     """Stage 1 writes reasoning; stage 2 answers from it cut short or replaced by filler (cot-faithfulness)."""
     by_stage = {t.stage: t for t in tasks}
     reason, answer = by_stage["reason"], by_stage["answer"]
     include = work / "tasks"
     overrides = {"generation_kwargs": {**reason.config.get("generation_kwargs", {}), "max_gen_toks": run.max_gen_toks}}
     _, used = resolve(reason, include, overrides=overrides)
-    first = evaluate(model, include, [reason.name], run, run.limit)
+    first = evaluate(model, include, [reason.name], run, run.limit, cache)
     rows = stage_two_rows(first["samples"][reason.name])
     generated = include / GENERATED
     generated.mkdir(parents=True, exist_ok=True)
     (generated / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     _, more = resolve(answer, include)
     (include / f"{reason.name}.yaml").unlink()  # stage 2 runs alone
-    second = evaluate(model, include, [answer.name], run, None)
+    second = evaluate(model, include, [answer.name], run, None, cache)
     out = ModelRun(model=model, meta=_meta(second) | {"data_sha256": data_hash(used), "stage2_sha256": data_hash(more)})
     out.results = {"reason": _task_metrics(first, reason.name), "answer": _task_metrics(second, answer.name)}
     out.tables = outcomes(second["samples"][answer.name], split_on="condition")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from claimtrack.models import AnchorDecision, Claim
+from claimtrack.models import AnchorDecision, Claim, PaperMerge, RulingLifted
 from claimtrack.reports.common import one_line
 from claimtrack.reports.status import evidence_dict
 from claimtrack.store import Library
@@ -17,13 +17,18 @@ def log_entries(
 ) -> list[dict[str, Any]]:
     """Changes as JSON-ready dicts; a change's evidence ids are resolved to the evidence they name
     (an id the claim no longer holds is kept, marked `missing`). A person's review decisions, which move no
-    status themselves, are entries with `event: review`."""
+    status themselves, are entries with `event: review`; a lifted ruling `event: lift`, and a paper found to be
+    one with another id `event: paper`."""
     claims = [library.claim(claim_id)] if claim_id is not None else list(library.claims.values())
     entries = []
     for claim in claims:
         for decision in claim.history:
-            if isinstance(decision, AnchorDecision) and (since is None or decision.at >= since):
+            if since is not None and decision.at < since:
+                continue
+            if isinstance(decision, AnchorDecision):
                 entries.append(_anchor_entry(claim, decision))
+            elif isinstance(decision, (RulingLifted, PaperMerge)):
+                entries.append({"claim": claim.id, "title": claim.title, **decision.model_dump(mode="json")})
         for decision in claim.review_decisions:
             if since is None or decision.at >= since:
                 entries.append(
@@ -94,6 +99,16 @@ def render_log(entries: list[dict[str, Any]]) -> str:
             out.append(f"    {one_line(e['rationale'])}")
             out += [f"    {change}" for change in e["changes"]]
             out.append("")
+            continue
+        if e["event"] == "lift":
+            out.append(
+                f"{e['at'][:10]}  {e['claim']}  lifted the ruling ({e['lifted']}) on {e['source']}  by {e['by']}"
+            )
+            out += [f"    {one_line(e['rationale'])}", ""]
+            continue
+        if e["event"] == "paper":
+            out.append(f"{e['at'][:10]}  {e['claim']}  paper {e['merged']} is {e['into']}  by {e['by']}")
+            out += [f"    evidence rewritten: {', '.join(e['evidence'])}", ""]
             continue
         if e["event"] == "review":
             out.append(

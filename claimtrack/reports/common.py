@@ -54,6 +54,71 @@ def pending_by_claim(workspace: Workspace) -> dict[str, list[dict[str, Any]]]:
     return dict(grouped)
 
 
+RECENT_RUNS = 5
+"""How many of the newest runs a report describes."""
+
+
+def recent_runs(workspace: Workspace, limit: int = RECENT_RUNS) -> list[dict[str, Any]]:
+    """The newest runs from the ledger's runs table, newest first: when, how they ended, claims checked and
+    failed, status changes, and the sources that failed (with how many claims each hit). Empty without a
+    ledger (a report never creates one)."""
+    if not workspace.ledger_path.exists():
+        return []
+    import json
+
+    from claimtrack.ledger import Ledger
+
+    with Ledger(workspace.ledger_path) as ledger:
+        rows = ledger.conn.execute(
+            "SELECT id, started_at, finished_at, outcome, summary_json FROM runs ORDER BY started_at DESC, rowid DESC"
+            " LIMIT ?",
+            (limit,),
+        ).fetchall()
+    runs = []
+    for row in rows:
+        summary = json.loads(row["summary_json"]) if row["summary_json"] else {}
+        totals = summary.get("totals", {})
+        runs.append(
+            {
+                "id": row["id"],
+                "started_at": row["started_at"],
+                "finished_at": row["finished_at"],
+                "outcome": row["outcome"] or "running or killed",
+                "offline": bool(summary.get("offline")),
+                "claims": totals.get("claims"),
+                "failed": totals.get("failed"),
+                "status_changes": totals.get("status_changes"),
+                "failed_sources": [
+                    {"source": g["source"], "cause": g["cause"], "claims": len(g["claims"])}
+                    for g in summary.get("failures_by_source", [])
+                ],
+            }
+        )
+    return runs
+
+
+def runs_health(runs: list[dict[str, Any]]) -> str | None:
+    """One sentence for a reader when the newest runs checked nothing (every claim failed, or they died), so a
+    quiet report is not taken for "checked, nothing changed"; None when the newest run checked something."""
+    broken = 0
+    for run in runs:
+        if run["outcome"] == "ok" or (run["claims"] and (run["failed"] or 0) < run["claims"]):
+            break
+        broken += 1
+    if not broken:
+        return None
+    runs_text = "The last run" if broken == 1 else f"The last {broken} runs"
+    return (
+        f"{runs_text} checked no claim (every claim failed, or the run did not finish): the statuses below are"
+        " not fresh. `claimtrack doctor` says what is missing."
+    )
+
+
+def failed_sources(run: dict[str, Any]) -> str:
+    """A run's failed sources as text: 'arxiv: connection failed (31 claims); openalex: HTTP 503 (2 claims)'."""
+    return "; ".join(f"{g['source']}: {g['cause']} ({plural(g['claims'], 'claim')})" for g in run["failed_sources"])
+
+
 def one_line(text: str | None) -> str:
     """Collapse whitespace, so a multi-line title or quote cannot break a list or a table."""
     return " ".join((text or "").split())

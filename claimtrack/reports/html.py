@@ -10,7 +10,8 @@ import datetime as dt
 import html
 from typing import Any
 
-from claimtrack.reports.common import STANCE_ORDER, STATUS_ORDER, evidence_sources, plural
+from claimtrack.replication.board import describe
+from claimtrack.reports.common import STANCE_ORDER, STATUS_ORDER, evidence_sources, failed_sources, plural
 
 STATUS_COLOURS = {"untested": "#8a94a6", "holding": "#2f8f5b", "relaxed": "#d08a1e", "superseded": "#c0392b"}
 STANCE_COLOURS = {
@@ -28,7 +29,7 @@ def esc(value: object) -> str:
 
 def render_html(report: dict[str, Any]) -> str:
     claims = report["claims"]
-    body = [_header(report), _changed(report), _timeline(report)]
+    body = [_header(report), _runs(report["runs"]), _changed(report), _timeline(report)]
     for line in report["lines"]:
         body.append(_line(line, claims))
     if report["unlined"]:
@@ -86,6 +87,33 @@ def _header(report: dict[str, Any]) -> str:
         f'<header><h1>claimtrack status report</h1><p class="sub">{plural(totals["claims"], "dated claim")} in'
         f' {plural(len(report["lines"]), "inquiring line")}</p><div class="cards">{cards}</div>'
         f"<nav><ul>{lines}</ul></nav></header>"
+    )
+
+
+def _runs(runs: dict[str, Any]) -> str:
+    """The health of recent runs, so that failed runs are not read as "checked, nothing changed"."""
+    warning = f'<p class="warn"><b>{esc(runs["warning"])}</b></p>' if runs["warning"] else ""
+    if not runs["recent"]:
+        return (
+            f'<section id="runs"><h2>Recent runs</h2>{warning}<p>No run is recorded in this workspace\'s ledger'
+            " yet.</p></section>"
+        )
+
+    def count(value: int | None) -> str:
+        return "?" if value is None else str(value)
+
+    rows = "".join(
+        f'<tr data-run="{esc(r["id"])}"><td class="id">{esc(r["id"])}</td>'
+        f'<td class="date">{esc(r["started_at"][:16].replace("T", " "))}</td>'
+        f'<td>{esc(r["outcome"])}{" (offline)" if r["offline"] else ""}</td><td class="num">{count(r["claims"])}</td>'
+        f'<td class="num">{count(r["failed"])}</td><td class="num">{count(r["status_changes"])}</td>'
+        f"<td>{esc(failed_sources(r)) or '-'}</td></tr>"
+        for r in runs["recent"]
+    )
+    return (
+        f'<section id="runs"><h2>Recent runs</h2>{warning}<table class="runs"><thead><tr><th>Run</th>'
+        "<th>Started</th><th>Outcome</th><th>Claims checked</th><th>Failed</th><th>Status changes</th>"
+        f"<th>Sources that failed</th></tr></thead><tbody>{rows}</tbody></table></section>"
     )
 
 
@@ -250,6 +278,8 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
     else:
         status_line = "<p>Status never changed.</p>"
     checked = esc(c["last_checked"][:10]) if c["last_checked"] else "never"
+    if c.get("replication_job"):
+        status_line += f'<p class="warn">{esc(describe(c["replication_job"]))}</p>'
     evidence = "".join(_evidence(e) for e in c["evidence"]) or '<p class="none">No evidence yet.</p>'
     pending = ""
     if c["pending"]:
@@ -264,8 +294,31 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
         f'<article class="claim" id="{_anchor(line_id, c["id"])}"><h4>{esc(c["title"])} {_badge(c["status"])}</h4>'
         f'<div class="id">{esc(c["id"])} · claimed {esc(c["claimed"] or "?")} · last checked {checked}</div>'
         f'<p class="statement">{esc(c["statement"])}</p><ul class="anchors">{anchors}</ul>{status_line}'
-        f"{_contested(c)}{evidence}{_review(c['review'])}{pending}</article>"
+        f"{_contested(c)}{evidence}{_replications(c['replications'])}{_review(c['review'])}{_rulings(c['rulings'])}{pending}</article>"
     )
+
+
+def _replications(records: list[dict[str, Any]]) -> str:
+    """Finished replication jobs, one model or two: measurements beside the literature."""
+    if not records:
+        return ""
+    rows = "".join(
+        f'<li data-job="{esc(r["job"])}"><span class="nowrap">{esc(r["at"][:10])}</span> {esc(r["text"])}'
+        f' <span class="id">job {esc(r["job"])}</span></li>'
+        for r in records
+    )
+    return (
+        f'<h4>Replications ({len(records)})</h4><p class="why">lm-eval probes; only a two-model comparison can'
+        f' move the status.</p><ul class="pending replications">{rows}</ul>'
+    )
+
+
+def _rulings(items: list[dict[str, Any]]) -> str:
+    """A person's rulings on the claim's papers, in force until lifted."""
+    if not items:
+        return ""
+    rows = "".join(f"<li>{esc(r['line'])}</li>" for r in items)
+    return f'<h4>Rulings ({len(items)})</h4><ul class="pending">{rows}</ul>'
 
 
 def _contested(c: dict[str, Any]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from claimtrack.reports.common import evidence_sources, one_line, plural
+from claimtrack.replication.board import describe
+from claimtrack.reports.common import evidence_sources, failed_sources, one_line, plural
 
 
 def md_text(text: str | None) -> str:
@@ -36,6 +37,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             " (`--trust-judge` / `CLAIMTRACK_TRUST_JUDGE`): its judgements counted by their confidence.",
             "",
         ]
+    out += _runs(report["runs"])
     out += _changed(report)
     for line in report["lines"]:
         out += _line(line, report["claims"])
@@ -51,6 +53,30 @@ def render_markdown(report: dict[str, Any]) -> str:
             report["claims"],
         )
     return "\n".join(out).rstrip() + "\n"
+
+
+def _runs(runs: dict[str, Any]) -> list[str]:
+    """The health of recent runs, so that failed runs are not read as "checked, nothing changed"."""
+    out = ["## Recent runs", ""]
+    if runs["warning"]:
+        out += [f"**{runs['warning']}**", ""]
+    if not runs["recent"]:
+        return [*out, "No run is recorded in this workspace's ledger yet (`claimtrack run --due`).", ""]
+    out += [
+        "| Run | Started | Outcome | Claims checked | Failed | Status changes | Sources that failed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in runs["recent"]:
+        out.append(
+            f"| `{run['id']}` | {run['started_at'][:16].replace('T', ' ')} | {run['outcome']}"
+            f"{' (offline)' if run['offline'] else ''} | {_count(run['claims'])} | {_count(run['failed'])} |"
+            f" {_count(run['status_changes'])} | {md_text(failed_sources(run)) or '-'} |"
+        )
+    return [*out, ""]
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _changed(report: dict[str, Any]) -> list[str]:
@@ -115,6 +141,8 @@ def _claim(c: dict[str, Any]) -> list[str]:
     else:
         out.append("- Status never changed.")
     out.append(f"- Last checked: {c['last_checked'][:10] if c['last_checked'] else 'never'}")
+    if c.get("replication_job"):
+        out.append(f"- {md_text(describe(c['replication_job']))}")
     if c["evidence"]:
         out.append("- Evidence:")
         for e in c["evidence"]:
@@ -130,6 +158,10 @@ def _claim(c: dict[str, Any]) -> list[str]:
                 out.append(f"    - numbers: {e['numbers_text']}")
             if e["scope_note"]:
                 out.append(f"    - scope: {md_text(e['scope_note'])}")
+    if c["replications"]:
+        out.append("- Replications (lm-eval probes; only a two-model comparison can move the status):")
+        for r in c["replications"]:
+            out.append(f"  - {r['at'][:10]} {md_text(r['text'])} (job `{r['job']}`)")
     if c["review"]:
         out.append("- Waiting for review (the two judgements disagree; `claimtrack review`):")
         for item in c["review"]:
@@ -138,6 +170,9 @@ def _claim(c: dict[str, Any]) -> list[str]:
                 f"  - {item['id']}: {md_text(item['paper'])} {md_text(item['title'])}:"
                 f" judged {_said(first)}, confirmation {_said(second)}"
             )
+    if c["rulings"]:
+        out.append("- A person's rulings (they hold until lifted: `claimtrack verdict ID --lift PAPER`):")
+        out += [f"  - {md_text(r['line'])}" for r in c["rulings"]]
     if c["pending"]:
         out.append("- Not yet judged:")
         for p in c["pending"]:

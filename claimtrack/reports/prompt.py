@@ -86,9 +86,10 @@ def line_prompt(library: Library, line: Line, pending: Rows, review: Rows | None
     if unanchored:
         out += ["", "Claims with no anchor paper (grounding unknown): " + ", ".join(f"`{c}`" for c in unanchored) + "."]
     out += ["", "## What the tracker has already found", ""]
-    out += _found(claims, pending, review or {})
+    found = _found(claims, pending, review or {})
+    out += found or [NOTHING_FOUND]
     out += ["", "## Your task", ""]
-    out += _task(claims)
+    out += _task(claims, found=bool(found))
     return "\n".join(out) + "\n"
 
 
@@ -156,11 +157,13 @@ def _found(claims: list[Claim], pending: Rows, review: Rows) -> list[str]:
         judged = [e for e in claim.evidence if e.stance != "unrelated"]
         waiting = pending.get(claim.id, [])
         disputed = review.get(claim.id, [])
-        if not judged and not waiting and not disputed:
+        if not judged and not waiting and not disputed and not claim.replications:
             continue
         out.append(f"- `{claim.id}`:")
         for item in judged:
             out.append(f"  - judged: {_evidence_line(item)}")
+        for record in claim.replications:
+            out.append(f"  - measured {record.at.date().isoformat()} (lm-eval probe): {one_line(record.describe())}")
         for item in disputed:
             first, second = item["judge"], item["confirm"]
             out.append(
@@ -178,19 +181,29 @@ def _found(claims: list[Claim], pending: Rows, review: Rows) -> list[str]:
     if queued:
         pairs = "1 judged pair of this line waits" if queued == 1 else f"{queued} judged pairs of this line wait"
         out += ["", f"{pairs} for a person's review (their two judgements disagree)."]
-    return out or ["Nothing yet: no evidence has been judged and no candidate papers wait to be judged."]
+    return out
 
 
-def _task(claims: list[Claim]) -> list[str]:
+NOTHING_FOUND = "Nothing yet: no evidence has been judged, nothing measured, and no candidate papers wait to be judged."
+
+
+def _task(claims: list[Claim], *, found: bool) -> list[str]:
+    """The task, worded for what the tracker has: step 2 starts from its papers only when it has some."""
     newest = max((c.claimed for c in claims if c.claimed), default=None)
     after = f" (especially work after {newest})" if newest else ""
+    start = (
+        "Start from the papers the tracker has already found (listed above), check whether they say what is"
+        " recorded, then go beyond them."
+        if found
+        else "The tracker has found none yet, so start from the anchor papers: the work that cites them and"
+        " newer work on the same question."
+    )
     return [
         f"1. **Re-test each claim.** For every claim above, look for newer work{after} that narrows,"
         " overturns or confirms it. Say for each whether it still holds, holds only in a narrower scope"
         " (state the scope), or has been replaced, and keep the lasting question apart from the limit"
         " that may have expired.",
-        "2. **Find the strongest contradicting or superseding work.** Start from the papers the tracker"
-        " has already found (listed above), check whether they say what is recorded, then go beyond them.",
+        f"2. **Find the strongest contradicting or superseding work.** {start}",
         "3. **Propose two research questions** that assume the regime may have shifted since these"
         " claims were made: what would you test if the old constraint no longer held?",
         "4. **Ground everything.** Cite an arXiv id for each statement. Flag anything you cannot tie to"
