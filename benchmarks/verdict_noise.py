@@ -13,7 +13,8 @@ pair, citing a real sentence. Before its run each judge is measured by `judge qu
 a labelled set of 100 synthetic pairs (20 per stance) generated here, not the project's qualification set.
 Runs are real (discovery and ranking, the openai client, SQLite, YAML) against tests/loopback.py.
 
-Printed per error rate: the share of claim-runs whose status differs from the error-free judge's run, the
+Printed per error rate: the share of claim-runs whose status differs from the error-free judge's run (and of
+those, the wrong moves: a status the error-free judge did not reach, as against a claim left untested), the
 claims the error-free judge moves, the judge's LLM calls per pair judged; then the biased judge, measured
 and not. With `--trusted`, each noisy judge also runs unmeasured with `--trust-judge` (counted by its
 confidence, as before measurement existed), side by side.
@@ -197,13 +198,14 @@ def main() -> None:
     rows = []
     for error in args.errors:
         for mode in ["measured", *(["trusted"] if args.trusted else [])]:
-            differ, calls, review, which = 0, [], 0, []
+            differ, wrong, calls, review, which = 0, 0, [], 0, []
             for seed in range(1, args.seeds + 1):
                 out = one_run(
                     args.claims, noisy(truth, error, seed), measure=mode == "measured", trust=mode == "trusted"
                 )
                 changed = [c for c in base["status"] if out["status"][c] != base["status"][c]]
                 differ += len(changed)
+                wrong += sum(out["status"][c] != "untested" for c in changed)  # moved where it should not have
                 which += [f"{c} (seed {seed}): {base['status'][c]} -> {out['status'][c]}" for c in changed]
                 calls.append(out["calls_per_pair"] or 0.0)
                 review += out["to_review"]
@@ -213,6 +215,7 @@ def main() -> None:
                     "error": error,
                     "mode": mode,
                     "differ": differ,
+                    "wrong_moves": wrong,
                     "claim_runs": runs,
                     "calls_per_pair": round(sum(calls) / len(calls), 2),
                     "to_review": review,
@@ -232,12 +235,12 @@ def main() -> None:
         f" {base['moved']} of {args.claims} claims, {len(base['contested'])} contested,"
         f" {base['calls_per_pair']} calls per pair"
     )
-    print("error  judge     claim-runs differing  calls/pair  pairs to review")
+    print("error  judge     claim-runs differing  of which wrong moves  calls/pair  pairs to review")
     for r in rows:
         share = r["differ"] / r["claim_runs"]
         print(
             f"{r['error']:>5.2f}  {r['mode']:<8}  {r['differ']:>3} of {r['claim_runs']} ({share:>5.1%})"
-            f"  {r['calls_per_pair']:>10}  {r['to_review']:>15}"
+            f"  {r['wrong_moves']:>20}  {r['calls_per_pair']:>10}  {r['to_review']:>15}"
         )
     for name, out in biased.items():
         print(
