@@ -14,64 +14,23 @@ history the next time the queue is opened (`reconcile`), so a second decision on
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from claimtrack.agent.decide import decide
+from claimtrack.agent.decide import DEFAULT_MARGIN, weigh
 from claimtrack.agent.judge import outcome_from_row, to_evidence
 from claimtrack.errors import AlreadyDecided, InvalidArgument, NotFound
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Confirmation, ReviewDecision, RulingLifted, StatusChange
 from claimtrack.papers import Paper, get_paper
+from claimtrack.reviews_table import waiting
 from claimtrack.rulings import item_states, paper_of, rulings
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
 Decision = Literal["accept", "reject"]
 _STATE = {"accept": "accepted", "reject": "rejected"}
-
-
-def item_id(judge_key: str, confirm_key: str) -> str:
-    return "rv-" + hashlib.sha256(f"{judge_key}|{confirm_key}".encode()).hexdigest()[:8]
-
-
-def enqueue(
-    ledger: Ledger,
-    claim_id: str,
-    paper_id: str,
-    judge_key: str,
-    confirm_key: str,
-    *,
-    run_id: str | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[str, str]:
-    """Queue a disputed pair once: one item per claim and paper. Returns its id and state: `open`, or
-    `accepted` / `rejected` when a person has decided the paper for the claim already (their ruling stands,
-    whatever the new judgements say). An open item of the paper takes the newest disputed judgements."""
-    ident = item_id(judge_key, confirm_key)
-    at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
-    with ledger.transaction() as conn:
-        held = conn.execute(
-            "SELECT id, state FROM reviews WHERE claim_id = ? AND paper_id = ? ORDER BY state = 'open', created_at"
-            " DESC LIMIT 1",
-            (claim_id, paper_id),
-        ).fetchone()
-        if held is not None and held["state"] != "open":
-            return held["id"], held["state"]
-        if held is not None:
-            conn.execute(
-                "UPDATE reviews SET judge_key = ?, confirm_key = ?, run_id = COALESCE(?, run_id) WHERE id = ?",
-                (judge_key, confirm_key, run_id, held["id"]),
-            )
-            return held["id"], "open"
-        conn.execute(
-            "INSERT OR IGNORE INTO reviews (id, claim_id, paper_id, judge_key, confirm_key, created_at, run_id)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (ident, claim_id, paper_id, judge_key, confirm_key, at, run_id),
-        )
-        state = conn.execute("SELECT state FROM reviews WHERE id = ?", (ident,)).fetchone()[0]
-    return ident, state
 
 
 @dataclass(frozen=True)
@@ -86,6 +45,8 @@ class ReviewItem:
     judge: dict[str, Any]  # stance, quote, quote_source, quote_section, confidence, by, rationale (or error)
     confirm: dict[str, Any]
     judge_key: str
+    reason: str | None = None  # disagree | uncertain | unqualified (None: queued before reasons were kept)
+    probability: dict[str, float] | None = None  # the pair's measured stance probabilities, when measured
 
     @property
     def source(self) -> str:
@@ -101,6 +62,8 @@ class ReviewItem:
             "created_at": self.created_at,
             "judge": self.judge,
             "confirm": self.confirm,
+            "reason": self.reason,
+            "probability": self.probability,
         }
 
 
@@ -136,6 +99,8 @@ def _item(ledger: Ledger, row: Any) -> ReviewItem:
         _judgement(first),
         _judgement(second),
         row["judge_key"],
+        row["reason"],
+        json.loads(row["probability_json"]) if row["probability_json"] else None,
     )
 
 
@@ -214,6 +179,7 @@ def decide_item(
     by: str,
     because: str | None = None,
     threshold: float,
+    margin: float = DEFAULT_MARGIN,
     now: dt.datetime | None = None,
 ) -> Decided:
     """Record a person's decision on an item in the claim's history (and, for an accept, add the evidence and
@@ -233,6 +199,7 @@ def decide_item(
         first = outcome_from_row(dict(row), item.claim_id, item.paper)
         assert first.judgement is not None
         changes: list[StatusChange] = []
+        others = waiting(ledger, item.claim_id, besides=ident)
 
         def apply(claim: Claim) -> None:
             at = claim.entry_time(now or dt.datetime.now(dt.UTC))
@@ -260,10 +227,11 @@ def decide_item(
                     rationale=because,
                 )
             )
-            change = decide(claim, threshold=threshold, by=person, now=at)
-            if change is not None:
-                claim.record_change(change)
-                changes.append(change)
+            weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=others)
+            claim.contested = weighed.contested
+            if weighed.change is not None:
+                claim.record_change(weighed.change)
+                changes.append(weighed.change)
 
         claim = store.update_claim(item.claim_id, apply)
         reconcile(ledger, ws)  # the claim now says how the item stands: the ledger row follows it
@@ -278,6 +246,7 @@ def lift(
     by: str,
     because: str,
     threshold: float,
+    margin: float = DEFAULT_MARGIN,
     now: dt.datetime | None = None,
 ) -> tuple[Claim, RulingLifted, StatusChange | None]:
     """Lift a person's ruling on `paper` for the claim (a verdict's overrule, a review's accept or reject): its
@@ -289,6 +258,10 @@ def lift(
     store = Store(ws)
     lifted: list[RulingLifted] = []
     changes: list[StatusChange] = []
+    pending = []
+    if ws.ledger_path.exists():
+        with Ledger.open(ws) as ledger:
+            pending = waiting(ledger, claim_id)
 
     def apply(claim: Claim) -> None:
         ruled = rulings(claim)
@@ -300,10 +273,11 @@ def lift(
         entry = RulingLifted(at=at, by=person, source=target, lifted=ruled[target].kind, rationale=because)
         claim.lift_ruling(entry)
         lifted.append(entry)
-        change = decide(claim, threshold=threshold, by=person, now=at)
-        if change is not None:
-            claim.record_change(change)
-            changes.append(change)
+        weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=pending)
+        claim.contested = weighed.contested
+        if weighed.change is not None:
+            claim.record_change(weighed.change)
+            changes.append(weighed.change)
 
     with store.locked():
         claim = store.update_claim(claim_id, apply)

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
 from claimtrack.replication.models import GEMMA_ID
 from tests.conftest import invoke
@@ -15,7 +16,7 @@ from tests.conftest import invoke
 @pytest.mark.slow
 def test_gemma_is_the_offline_default_and_gives_real_numbers(repo_workspace: Path) -> None:
     claim = "binary-reward-hurts-calibration"
-    before = (repo_workspace / "claims" / f"{claim}.yaml").read_text()
+    before = yaml.safe_load((repo_workspace / "claims" / f"{claim}.yaml").read_text())
     result = invoke(
         "--workspace", str(repo_workspace), "replicate", claim, "--limit", "6", "--batch-size", "8", "--json"
     )
@@ -35,4 +36,9 @@ def test_gemma_is_the_offline_default_and_gives_real_numbers(repo_workspace: Pat
     stored = json.loads(Path(path).read_text())
     assert stored["models"][0]["name"] == GEMMA_ID
     assert stored["models"][0]["meta"]["model_num_parameters"] > 200_000_000  # the real 270M model
-    assert (repo_workspace / "claims" / f"{claim}.yaml").read_text() == before
+    # The claim gains the job's record and nothing else: one model measures, it decides no status.
+    after = yaml.safe_load((repo_workspace / "claims" / f"{claim}.yaml").read_text())
+    [record] = after.pop("replications")
+    assert after == before
+    assert record["metric"] == "ece" and record.get("stance") is None and record.get("evidence") is None
+    assert record["n"] == 6 and record["value"] == pytest.approx(metrics["ece_gemma-3-270m-base"])
