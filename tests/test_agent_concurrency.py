@@ -78,7 +78,7 @@ def _run(ws: Path, monkeypatch: pytest.MonkeyPatch, llm: OpenAIServer, concurren
     for key, value in llm.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CLAIMTRACK_LLM_CONCURRENCY", str(concurrency))
-    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--json")
+    result = invoke("--workspace", str(ws), "run", "--all", "--no-replicate", "--trust-judge", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
     report = invoke("--workspace", str(ws), "report", "status", "--format", "json")
     assert report.exit_code == 0, report.stderr
