@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from claimtrack.agent.decide import decide
-from claimtrack.agent.judge import outcome_from_row, to_evidence
+from claimtrack.agent.judge import JudgeOutcome, outcome_from_row, to_evidence
 from claimtrack.errors import AlreadyDecided, InvalidArgument, NotFound
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Confirmation, ReviewDecision, RulingLifted, StatusChange
@@ -152,6 +152,21 @@ def items(ledger: Ledger, claim_id: str | None = None, *, state: str | None = "o
     return [_item(ledger, row) for row in rows]
 
 
+def open_ids(ledger: Ledger) -> list[str]:
+    """The open items' ids in the queue's order (`items`), without reading their judgements: next and previous."""
+    return [r[0] for r in ledger.conn.execute("SELECT id FROM reviews WHERE state = 'open' ORDER BY created_at, id")]
+
+
+def queue(ws: Workspace, claim_id: str | None = None) -> list[ReviewItem]:
+    """The open items as `claimtrack review` and the web page list them: a decision a crash left half-written is
+    first set from the claim's history (`reconcile`); empty when the workspace has no ledger yet."""
+    if not ws.ledger_path.exists():
+        return []
+    with Ledger(ws.ledger_path) as ledger:
+        reconcile(ledger, ws)
+        return items(ledger, claim_id)
+
+
 def open_by_claim(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
     """Open items per claim, for the reports; empty when the workspace has no ledger yet (none is created)."""
     if not ws.ledger_path.exists():
@@ -206,6 +221,78 @@ class Decided:
     change: StatusChange | None  # the status change an accept caused, if any
 
 
+def _first_judgement(ledger: Ledger, item: ReviewItem) -> tuple[JudgeOutcome, Any]:
+    row = ledger.conn.execute("SELECT * FROM judgements WHERE key = ?", (item.judge_key,)).fetchone()
+    if row is None or row["outcome"] != "judged":
+        raise InvalidArgument("ITEM", f"{item.id}: its first judgement is missing from the ledger")
+    return outcome_from_row(dict(row), item.claim_id, item.paper), row
+
+
+def _apply(
+    claim: Claim,
+    item: ReviewItem,
+    first: JudgeOutcome,
+    run_id: str | None,
+    decision: Decision,
+    *,
+    person: str,
+    because: str | None,
+    threshold: float,
+    now: dt.datetime | None,
+) -> StatusChange | None:
+    """Write the decision into the claim (an accept adds the confirmed evidence) and re-decide it: the one place
+    a decision changes a claim, used by `decide_item` and, on a copy, by `preview`."""
+    assert first.judgement is not None
+    at = claim.entry_time(now or dt.datetime.now(dt.UTC))
+    evidence_id = None
+    if decision == "accept":
+        evidence = to_evidence(first, run_id=run_id)
+        assert evidence is not None
+        confirmation = Confirmation(by=person, stance=evidence.stance, at=at, review=item.id)
+        accepted = evidence.model_copy(update={"confirmation": confirmation})
+        claim.add_evidence([accepted])
+        # the claim may hold this reading already (judged again, and confirmed, under another id)
+        held = claim.evidence_by_id(accepted.id) or next(
+            e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
+        )
+        evidence_id = held.id
+    claim.record_decision(
+        ReviewDecision(
+            at=at,
+            by=person,
+            item=item.id,
+            decision=decision,
+            source=item.source,
+            stance=first.judgement.stance,
+            evidence=evidence_id,
+            rationale=because,
+        )
+    )
+    change = decide(claim, threshold=threshold, by=person, now=at)
+    if change is not None:
+        claim.record_change(change)
+    return change
+
+
+def preview(ws: Workspace, ledger: Ledger, item: ReviewItem, decision: Decision, *, threshold: float) -> Claim:
+    """The claim as `decide_item` would leave it, made on a copy by the same code and written nowhere: what a
+    reviewer sees before deciding."""
+    first, row = _first_judgement(ledger, item)
+    claim = Store(ws).read().claim(item.claim_id).model_copy(deep=True)
+    _apply(
+        claim,
+        item,
+        first,
+        row["run_id"],
+        decision,
+        person="person:preview",
+        because=None,
+        threshold=threshold,
+        now=None,
+    )
+    return claim
+
+
 def decide_item(
     ws: Workspace,
     ident: str,
@@ -215,59 +302,41 @@ def decide_item(
     because: str | None = None,
     threshold: float,
     now: dt.datetime | None = None,
+    wait: float = 30.0,
 ) -> Decided:
     """Record a person's decision on an item in the claim's history (and, for an accept, add the evidence and
-    re-decide the claim at once), then close the item in the ledger: all under the store's lock, so of two
-    decisions on one item the second finds it decided (AlreadyDecided) and changes nothing."""
+    re-decide the claim at once), then close the item in the ledger: all under the store's lock (waiting up to
+    `wait` seconds for it, else Busy), so of two decisions on one item the second finds it decided
+    (AlreadyDecided) and changes nothing."""
     person = f"person:{by}"
     store = Store(ws)
-    with store.locked(), Ledger.open(ws) as ledger:
+    with store.locked(wait), Ledger.open(ws) as ledger:
         reconcile(ledger, ws)
         item = get_item(ledger, ident)
         if item.state != "open":
             row = ledger.conn.execute("SELECT decided_by FROM reviews WHERE id = ?", (ident,)).fetchone()
             raise AlreadyDecided(f"{ident} was already {item.state} by {row['decided_by']}; nothing changed")
-        row = ledger.conn.execute("SELECT * FROM judgements WHERE key = ?", (item.judge_key,)).fetchone()
-        if row is None or row["outcome"] != "judged":
-            raise InvalidArgument("ITEM", f"{ident}: its first judgement is missing from the ledger")
-        first = outcome_from_row(dict(row), item.claim_id, item.paper)
-        assert first.judgement is not None
-        changes: list[StatusChange] = []
+        first, row = _first_judgement(ledger, item)
+        changes: list[StatusChange | None] = []
 
         def apply(claim: Claim) -> None:
-            at = claim.entry_time(now or dt.datetime.now(dt.UTC))
-            evidence_id = None
-            if decision == "accept":
-                evidence = to_evidence(first, run_id=row["run_id"])
-                assert evidence is not None
-                confirmation = Confirmation(by=person, stance=evidence.stance, at=at, review=ident)
-                accepted = evidence.model_copy(update={"confirmation": confirmation})
-                claim.add_evidence([accepted])
-                # the claim may hold this reading already (judged again, and confirmed, under another id)
-                held = claim.evidence_by_id(accepted.id) or next(
-                    e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
-                )
-                evidence_id = held.id
-            claim.record_decision(
-                ReviewDecision(
-                    at=at,
-                    by=person,
-                    item=ident,
-                    decision=decision,
-                    source=item.source,
-                    stance=first.judgement.stance,
-                    evidence=evidence_id,
-                    rationale=because,
+            changes.append(
+                _apply(
+                    claim,
+                    item,
+                    first,
+                    row["run_id"],
+                    decision,
+                    person=person,
+                    because=because,
+                    threshold=threshold,
+                    now=now,
                 )
             )
-            change = decide(claim, threshold=threshold, by=person, now=at)
-            if change is not None:
-                claim.record_change(change)
-                changes.append(change)
 
         claim = store.update_claim(item.claim_id, apply)
         reconcile(ledger, ws)  # the claim now says how the item stands: the ledger row follows it
-    return Decided(item, claim, changes[0] if changes else None)
+    return Decided(item, claim, changes[-1] if changes else None)
 
 
 def lift(
@@ -279,6 +348,7 @@ def lift(
     because: str,
     threshold: float,
     now: dt.datetime | None = None,
+    wait: float = 30.0,
 ) -> tuple[Claim, RulingLifted, StatusChange | None]:
     """Lift a person's ruling on `paper` for the claim (a verdict's overrule, a review's accept or reject): its
     judgements are weighed by the rules again and the claim is re-decided at once; the review items the ruling
@@ -305,7 +375,7 @@ def lift(
             claim.record_change(change)
             changes.append(change)
 
-    with store.locked():
+    with store.locked(wait):
         claim = store.update_claim(claim_id, apply)
         if ws.ledger_path.exists():
             with Ledger.open(ws) as ledger:
