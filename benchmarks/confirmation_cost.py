@@ -95,7 +95,9 @@ def one_run(claims: int, papers: int, credible: float, k: int) -> dict[str, Any]
         with Literature(papers_for(ws, papers)) as literature, OpenAIServer(responder=scripted(credible)) as llm:
             env = {**literature.env(), **llm.env(), "CLAIMTRACK_HTTP_RETRIES": "0"}
             with mock.patch.dict(os.environ, env):
-                summary = execute(ws, RunOptions(all=True, replicate=False, k=k), settings=Settings())
+                # the scripted model is not measured: trusted, so its agreed pairs count (by confidence)
+                options = RunOptions(all=True, replicate=False, k=k, trust_judge=True)
+                summary = execute(ws, options, settings=Settings())
         data = summary.as_dict()
         totals, purposes = data["totals"], data["llm_by_purpose"]
         judged = totals["pairs_judged"]

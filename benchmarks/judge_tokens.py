@@ -272,7 +272,9 @@ def one_run(claims: int, papers: int, related: float, k: int, budget: int | None
             if budget is not None:
                 env["CLAIMTRACK_FULLTEXT_BUDGET_TOKENS"] = str(budget)
             with mock.patch.dict(os.environ, env):
-                options = RunOptions(all=True, replicate=False, k=k, fulltext=budget is not None)
+                options = RunOptions(
+                    all=True, replicate=False, k=k, fulltext=budget is not None, trust_judge=True
+                )  # unmeasured
                 summary = execute(ws, options, settings=Settings())
     totals = summary.as_dict()["totals"]
     return {"budget": budget, "totals": totals, **_findings(script.calls)}

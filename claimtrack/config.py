@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     confirm_model: str | None = None  # a second model (same endpoint) for confirmations; else the judge's model
     judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
     judge_k: int = Field(default=8, gt=0)  # pairs judged afresh per claim and run (cached ones are free)
+    # Weighing by measurement (claimtrack/agent/weighing.py, docs/agent.md): a pair counts, or is set aside as
+    # unrelated, when one stance reaches this probability given its judgements and the judge's qualification;
+    # a status moves when the new one is more probable than every other outcome by the margin.
+    pair_probability: float = Field(default=0.99, gt=0.5, lt=1.0)
+    status_margin: float = Field(default=0.5, gt=0.0, le=1.0)
+    max_calls_per_pair: int = Field(default=5, ge=2)  # distinct judge requests one pair may take
+    trust_judge: bool = False  # CLAIMTRACK_TRUST_JUDGE=1: an unqualified judge counts by its confidence, as before
     run_lock_wait_s: float = 5.0  # a second `claimtrack run` waits this long, then refuses
 
     @field_validator("arxiv_url", "s2_url", "openalex_url", "arxiv_html_url", "arxiv_pdf_url", "openai_base_url")

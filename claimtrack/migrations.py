@@ -394,3 +394,33 @@ def m011_search_at_scale(conn: sqlite3.Connection) -> None:
 )"""
     )
     conn.execute("CREATE INDEX paper_sightings_claim ON paper_sightings(claim_id)")
+
+
+@migration
+def m012_judge_qualifications(conn: sqlite3.Connection) -> None:
+    """A judge earns its weight on pairs whose answer is known (`claimtrack judge qualify`): each measurement is
+    kept, keyed by what makes a judge (models, endpoint, prompt versions), and the newest one of the judge a run
+    uses weighs its judgements. Review items say why they wait and what the pair's measured probabilities
+    were, so the decision can weigh a pair that waits; a run records how its judge stood."""
+    conn.execute(
+        """CREATE TABLE judge_qualifications (
+    id TEXT PRIMARY KEY,           -- q-<12 hex>
+    identity TEXT NOT NULL,        -- sha256 of judge model, confirm model, endpoint and prompt versions
+    judge_model TEXT NOT NULL,
+    confirm_model TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    prompts_json TEXT NOT NULL,    -- {"judge": version, "confirm": version, "recheck": version}
+    data TEXT NOT NULL,            -- the labelled set(s) and their sha256
+    n INTEGER NOT NULL,            -- pairs measured
+    qualified INTEGER NOT NULL,    -- 1: at or above the floor
+    reason TEXT NOT NULL,          -- why it qualified or not, one line
+    record_json TEXT NOT NULL,     -- the whole record (confusion matrices, precision/recall, kappa, ...)
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+)"""
+    )
+    conn.execute("CREATE INDEX judge_qualifications_identity ON judge_qualifications(identity, created_at)")
+    conn.execute("ALTER TABLE reviews ADD COLUMN reason TEXT")  # disagree | uncertain | unqualified
+    conn.execute("ALTER TABLE reviews ADD COLUMN probability_json TEXT")  # the pair's measured stance probabilities
+    conn.execute("ALTER TABLE runs ADD COLUMN judge_standing TEXT")  # qualified q-... | not qualified | trusted

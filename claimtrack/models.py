@@ -251,6 +251,9 @@ class Evidence(Model):
     run: str | None = None
     confirmation: Confirmation | None = None  # a paper judgement counts only once confirmed
     material: ReadMaterial | None = None  # what a paper judgement read; None (older files): told by quote_source
+    # The pair's stance probabilities given every judgement of it and the judge's measured confusion matrices
+    # (agent/weighing.py); a paper judged by a qualified judge counts by them, not by its confidence.
+    probability: dict[Stance, float] | None = None
 
     @property
     def read(self) -> ReadMaterial:
@@ -430,6 +433,10 @@ class Claim(Model):
     aliases: list[str] = Field(default_factory=list)  # other slugs the note is cited by
     search: SearchHints = Field(default_factory=SearchHints)
     status: Status = Status.UNTESTED
+    # Why the status in force is contested: the evidence makes another outcome (another status, or supports and
+    # contests that weigh the same) nearly as probable, so the status stays (agent/decide.py); each decision
+    # sets or clears it.
+    contested: str | None = None
     last_checked: UtcDateTime | None = None
     review_every_days: int = Field(default=90, gt=0)
     replication: Slug | None = None  # id of a spec in evals/specs/

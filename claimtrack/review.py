@@ -14,64 +14,23 @@ history the next time the queue is opened (`reconcile`), so a second decision on
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from claimtrack.agent.decide import decide
+from claimtrack.agent.decide import DEFAULT_MARGIN, weigh
 from claimtrack.agent.judge import JudgeOutcome, outcome_from_row, to_evidence
 from claimtrack.errors import AlreadyDecided, InvalidArgument, NotFound
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Confirmation, ReviewDecision, RulingLifted, StatusChange
+from claimtrack.models import Claim, Confirmation, ReviewDecision, RulingLifted, Stance, StatusChange
 from claimtrack.papers import Paper, get_paper
+from claimtrack.reviews_table import waiting
 from claimtrack.rulings import item_states, paper_of, rulings
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
 Decision = Literal["accept", "reject"]
 _STATE = {"accept": "accepted", "reject": "rejected"}
-
-
-def item_id(judge_key: str, confirm_key: str) -> str:
-    return "rv-" + hashlib.sha256(f"{judge_key}|{confirm_key}".encode()).hexdigest()[:8]
-
-
-def enqueue(
-    ledger: Ledger,
-    claim_id: str,
-    paper_id: str,
-    judge_key: str,
-    confirm_key: str,
-    *,
-    run_id: str | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[str, str]:
-    """Queue a disputed pair once: one item per claim and paper. Returns its id and state: `open`, or
-    `accepted` / `rejected` when a person has decided the paper for the claim already (their ruling stands,
-    whatever the new judgements say). An open item of the paper takes the newest disputed judgements."""
-    ident = item_id(judge_key, confirm_key)
-    at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
-    with ledger.transaction() as conn:
-        held = conn.execute(
-            "SELECT id, state FROM reviews WHERE claim_id = ? AND paper_id = ? ORDER BY state = 'open', created_at"
-            " DESC LIMIT 1",
-            (claim_id, paper_id),
-        ).fetchone()
-        if held is not None and held["state"] != "open":
-            return held["id"], held["state"]
-        if held is not None:
-            conn.execute(
-                "UPDATE reviews SET judge_key = ?, confirm_key = ?, run_id = COALESCE(?, run_id) WHERE id = ?",
-                (judge_key, confirm_key, run_id, held["id"]),
-            )
-            return held["id"], "open"
-        conn.execute(
-            "INSERT OR IGNORE INTO reviews (id, claim_id, paper_id, judge_key, confirm_key, created_at, run_id)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (ident, claim_id, paper_id, judge_key, confirm_key, at, run_id),
-        )
-        state = conn.execute("SELECT state FROM reviews WHERE id = ?", (ident,)).fetchone()[0]
-    return ident, state
 
 
 @dataclass(frozen=True)
@@ -86,6 +45,8 @@ class ReviewItem:
     judge: dict[str, Any]  # stance, quote, quote_source, quote_section, confidence, by, rationale (or error)
     confirm: dict[str, Any]
     judge_key: str
+    reason: str | None = None  # disagree | uncertain | unqualified (None: queued before reasons were kept)
+    probability: dict[str, float] | None = None  # the pair's measured stance probabilities, when measured
 
     @property
     def source(self) -> str:
@@ -101,6 +62,8 @@ class ReviewItem:
             "created_at": self.created_at,
             "judge": self.judge,
             "confirm": self.confirm,
+            "reason": self.reason,
+            "probability": self.probability,
         }
 
 
@@ -136,6 +99,8 @@ def _item(ledger: Ledger, row: Any) -> ReviewItem:
         _judgement(first),
         _judgement(second),
         row["judge_key"],
+        row["reason"],
+        json.loads(row["probability_json"]) if row["probability_json"] else None,
     )
 
 
@@ -228,68 +193,76 @@ def _first_judgement(ledger: Ledger, item: ReviewItem) -> tuple[JudgeOutcome, An
     return outcome_from_row(dict(row), item.claim_id, item.paper), row
 
 
-def _apply(
-    claim: Claim,
-    item: ReviewItem,
-    first: JudgeOutcome,
-    run_id: str | None,
-    decision: Decision,
-    *,
-    person: str,
-    because: str | None,
-    threshold: float,
-    now: dt.datetime | None,
-) -> StatusChange | None:
-    """Write the decision into the claim (an accept adds the confirmed evidence) and re-decide it: the one place
-    a decision changes a claim, used by `decide_item` and, on a copy, by `preview`."""
-    assert first.judgement is not None
-    at = claim.entry_time(now or dt.datetime.now(dt.UTC))
-    evidence_id = None
-    if decision == "accept":
-        evidence = to_evidence(first, run_id=run_id)
-        assert evidence is not None
-        confirmation = Confirmation(by=person, stance=evidence.stance, at=at, review=item.id)
-        accepted = evidence.model_copy(update={"confirmation": confirmation})
-        claim.add_evidence([accepted])
-        # the claim may hold this reading already (judged again, and confirmed, under another id)
-        held = claim.evidence_by_id(accepted.id) or next(
-            e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
+@dataclass(frozen=True)
+class _Decision:
+    """One decision on one item, with all it needs to change the claim: made by `decide_item`, and on a copy of
+    the claim by `preview`."""
+
+    item: ReviewItem
+    first: JudgeOutcome
+    run_id: str | None
+    decision: Decision
+    person: str
+    because: str | None
+    threshold: float
+    margin: float
+    others: list[tuple[str, dict[Stance, float]]]
+
+    def apply(self, claim: Claim, now: dt.datetime | None) -> StatusChange | None:
+        """Write the decision into the claim (an accept adds the confirmed evidence) and re-decide it."""
+        judgement = self.first.judgement
+        assert judgement is not None
+        at = claim.entry_time(now or dt.datetime.now(dt.UTC))
+        evidence_id = None
+        if self.decision == "accept":
+            evidence = to_evidence(self.first, run_id=self.run_id)
+            assert evidence is not None
+            confirmation = Confirmation(by=self.person, stance=evidence.stance, at=at, review=self.item.id)
+            accepted = evidence.model_copy(update={"confirmation": confirmation})
+            claim.add_evidence([accepted])
+            # the claim may hold this reading already (judged again, and confirmed, under another id)
+            held = claim.evidence_by_id(accepted.id) or next(
+                e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
+            )
+            evidence_id = held.id
+        claim.record_decision(
+            ReviewDecision(
+                at=at,
+                by=self.person,
+                item=self.item.id,
+                decision=self.decision,
+                source=self.item.source,
+                stance=judgement.stance,
+                evidence=evidence_id,
+                rationale=self.because,
+            )
         )
-        evidence_id = held.id
-    claim.record_decision(
-        ReviewDecision(
-            at=at,
-            by=person,
-            item=item.id,
-            decision=decision,
-            source=item.source,
-            stance=first.judgement.stance,
-            evidence=evidence_id,
-            rationale=because,
+        weighed = weigh(
+            claim, threshold=self.threshold, by=self.person, now=at, margin=self.margin, waiting=self.others
         )
-    )
-    change = decide(claim, threshold=threshold, by=person, now=at)
-    if change is not None:
-        claim.record_change(change)
-    return change
+        claim.contested = weighed.contested
+        if weighed.change is not None:
+            claim.record_change(weighed.change)
+        return weighed.change
 
 
-def preview(ws: Workspace, ledger: Ledger, item: ReviewItem, decision: Decision, *, threshold: float) -> Claim:
-    """The claim as `decide_item` would leave it, made on a copy by the same code and written nowhere: what a
-    reviewer sees before deciding."""
+def _decision(
+    ledger: Ledger, item: ReviewItem, decision: Decision, person: str, because: str | None, threshold: float,
+    margin: float,
+) -> _Decision:  # fmt: skip
     first, row = _first_judgement(ledger, item)
+    others = waiting(ledger, item.claim_id, besides=item.id)
+    return _Decision(item, first, row["run_id"], decision, person, because, threshold, margin, others)
+
+
+def preview(
+    ws: Workspace, ledger: Ledger, item: ReviewItem, decision: Decision, *, threshold: float,
+    margin: float = DEFAULT_MARGIN,
+) -> Claim:  # fmt: skip
+    """The claim as `decide_item` would leave it, made by the same code on a copy and written nowhere: what a
+    reviewer sees before deciding."""
     claim = Store(ws).read().claim(item.claim_id).model_copy(deep=True)
-    _apply(
-        claim,
-        item,
-        first,
-        row["run_id"],
-        decision,
-        person="person:preview",
-        because=None,
-        threshold=threshold,
-        now=None,
-    )
+    _decision(ledger, item, decision, "person:preview", None, threshold, margin).apply(claim, None)
     return claim
 
 
@@ -301,6 +274,7 @@ def decide_item(
     by: str,
     because: str | None = None,
     threshold: float,
+    margin: float = DEFAULT_MARGIN,
     now: dt.datetime | None = None,
     wait: float = 30.0,
 ) -> Decided:
@@ -308,7 +282,6 @@ def decide_item(
     re-decide the claim at once), then close the item in the ledger: all under the store's lock (waiting up to
     `wait` seconds for it, else Busy), so of two decisions on one item the second finds it decided
     (AlreadyDecided) and changes nothing."""
-    person = f"person:{by}"
     store = Store(ws)
     with store.locked(wait), Ledger.open(ws) as ledger:
         reconcile(ledger, ws)
@@ -316,25 +289,9 @@ def decide_item(
         if item.state != "open":
             row = ledger.conn.execute("SELECT decided_by FROM reviews WHERE id = ?", (ident,)).fetchone()
             raise AlreadyDecided(f"{ident} was already {item.state} by {row['decided_by']}; nothing changed")
-        first, row = _first_judgement(ledger, item)
+        made = _decision(ledger, item, decision, f"person:{by}", because, threshold, margin)
         changes: list[StatusChange | None] = []
-
-        def apply(claim: Claim) -> None:
-            changes.append(
-                _apply(
-                    claim,
-                    item,
-                    first,
-                    row["run_id"],
-                    decision,
-                    person=person,
-                    because=because,
-                    threshold=threshold,
-                    now=now,
-                )
-            )
-
-        claim = store.update_claim(item.claim_id, apply)
+        claim = store.update_claim(item.claim_id, lambda claim: changes.append(made.apply(claim, now)))
         reconcile(ledger, ws)  # the claim now says how the item stands: the ledger row follows it
     return Decided(item, claim, changes[-1] if changes else None)
 
@@ -347,6 +304,7 @@ def lift(
     by: str,
     because: str,
     threshold: float,
+    margin: float = DEFAULT_MARGIN,
     now: dt.datetime | None = None,
     wait: float = 30.0,
 ) -> tuple[Claim, RulingLifted, StatusChange | None]:
@@ -359,6 +317,10 @@ def lift(
     store = Store(ws)
     lifted: list[RulingLifted] = []
     changes: list[StatusChange] = []
+    pending = []
+    if ws.ledger_path.exists():
+        with Ledger.open(ws) as ledger:
+            pending = waiting(ledger, claim_id)
 
     def apply(claim: Claim) -> None:
         ruled = rulings(claim)
@@ -370,10 +332,11 @@ def lift(
         entry = RulingLifted(at=at, by=person, source=target, lifted=ruled[target].kind, rationale=because)
         claim.lift_ruling(entry)
         lifted.append(entry)
-        change = decide(claim, threshold=threshold, by=person, now=at)
-        if change is not None:
-            claim.record_change(change)
-            changes.append(change)
+        weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=pending)
+        claim.contested = weighed.contested
+        if weighed.change is not None:
+            claim.record_change(weighed.change)
+            changes.append(weighed.change)
 
     with store.locked(wait):
         claim = store.update_claim(claim_id, apply)

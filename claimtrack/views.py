@@ -22,6 +22,7 @@ def status_row(claim: Claim, library: Library, now: dt.datetime) -> dict[str, An
         "id": claim.id,
         "title": claim.title,
         "status": str(claim.status),
+        "contested": claim.contested,
         "claimed": claim.claimed,
         "anchors": claim.anchor_ids,
         "lines": library.lines_of(claim.id),
@@ -44,7 +45,8 @@ def status_cells(claim: Claim) -> list[str]:
         last = claim.replications[-1]
         figure = "?" if last.value is None else f"{last.value:.3g}"
         replicated = f"{last.metric} {figure} n={last.n} ({last.at.date().isoformat()})"
-    return [claim.id, str(claim.status), claim.year or "?", anchor, _date(claim.last_checked) or "never", replicated]
+    status = f"{claim.status} (contested)" if claim.contested else str(claim.status)
+    return [claim.id, status, claim.year or "?", anchor, _date(claim.last_checked) or "never", replicated]
 
 
 def claim_json(claim: Claim, library: Library) -> dict[str, Any]:
@@ -63,7 +65,9 @@ def _wrap(text: str, indent: str = "  ") -> str:
 
 def claim_text(claim: Claim, library: Library) -> str:
     """One claim whole, for `claimtrack show`."""
-    out = [f"{claim.id}  [{claim.status}]", claim.title, ""]
+    out = [f"{claim.id}  [{claim.status}{', contested' if claim.contested else ''}]", claim.title, ""]
+    if claim.contested:
+        out += ["Contested (the status stays until the evidence clearly favours another):", _wrap(claim.contested), ""]
     out += ["Statement:", _wrap(claim.statement)]
     if claim.scope:
         out += ["Scope:", _wrap(claim.scope)]
@@ -106,6 +110,9 @@ def claim_text(claim: Claim, library: Library) -> str:
         if e.quote:
             where = f" ({e.quote_origin})" if e.quote_origin else ""
             out.append(_wrap(f'"{e.quote}"{where}', "      "))
+        if e.probability:
+            chances = ", ".join(f"{k} {v:.2f}" for k, v in sorted(e.probability.items(), key=lambda kv: -kv[1]))
+            out.append(f"      measured: {chances}")
         if e.confirmation:
             c = e.confirmation
             conf = f" {c.confidence:.2f}" if c.confidence is not None else ""

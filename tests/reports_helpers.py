@@ -51,7 +51,7 @@ def add_review(
     ws: Workspace, claim_id: str, arxiv: str, title: str, first: tuple[str, str, float], second: tuple[str, str, float]
 ) -> str:
     """A pair whose two judgements ((stance, quote, confidence) each) disagreed, queued for review."""
-    from claimtrack.review import enqueue
+    from claimtrack.reviews_table import enqueue
 
     with Ledger.open(ws) as ledger:
         with ledger.transaction():

@@ -81,12 +81,13 @@ def _decide(claim: Claim) -> StatusChange | None:
     ("stances", "expected"),
     [
         (["supersedes"], Status.SUPERSEDED),
-        (["supersedes", "supports"], Status.HOLDING),  # one against one: the claim is not overturned
+        (["supersedes", "supports"], None),  # one against one: split, so the status stays (and is contested)
         (["supersedes", "supersedes", "supports"], Status.SUPERSEDED),
         (["supersedes", "relaxes"], Status.RELAXED),  # a tie between contests: the weaker one stands
         (["supersedes", "supersedes", "relaxes"], Status.SUPERSEDED),
         (["supersedes", "relaxes", "relaxes"], Status.RELAXED),
-        (["contradicts", "supports"], Status.HOLDING),
+        (["contradicts", "supports"], None),  # split likewise
+        (["contradicts", "supports", "supports"], Status.HOLDING),
         (["contradicts", "contradicts", "supports"], Status.RELAXED),
         (["relaxes"], Status.RELAXED),
         (["supports", "supports"], Status.HOLDING),

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from agent_helpers import citing, judgement, role_of
+from agent_helpers import citing, judgement, role_of, store_qualification
 from conftest import FIXTURES, claims_workspace, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer, Reply, user_text
 from pdf_maker import many_pages
@@ -119,6 +119,7 @@ def literature() -> Iterator[Literature]:
 
 
 def _run(ws: Path, *extra: str) -> Any:
+    store_qualification(ws)  # the scripted judge, measured: its judgements weigh by the measurement
     result = invoke("--workspace", str(ws), "run", CLAIM, "--no-replicate", *extra)
     assert result.exit_code == 0, result.stdout + result.stderr
     return result
@@ -167,8 +168,9 @@ def test_the_judge_reads_the_best_passages_and_the_citation_contexts_and_cites_t
         assert not full_text_shown(context_look)  # it has no full text on arXiv: judged on what could be read
         assert _blocks(context_confirm, "What this paper") == _blocks(context_look, "What this paper")
 
-        # the clearly unrelated paper was looked at once and its full text never asked for
-        assert [role for role, _ in _requests(llm, UNRELATED.title)] == ["judge"]
+        # the clearly unrelated paper was looked at and the look confirmed on the same material (as strong as
+        # counting a paper takes); its full text was never asked for
+        assert [role for role, _ in _requests(llm, UNRELATED.title)] == ["judge", "confirm"]
         assert not [r for r in literature.requests if UNRELATED.base_id in r.path]
 
     summary = json.loads(result.stdout)
@@ -226,7 +228,11 @@ def test_a_cited_number_that_was_not_sent_or_a_quote_from_what_was_not_sent_is_r
     assert summary["totals"]["judge_errors"] == 1
     [error] = [n for n in summary["claims"][0]["notes"] if n.startswith("judge-error")]
     assert "the text given as quote is not in the paper" in error
-    assert f"arXiv:{FULL.base_id}" not in _evidence(ws)  # only the citing paper's grounded context counts
+    # the judge's rejected replies ground nothing: the pair counts only on what the confirmer and the rechecker
+    # cited, which is in the text sent
+    full = _evidence(ws)[f"arXiv:{FULL.base_id}"]
+    assert RESULT in full["quote"] and reference not in full["quote"]
+    assert full["confirmation"] is not None and full["judged_by"] != full["confirmation"]["by"]
 
 
 def test_no_fulltext_judges_titles_and_abstracts_only(ws, literature, monkeypatch):
@@ -236,7 +242,10 @@ def test_no_fulltext_judges_titles_and_abstracts_only(ws, literature, monkeypatc
     assert not [r for r in literature.requests if r.path.startswith(("/html/", "/pdf/"))]
     assert asked and all(not full_text_shown(t) and "What this paper says" not in t for t in asked)
     assert all(re.findall(r"^(\S[^\n]*):\n\[", t, re.MULTILINE) == ["Title and abstract"] for t in asked)
-    assert len(asked) == 3  # one judgement per pair, none credible on its abstract: no first look apart
+    # one judgement per pair and its confirmation (none credible on its abstract, and unrelated takes two
+    # agreeing judgements as counting does): no first look apart
+    roles = [role_of(r) for r in llm.chat.requests if role_of(r) != "plan"]
+    assert len(asked) == 6 and roles.count("judge") == roles.count("confirm") == 3
     assert "(titles and abstracts only)" in result.stdout
     with sqlite3.connect(Workspace.at(ws).ledger_path) as conn:  # the run is recorded as the command it was
         assert (

@@ -56,6 +56,7 @@ def test_json_has_the_documented_structure(ws: Path) -> None:
         "replications": 0,
         "pending": 1,
         "review": 1,
+        "contested": 0,
         "by_status": {"untested": 1, "holding": 1, "relaxed": 0, "superseded": 1},
     }
     assert [(c["claim"], c["to"]) for c in report["changed"]] == [

@@ -15,13 +15,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from agent_helpers import citing, judgement, role_of
+from agent_helpers import citing, judgement, role_of, store_qualification
 from conftest import FIXTURES, ROOT, claims_workspace, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer, user_text
 
@@ -115,6 +116,7 @@ def servers(monkeypatch: pytest.MonkeyPatch, model: Scripted) -> Iterator[tuple[
 
 
 def _run(ws: Path, *extra: str) -> dict[str, Any]:
+    store_qualification(ws)  # the scripted judge as configured now (models, prompts), measured
     result = invoke("--workspace", str(ws), "run", CLAIM, "--no-replicate", "--json", *extra)
     assert result.exit_code == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
@@ -273,7 +275,8 @@ def test_a_paper_seen_by_doi_and_later_by_arxiv_id_is_one_paper(ws, servers, mod
         model.confirm_as[("test-model", DOI_TITLE)] = "supports"
     _run(ws, "--no-fulltext")
     before = {e["source"] for e in _claim(ws)["evidence"]}
-    assert ("doi:10.1234/x" in before) != disputed and _statuses(ws) == ["holding"]  # 0.85 support vs 0.8 contest
+    # one support against one contest (measured; disputed: waiting for review): split, so nothing moves
+    assert ("doi:10.1234/x" in before) != disputed and _statuses(ws) == [] and _claim(ws)["contested"]
     listed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # new on arXiv since the last check
     literature.arxiv.entries.append(Entry("2512.00009v1", DOI_TITLE, DOI_ABSTRACT, listed, doi=DOI))
     _run(ws, "--no-fulltext")
@@ -281,7 +284,9 @@ def test_a_paper_seen_by_doi_and_later_by_arxiv_id_is_one_paper(ws, servers, mod
     sources = [e["source"] for e in claim["evidence"]]
     assert "doi:10.1234/x" not in sources
     assert sources.count("arXiv:2512.00009") == (0 if disputed else 1)  # one evidence entry
-    assert _statuses(ws) == ["holding"]  # counted once: 0.85 support against 0.80, not 1.60
+    # counted once: still one support against one contest (twice, it would outweigh the support)
+    balance = "0 contests (0.00), 1 waiting for review" if disputed else "1 contests (1.00)"
+    assert _statuses(ws) == [] and claim["contested"].startswith(f"1 supports (1.00), {balance}")
     if not disputed:
         [merge] = [h for h in claim["history"] if h.get("event") == "paper"]
         assert (merge["merged"], merge["into"]) == ("doi:10.1234/x", "arXiv:2512.00009")
@@ -424,10 +429,10 @@ def test_a_later_full_text_reading_retracts_an_earlier_confirmed_contest_from_th
     """Scenario 6: P's abstract gives a confirmed contest (relaxed); its full text, read later, finds it
     unrelated: the reading on the more complete material counts, and the claim no longer rests on P."""
     literature, _ = servers
-    literature.arxiv.entries.append(SUPPORTER)
-    model.said[SUPPORT_TITLE] = ("supports", SUPPORT_QUOTE, SUPPORT_QUOTE, 0.7)
     _run(ws, "--no-fulltext")
-    assert _statuses(ws) == ["relaxed"]  # 0.80 contest against 0.70 support
+    assert _statuses(ws) == ["relaxed"]  # the abstract's confirmed contest
+    listed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # a supporting paper, new since the last check
+    literature.arxiv.entries.append(replace(SUPPORTER, published=listed))
     model.said[TITLE] = ("relaxes", SMALL_ONLY, RESULT, 0.8)
 
     def unrelated_on_full_text(request: dict[str, Any]) -> ChatReply:

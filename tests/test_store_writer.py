@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_helpers import judgement
+from agent_helpers import judgement, store_qualification
 from conftest import ROOT, SEEDS, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer
 
@@ -311,6 +311,7 @@ def test_import_run_verdict_and_replication_write_claims_only_through_the_store(
     with Literature([paper]) as literature, OpenAIServer(responder=_respond) as llm:
         for key, value in {**literature.env(), **llm.env(), "OPENAI_API_KEY": "k"}.items():
             monkeypatch.setenv(key, value)
+        store_qualification(root)  # the scripted judge, measured
 
         def run() -> None:
             result = invoke("-w", str(root), "run", IT, "--no-replicate", "--json")

@@ -18,7 +18,7 @@ import httpx
 from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, Line
 from claimtrack.papers import Paper, upsert_paper
-from claimtrack.review import enqueue
+from claimtrack.reviews_table import enqueue
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
@@ -61,8 +61,10 @@ def queue_item(ws: Workspace, claim_id: str, n: int, *, hostile: bool = False) -
     now = T0 + dt.timedelta(minutes=n)
     with Ledger.open(ws) as ledger:
         with ledger.transaction():
-            paper = Paper(id=arxiv, title=f"Study {n} of rewards", abstract=abstract, authors=["A. Author", "B. Author"],
-                          published="2026-04-02")  # fmt: skip
+            authors = ["A. Author", "B. Author"]
+            paper = Paper(
+                id=arxiv, title=f"Study {n} of rewards", abstract=abstract, authors=authors, published="2026-04"
+            )
             upsert_paper(ledger, paper, source="arxiv", claim_id=claim_id, now=now)
             for role, stance, conf in (("judge", judge, confidence), ("confirm", confirm, 0.7)):
                 ledger.conn.execute(

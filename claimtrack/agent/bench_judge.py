@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimtrack.agent.confirm import agreed_stance, is_credible_judgement
+from claimtrack.agent.assess import agreed_stance, is_credible_judgement
 from claimtrack.agent.judge import Judgement, judge_pair
 from claimtrack.agent.llm import LLM, LLMError
 from claimtrack.agent.prompts import Prompt

@@ -204,6 +204,28 @@ def check_last_run(ws: Workspace) -> Check:
     return Check("last run", row["outcome"] == "ok" if row["outcome"] else False, detail)
 
 
+def check_judge(ws: Workspace, settings: Settings) -> Check:
+    """Whether the configured judge is qualified to move statuses (`claimtrack judge qualify`)."""
+    from claimtrack.agent.assess import load_prompts
+    from claimtrack.agent.qualification import Standing, identity_for, latest
+    from claimtrack.errors import ClaimtrackError
+    from claimtrack.ledger import Ledger
+
+    if not settings.llm_configured:
+        return Check("judge", None, "no LLM endpoint: nothing to qualify")
+    try:
+        prompts = load_prompts(ws)
+    except ClaimtrackError as exc:
+        return Check("judge", False, exc.message())
+    identity = identity_for(settings, {role: prompt.version for role, prompt in prompts.items()})
+    record = None
+    if ws.ledger_path.exists():
+        with Ledger.open(ws) as ledger:
+            record = latest(ledger, identity)
+    standing = Standing(judge=identity, qualification=record, trusted=settings.trust_judge)
+    return Check("judge", True if standing.qualified else (None if standing.trusted else False), standing.line())
+
+
 def diagnose(ws: Workspace, settings: Settings) -> list[Check]:
     ledger = check_ledger(ws)
     readable = ledger.ok is not False
@@ -213,6 +235,7 @@ def diagnose(ws: Workspace, settings: Settings) -> list[Check]:
         ledger,
         check_anchors(ws),
         check_llm(settings),
+        check_judge(ws, settings),
         *check_sources(settings),
         check_fulltext(settings),
         check_lm_eval(),

@@ -2,9 +2,10 @@
 
 The judge is shown the paper as numbered sentences (material.py) and cites the numbers of those that carry its
 stance; the program copies the quote from them, so a quote is always the paper's own words. One pair is
-judged in one of two roles: `judge` (the first judgement, prompt agents/judge.txt) and `confirm` (an
+judged in up to three roles: `judge` (the first judgement, prompt agents/judge.txt), `confirm` (an
 independent second judgement that sees the paper again, laid out differently, and never the first answer;
-prompt agents/confirm.txt). confirm.py decides whether the two agree.
+prompt agents/confirm.txt) and `recheck` (asked once more when the two leave the pair unresolved; prompt
+agents/recheck.txt). assess.py asks them and weighs what they said.
 
 Why JSON parsed here rather than `with_structured_output`: function calling and `json_schema` response
 formats are not served by every OpenAI-compatible server (older llama.cpp and Ollama builds, many vLLM
@@ -38,7 +39,7 @@ from claimtrack.papers import Paper
 
 log = logging.getLogger(__name__)
 INJECTION_CAP = 0.3  # confidence ceiling when the paper's text addresses the judge
-Role = Literal["judge", "confirm"]
+Role = Literal["judge", "confirm", "recheck"]
 _FENCE_SLOT = "\x00FENCE\x00"  # where the per-call fence goes; the cache key is taken with the slot in place
 _STANCE_FORMS = {
     "support": Stance.SUPPORTS,

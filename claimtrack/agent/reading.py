@@ -3,7 +3,7 @@ claim, and what the candidate says where it cites the claim's anchors, as labell
 (material.py), so a quote from them is cited by number and grounded like one from the abstract.
 
 Citation contexts are short and already in the ledger (discovery stored them), so the first look reads them;
-a full text costs a download and a ranking, so only the pairs the first look keeps are read (confirm.Assessor).
+a full text costs a download and a ranking, so only the pairs the first look keeps are read (assess.Assessor).
 Nothing here raises for a paper that cannot be read: the pair is judged on what could be read, and why the
 rest could not is a note for the run summary.
 """
@@ -172,7 +172,7 @@ class Reading:
 
 @dataclass
 class FullTextStep:
-    """Reads one pair's passages when called (confirm.Assessor calls it after a first look that keeps the pair)
+    """Reads one pair's passages when called (assess.Assessor calls it after a first look that keeps the pair)
     and keeps what it read, notes included, for the run summary."""
 
     reading: Reading

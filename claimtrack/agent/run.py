@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimtrack.agent.confirm import Assessor
-from claimtrack.agent.decide import decide, is_credible
-from claimtrack.agent.llm import LLM, LLMError, make_llm
+from claimtrack.agent.assess import Assessor, load_prompts, make_judges
+from claimtrack.agent.decide import is_credible, weigh
+from claimtrack.agent.llm import LLM, LLMError
 from claimtrack.agent.material import Block
 from claimtrack.agent.planner import plan_queries
 from claimtrack.agent.prompts import Prompt, load_prompt
+from claimtrack.agent.qualification import Standing, latest
 from claimtrack.agent.reading import Reading
 from claimtrack.agent.summary import ClaimReport, RunSummary
 from claimtrack.config import Settings
@@ -32,6 +33,7 @@ from claimtrack.fileio import atomic_write, file_lock
 from claimtrack.ledger import Ledger
 from claimtrack.models import CONTESTING, Claim, Evidence, EvidenceKind
 from claimtrack.papers import Paper, adopt_identities, aliases
+from claimtrack.reviews_table import waiting
 from claimtrack.rulings import paper_of
 from claimtrack.store import Store
 from claimtrack.workspace import Workspace
@@ -51,6 +53,7 @@ class RunOptions:
     replicate: bool = True
     k: int | None = None  # pairs judged afresh per claim; Settings.judge_k when None
     replicate_limit: int | None = None  # items per probe condition (lm-eval --limit)
+    trust_judge: bool = False  # a person vouches for an unqualified judge: it counts by confidence, as before
 
     @property
     def command(self) -> str:
@@ -62,6 +65,7 @@ class RunOptions:
             ("--no-judge", not self.judge),
             ("--no-fulltext", not self.fulltext),
             ("--no-replicate", not self.replicate),
+            ("--trust-judge", self.trust_judge),
         ]
         parts = ["claimtrack run", *self.claim_ids, *(flag for flag, on in flags if on)]
         parts += [f"--k {self.k}"] if self.k else []
@@ -134,7 +138,8 @@ def execute(
     store = Store(ws)
     claims = select_claims(store, options, now)  # bad input fails before anything is locked or written
     judging = options.judge and settings.llm_configured
-    prompts = {name: load_prompt(ws, name) for name in ("judge", "confirm", "queries")} if judging else {}
+    judge_prompts = load_prompts(ws) if judging else {}  # bad input fails before anything is locked
+    prompts = {"queries": load_prompt(ws, "queries")} if judging else {}
     with RunLock(ws, settings.run_lock_wait_s) as lock, Ledger.open(ws) as ledger:
         run_id = new_run_id(now)
         summary = RunSummary(
@@ -142,32 +147,32 @@ def execute(
         )
         lock.note(run_id, summary.started_at, options.command)
         _close_dead_runs(ledger)
+        judges = make_judges(judge_prompts, settings, ledger=ledger, run_id=run_id) if judging else None
+        standing = None
+        if judges is not None:
+            trusted = options.trust_judge or settings.trust_judge
+            standing = Standing(judge=judges.identity, qualification=latest(ledger, judges.identity), trusted=trusted)
+            summary.judge_standing = standing.line()
         with ledger.transaction() as conn:
             conn.execute(
-                "INSERT INTO runs (id, started_at, command) VALUES (?,?,?)",
-                (run_id, summary.started_at, options.command),
+                "INSERT INTO runs (id, started_at, command, judge_standing) VALUES (?,?,?,?)",
+                (run_id, summary.started_at, options.command, standing.record() if standing else None),
             )
-        llm = make_llm(settings, ledger=ledger, run_id=run_id) if judging else None
-        summary.llm = llm.model if llm else None
+        llm = judges.llms["judge"] if judges is not None else None
+        summary.llm = judges.label if judges is not None else None
         assessor = None
-        if llm is not None:
-            summary.usage = llm.usage
-            confirmer = llm
-            if settings.confirm_model and settings.confirm_model != llm.model:
-                confirmer = make_llm(
-                    settings, ledger=ledger, run_id=run_id, model=settings.confirm_model, usage=llm.usage
-                )
-                assert confirmer is not None  # the endpoint that made the judge makes the confirmer
-                summary.llm = f"{llm.model} (confirmed by {settings.confirm_model})"
+        if judges is not None and standing is not None:
+            summary.usage = judges.llms["judge"].usage
             assessor = Assessor(
                 ledger,
-                llm,
-                confirmer,
-                prompts["judge"],
-                prompts["confirm"],
+                judges.llms,
+                judges.prompts,
+                standing,
                 settings.judge_threshold,
                 run_id,
                 set_aside_at=settings.first_look_unrelated,
+                pair_probability=settings.pair_probability,
+                max_calls=settings.max_calls_per_pair,
             )
         reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
         ctx = RunContext(
@@ -442,6 +447,7 @@ def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
     report = check.report
 
     known = aliases(ctx.ledger)
+    pending = waiting(ctx.ledger, check.claim.id)
 
     def apply(current: Claim) -> None:
         adopt_identities(current, known, by=ctx.run_id, now=ctx.now)
@@ -449,8 +455,22 @@ def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
         retracting = [e for e in check.readings if paper_of(current, known.get(e.source, e.source)) in held]
         report.evidence_added += current.add_evidence([*check.judged, *retracting, *check.replicated])
         adopt_identities(current, known, by=ctx.run_id, now=ctx.now)  # judged under an id merged since
+        remeasured = {e.id: e.probability for e in check.judged if e.probability is not None}
+        for item in current.evidence:  # a pair weighed again (a newer measurement of the judge) counts by it
+            if item.id in remeasured and item.probability != remeasured[item.id]:
+                item.probability = remeasured[item.id]
         at = current.entry_time(ctx.now)
-        change = decide(current, threshold=ctx.settings.judge_threshold, by=ctx.run_id, now=at)
+        decision = weigh(
+            current,
+            threshold=ctx.settings.judge_threshold,
+            by=ctx.run_id,
+            now=at,
+            margin=ctx.settings.status_margin,
+            waiting=pending,
+        )
+        current.contested = decision.contested
+        report.contested = decision.contested
+        change = decision.change
         if change is not None:
             current.record_change(change)
             report.change = {

@@ -11,6 +11,8 @@ from typing import Any
 
 from claimtrack.agent.llm import Usage
 
+SECOND_OPINIONS = ("confirm", "recheck")  # the calls confirmation costs: the confirmation and any recheck
+
 
 @dataclass
 class ClaimReport:
@@ -29,6 +31,7 @@ class ClaimReport:
     evidence_added: list[str] = field(default_factory=list)
     replication: str | None = None  # job id, when one ran or was collected
     change: dict[str, Any] | None = None  # from, to, evidence, rationale
+    contested: str | None = None  # why the status in force is contested, when it is (decide.weigh)
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unchecked: bool = False  # no source could be reached: nothing new about this claim could be looked at
@@ -45,6 +48,7 @@ class RunSummary:
     claims: list[ClaimReport] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     collected: list[str] = field(default_factory=list)  # replication jobs (Slurm) finished since the last run
+    judge_standing: str | None = None  # the judge qualified, trusted by override, or not qualified (one line)
     replication_jobs: dict[str, int] = field(default_factory=dict)  # claims waiting on a pending / failed job
 
     @property
@@ -81,17 +85,24 @@ class RunSummary:
         """The judge's tokens (in and out: first looks and judgements, and confirmations when asked) per pair
         this run judged; None when it judged none."""
         judged = sum(c.judged for c in self.claims)
-        purposes = ("look", "judge", "confirm") if confirmation else ("look", "judge")
+        purposes = ("look", "judge", *SECOND_OPINIONS) if confirmation else ("look", "judge")
         return round(self.usage.tokens(*purposes) / judged) if judged else None
 
+    def calls_per_pair(self) -> float | None:
+        """Judge requests (looks, judgements, confirmations, rechecks) per pair this run judged."""
+        judged = sum(c.judged for c in self.claims)
+        calls = sum(self.usage.purposes.get(p, {}).get("calls", 0) for p in ("look", "judge", *SECOND_OPINIONS))
+        return round(calls / judged, 2) if judged else None
+
     def as_dict(self) -> dict[str, Any]:
-        confirm = self.usage.tokens("confirm")
+        confirm = self.usage.tokens(*SECOND_OPINIONS)
         rest = self.usage.tokens() - confirm
         return {
             "run_id": self.run_id,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "llm": self.llm,
+            "judge_standing": self.judge_standing,
             "offline": self.offline,
             "fulltext": self.fulltext,
             "collected_replications": self.collected,
@@ -113,6 +124,8 @@ class RunSummary:
                 "pairs_to_review": sum(len(c.review) for c in self.claims),
                 "unjudged": sum(c.unjudged for c in self.claims),
                 "status_changes": len(self.changes),
+                "contested": sum(c.contested is not None for c in self.claims),
+                "judge_calls_per_pair": self.calls_per_pair(),
                 **{f"llm_{k}": v for k, v in self.usage.as_dict().items()},
                 "confirm_tokens": confirm,
                 "confirm_share": round(confirm / rest, 4) if rest else None,  # of the run's other LLM tokens

@@ -167,12 +167,13 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import agent, anchors, bench, claims, papers, replicate, report, review, serve
+    from claimtrack.cli import agent, anchors, bench, claims, judge, papers, replicate, report, review, serve
 
     claims.register(app)
     anchors.register(app)
     papers.register(app)
     agent.register(app)
+    judge.register(app)
     replicate.register(app)
     report.register(app)
     review.register(app)

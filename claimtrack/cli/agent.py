@@ -40,6 +40,14 @@ def run(
     replicate_limit: Annotated[
         int | None, typer.Option("--replicate-limit", min=1, help="Items per probe condition when a replication runs.")
     ] = None,
+    trust_judge: Annotated[
+        bool,
+        typer.Option(
+            "--trust-judge",
+            help="Count an unqualified judge's agreed judgements by their confidence (a person vouches for it;"
+            " also CLAIMTRACK_TRUST_JUDGE=1). Recorded on the run.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Re-check claims: discover newer papers, judge k new pairs (a first look on the abstract, then the best
@@ -64,6 +72,7 @@ def run(
         replicate=not no_replicate,
         k=k,
         replicate_limit=replicate_limit,
+        trust_judge=trust_judge,
     )
     with reporter() as progress:
         summary = execute(ws, options, settings=load_settings(), progress=progress)

@@ -124,9 +124,15 @@ def verdict(
         from claimtrack.config import load_settings
         from claimtrack.review import lift as lift_ruling
 
-        threshold = load_settings().judge_threshold
+        settings = load_settings()
         claim, lifted, moved = lift_ruling(
-            workspace(ctx), claim_id, lift, by=by or getpass.getuser(), because=because, threshold=threshold
+            workspace(ctx),
+            claim_id,
+            lift,
+            by=by or getpass.getuser(),
+            because=because,
+            threshold=settings.judge_threshold,
+            margin=settings.status_margin,
         )
         typer.echo(f"{claim.id}: lifted the ruling ({lifted.lifted}) on {lifted.source}")
         typer.echo(f"  {moved.from_} -> {moved.to}: {moved.rationale}" if moved else f"  status stays {claim.status}")

@@ -78,6 +78,8 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
             f" cache, {totals['judge_errors']} judge errors; {totals['pairs_confirmed']} confirmed,"
             f" {totals['pairs_to_review']} waiting for review (`claimtrack review`)"
         )
+        if summary.judge_standing:
+            out.append(summary.judge_standing)
         failed = f" ({totals['llm_failed_calls']} failed)" if totals["llm_failed_calls"] else ""
         share = f" ({totals['confirm_share']:.0%} of the rest)" if totals["confirm_share"] is not None else ""
         out.append(
@@ -104,6 +106,10 @@ def summary_text(summary: RunSummary, *, judging: bool) -> str:
         scope = f" [scope: {change['scope']}]" if change.get("scope") else ""
         out.append(f"  {claim.claim_id}: {change['from']} -> {change['to']}{scope}")
         out.append(f"    because {change['rationale']}")
+    contested = [c for c in summary.claims if c.contested]
+    if contested:
+        out.append(f"contested (status kept, the evidence nearly as probable for another outcome): {len(contested)}")
+        out += [f"  {c.claim_id}: {c.contested}" for c in contested]
     for group in summary.failure_groups():
         out.append(f"  FAILED {group['source']}: {group['cause']} ({_claims(group['claims'])})")
     notes: dict[str, list[str]] = {}

@@ -66,7 +66,7 @@ def status(
     import json
 
     from claimtrack.replication.board import open_by_claim as open_jobs
-    from claimtrack.reports.common import parse_since, pending_by_claim, recent_runs
+    from claimtrack.reports.common import judge_standing, parse_since, pending_by_claim, recent_runs
     from claimtrack.reports.status import build_status
     from claimtrack.review import open_by_claim
 
@@ -75,7 +75,13 @@ def status(
     start = parse_since(since) if since is not None else None
     st = store(ctx)
     report = build_status(
-        st.load(), pending_by_claim(st.ws), start, open_by_claim(st.ws), recent_runs(st.ws), open_jobs(st.ws)
+        st.load(),
+        pending_by_claim(st.ws),
+        start,
+        open_by_claim(st.ws),
+        recent_runs(st.ws),
+        open_jobs(st.ws),
+        judge_standing(st.ws),
     )
     if fmt == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -13,6 +13,13 @@ from claimtrack.errors import InvalidArgument
 ACTIONS = ("accept", "reject")
 
 
+WHY = {
+    "disagree": "its judgements disagree",
+    "uncertain": "the judge's measurement leaves it uncertain",
+    "unqualified": "the judge is not qualified (`claimtrack judge qualify`)",
+}
+
+
 def register(app: typer.Typer) -> None:
     app.command(name="review")(review)
 
@@ -42,6 +49,7 @@ def review(
     from claimtrack.store import Store
 
     ws = workspace(ctx)
+    settings = load_settings()
     if target in ACTIONS:
         if item is None:
             raise InvalidArgument("ITEM", f"name the review item to {target} (see `claimtrack review`)")
@@ -51,7 +59,8 @@ def review(
             "accept" if target == "accept" else "reject",
             by=by or getpass.getuser(),
             because=because,
-            threshold=load_settings().judge_threshold,
+            threshold=settings.judge_threshold,
+            margin=settings.status_margin,
         )
         change = decided.change
         if as_json:
@@ -90,6 +99,12 @@ def review(
         return
     for entry in waiting:
         typer.echo(f"{entry.id}  {entry.claim_id}  {entry.source}  {entry.paper.title}")
+        if entry.reason in WHY:
+            measured = ""
+            if entry.probability:
+                ranked = sorted(entry.probability.items(), key=lambda kv: -kv[1])[:3]
+                measured = " (measured: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked) + ")"
+            typer.echo(f"    waits: {WHY[entry.reason]}{measured}")
         for role, judgement in (("judge", entry.judge), ("confirm", entry.confirm)):
             if "error" in judgement:
                 typer.echo(f"    {role:<8}judge-error: {judgement['error']}  ({judgement['by']})")

@@ -39,7 +39,7 @@ def serve(
 
     ws = workspace(ctx)
     token = None if is_loopback(host) else secrets.token_urlsafe(24)
-    app = create_app(ws, threshold=load_settings().judge_threshold, reviewer=by or getpass.getuser(), token=token)
+    app = create_app(ws, load_settings(), reviewer=by or getpass.getuser(), token=token)
     try:  # bound here, so the URL printed names the port a `--port 0` got
         sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:

@@ -184,3 +184,15 @@ def evidence_sources(claim: dict[str, Any], ids: list[str]) -> list[str]:
     """A change's evidence ids as `source (stance)`, from a report's claim dict; unknown ids as given."""
     by_id = {e["id"]: e for e in claim["evidence"]}
     return [f"{by_id[i]['source']} ({by_id[i]['stance']})" if i in by_id else i for i in ids]
+
+
+def judge_standing(workspace: Workspace) -> str | None:
+    """How the judge stood in the last run that judged (qualified, trusted by override, not qualified); None
+    when no run judged or the workspace has no ledger yet (none is created)."""
+    if not workspace.ledger_path.exists():
+        return None
+    from claimtrack.agent.qualification import last_run_standing
+    from claimtrack.ledger import Ledger
+
+    with Ledger(workspace.ledger_path) as ledger:
+        return last_run_standing(ledger)

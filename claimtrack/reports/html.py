@@ -294,7 +294,7 @@ def _claim(c: dict[str, Any], line_id: str) -> str:
         f'<article class="claim" id="{_anchor(line_id, c["id"])}"><h4>{esc(c["title"])} {_badge(c["status"])}</h4>'
         f'<div class="id">{esc(c["id"])} · claimed {esc(c["claimed"] or "?")} · last checked {checked}</div>'
         f'<p class="statement">{esc(c["statement"])}</p><ul class="anchors">{anchors}</ul>{status_line}'
-        f"{evidence}{_replications(c['replications'])}{_review(c['review'])}{_rulings(c['rulings'])}{pending}</article>"
+        f"{_contested(c)}{evidence}{_replications(c['replications'])}{_review(c['review'])}{_rulings(c['rulings'])}{pending}</article>"
     )
 
 
@@ -319,6 +319,13 @@ def _rulings(items: list[dict[str, Any]]) -> str:
         return ""
     rows = "".join(f"<li>{esc(r['line'])}</li>" for r in items)
     return f'<h4>Rulings ({len(items)})</h4><ul class="pending">{rows}</ul>'
+
+
+def _contested(c: dict[str, Any]) -> str:
+    """The balance that keeps the status in force though another outcome is nearly as probable."""
+    if not c.get("contested"):
+        return ""
+    return f'<p class="contested"><b>Contested</b>, so the status stays: {esc(c["contested"])}</p>'
 
 
 def _review(items: list[dict[str, Any]]) -> str:

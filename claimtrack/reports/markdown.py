@@ -24,6 +24,19 @@ def render_markdown(report: dict[str, Any]) -> str:
         f" {plural(totals['pending'], 'candidate paper')} not yet judged.",
         "",
     ]
+    judge = report.get("judge")
+    if judge is not None and judge != "trusted (not qualified)" and not judge.startswith("qualified"):
+        out += [
+            "The judge of the last run was **not qualified**: its status-moving judgements wait for review."
+            " Measure it with `claimtrack judge qualify`.",
+            "",
+        ]
+    elif judge == "trusted (not qualified)":
+        out += [
+            "The judge of the last run was **not qualified but trusted** by a person's override"
+            " (`--trust-judge` / `CLAIMTRACK_TRUST_JUDGE`): its judgements counted by their confidence.",
+            "",
+        ]
     out += _runs(report["runs"])
     out += _changed(report)
     for line in report["lines"]:
@@ -108,7 +121,15 @@ def _line(line: dict[str, Any], claims: dict[str, Any]) -> list[str]:
 
 
 def _claim(c: dict[str, Any]) -> list[str]:
-    out = [f"### {md_text(c['title'])}", "", f"`{c['id']}`: **{c['status']}**. {md_text(c['statement'])}", ""]
+    contested = " (contested)" if c.get("contested") else ""
+    out = [
+        f"### {md_text(c['title'])}",
+        "",
+        f"`{c['id']}`: **{c['status']}**{contested}. {md_text(c['statement'])}",
+        "",
+    ]
+    if c.get("contested"):
+        out.append(f"- Contested, so the status stays: {md_text(c['contested'])}")
     anchors = "; ".join(f"arXiv:{a['arxiv']} ({a['date'] or 'undated'}) {md_text(a['title'])}" for a in c["anchors"])
     out.append(f"- Anchors: {anchors or 'none (not grounded in a paper yet)'}")
     change = c["last_change"]

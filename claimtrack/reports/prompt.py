@@ -105,6 +105,8 @@ def _claim_bullet(claim: Claim) -> list[str]:
     rows = [f"- **{one_line(claim.title)}** ({when}; {status}) {one_line(claim.statement)} [`{claim.id}`; {anchor}]"]
     if claim.caveat:
         rows.append(f"  - Caveat: {one_line(claim.caveat)}")
+    if claim.contested:
+        rows.append(f"  - Contested (the evidence is split; the status stays): {one_line(claim.contested)}")
     if claim.status in (Status.RELAXED, Status.SUPERSEDED):
         if change is not None and change.scope:
             rows.append(f"  - Still holds within: {one_line(change.scope)}")

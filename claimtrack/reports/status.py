@@ -60,10 +60,12 @@ def build_status(
     review: dict[str, list[dict[str, Any]]] | None = None,
     runs: list[dict[str, Any]] | None = None,
     replication_jobs: dict[str, dict[str, Any]] | None = None,
+    judge: str | None = None,
 ) -> dict[str, Any]:
     """Assemble the report. Without `since`, the window ends at the store's newest change. `review` holds the
     open review items per claim (review.open_by_claim); `runs` the newest runs (common.recent_runs);
-    `replication_jobs` the pending or failed replication job per claim (replication.board.open_by_claim)."""
+    `replication_jobs` the pending or failed replication job per claim (replication.board.open_by_claim); `judge`,
+    how the judge stood in the last run that judged (qualification.last_run_standing)."""
     runs = runs or []
     review = review or {}
     jobs = replication_jobs or {}
@@ -86,6 +88,7 @@ def build_status(
         "since": since.date().isoformat() if since else None,
         "since_rule": rule,
         "newest_change": newest.isoformat() if newest else None,
+        "judge": judge,
         "totals": {
             "claims": len(claims),
             "by_status": _by_status(claims),
@@ -93,6 +96,7 @@ def build_status(
             "replications": sum(len(c.replications) for c in claims),
             "pending": sum(len(pending.get(c.id, [])) for c in claims),
             "review": sum(len(review.get(c.id, [])) for c in claims),
+            "contested": sum(c.contested is not None for c in claims),
         },
         "changed": changed,
         "runs": {"recent": runs, "warning": runs_health(runs)},
@@ -164,6 +168,7 @@ def _claim(
         "title": claim.title,
         "statement": claim.statement,
         "status": str(claim.status),
+        "contested": claim.contested,
         "claimed": claim.claimed,
         "anchors": [{"arxiv": a.arxiv, "title": a.display_title, "date": a.date} for a in claim.anchors],
         "last_checked": claim.last_checked.isoformat() if claim.last_checked else None,

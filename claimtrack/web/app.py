@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from claimtrack.config import Settings
 from claimtrack.errors import AlreadyDecided, Busy, ClaimtrackError, InvalidArgument, NotFound
 from claimtrack.ledger import Ledger
 from claimtrack.review import decide_item, get_item, lift, open_ids, preview, queue
@@ -31,15 +32,17 @@ from claimtrack.web.pages import history_line, matches, passage, quote_sources, 
 from claimtrack.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent
-FILTERS = ("claim", "line", "stance", "source")
+FILTERS = ("claim", "line", "stance", "source", "reason")
 STATUS_OF = {Busy: 503, AlreadyDecided: 409, NotFound: 404}
 
 
 class Review:
-    """The app's state: the workspace, the judge threshold, the CSRF token and the default reviewer."""
+    """The app's state: the workspace, the decision's rules (as the CLI reads them from the settings), the CSRF
+    token and the default reviewer."""
 
-    def __init__(self, ws: Workspace, *, threshold: float, reviewer: str, lock_wait: float) -> None:
-        self.ws, self.threshold, self.reviewer, self.lock_wait = ws, threshold, reviewer, lock_wait
+    def __init__(self, ws: Workspace, settings: Settings, *, reviewer: str, lock_wait: float) -> None:
+        self.ws, self.reviewer, self.lock_wait = ws, reviewer, lock_wait
+        self.rules = {"threshold": settings.judge_threshold, "margin": settings.status_margin}
         self.csrf = secrets.token_urlsafe(32)
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -68,8 +71,11 @@ class Review:
             "line": sorted({line for ids in lines.values() for line in ids}),
             "stance": sorted({s for item in waiting for s in stances(item)}),
             "source": sorted({s for item in waiting for s in quote_sources(item)}),
+            "reason": sorted({item.reason for item in waiting if item.reason}),
         }
-        return self.render(request, "queue.html", items=shown, total=len(waiting), wanted=wanted, options=options)
+        return self.render(
+            request, "queue.html", items=shown, total=len(waiting), wanted=wanted, options=options, filters=FILTERS
+        )
 
     async def item_page(self, request: Request) -> Response:
         return await run_in_threadpool(self._item_page, request, request.path_params["ident"])
@@ -88,7 +94,7 @@ class Review:
             if item.state == "open":
                 for decision in ("accept", "reject"):
                     try:
-                        outcomes[decision] = preview(self.ws, ledger, item, decision, threshold=self.threshold)
+                        outcomes[decision] = preview(self.ws, ledger, item, decision, **self.rules)
                     except ClaimtrackError as exc:
                         outcomes[decision] = exc.message()
         library = Store(self.ws).read()
@@ -153,8 +159,8 @@ class Review:
                 "accept" if action == "accept" else "reject",
                 by=_person(form),
                 because=form.get("because", "").strip() or None,
-                threshold=self.threshold,
                 wait=self.lock_wait,
+                **self.rules,
             )
         except ClaimtrackError as exc:
             return self._item_page(request, ident, exc.message(), STATUS_OF.get(type(exc), 400))
@@ -177,8 +183,8 @@ class Review:
                 form.get("paper", ""),
                 by=_person(form),
                 because=form.get("because", ""),
-                threshold=self.threshold,
                 wait=self.lock_wait,
+                **self.rules,
             )
         except ClaimtrackError as exc:
             return self._claim_page(request, claim_id, exc.message(), STATUS_OF.get(type(exc), 400))
@@ -214,10 +220,11 @@ async def _checked_form(request: Request, csrf: str) -> dict[str, str] | Respons
 
 
 def create_app(
-    ws: Workspace, *, threshold: float, reviewer: str, token: str | None = None, lock_wait: float = 5.0
+    ws: Workspace, settings: Settings, *, reviewer: str, token: str | None = None, lock_wait: float = 5.0
 ) -> Any:
-    """The ASGI app over `ws`; with a `token`, every request must carry it (see guard.py)."""
-    review = Review(ws, threshold=threshold, reviewer=reviewer, lock_wait=lock_wait)
+    """The ASGI app over `ws`; with a `token`, every request must carry it (see guard.py). A decision waits up to
+    `lock_wait` seconds for the store's lock, then shows the lock's message."""
+    review = Review(ws, settings, reviewer=reviewer, lock_wait=lock_wait)
     routes = [
         Route("/", review.queue_page),
         Route("/item/{ident}", review.item_page),

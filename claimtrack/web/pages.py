@@ -98,9 +98,11 @@ def quote_sources(item: ReviewItem) -> set[str]:
 
 
 def matches(item: ReviewItem, lines: list[str], wanted: dict[str, str]) -> bool:
-    """The queue's filters: claim, line, stance (either judgement's), source (the block either one quoted)."""
+    """The queue's filters: claim, line, stance (either judgement's), source (the block either one quoted), and
+    why the pair waits (disagree, uncertain, unqualified)."""
     return (
-        wanted.get("claim", "") in ("", item.claim_id)
+        wanted.get("reason", "") in ("", item.reason or "")
+        and wanted.get("claim", "") in ("", item.claim_id)
         and wanted.get("line", "") in ("", *lines)
         and wanted.get("stance", "") in ("", *stances(item))
         and wanted.get("source", "") in ("", *quote_sources(item))

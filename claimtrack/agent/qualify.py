@@ -1,0 +1,180 @@
+"""`claimtrack judge qualify`: the configured judge, confirmer and rechecker answer pairs whose truth is known,
+asked exactly as a run asks a first look (same prompts, same models, same cache), and the measurement is kept
+in the ledger (qualification.py) for the run to weigh judgements by.
+
+The labelled set is JSON lines, one pair per line: `claim`, `title`, `abstract`, `label` (a stance), `arxiv`,
+`why`. SciFact's dev or train claims can be added (`--scifact DIR`): SUPPORT counts as supports, CONTRADICT
+as contradicts, a cited abstract without a rationale as unrelated; SciFact has no relaxes or supersedes, so it
+cannot qualify a judge alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+
+from claimtrack.agent.assess import Judges
+from claimtrack.agent.bench_judge import cohen_kappa, load_pairs
+from claimtrack.agent.judge import judge_pair
+from claimtrack.agent.qualification import ROLES, Qualification, RoleScores, new_id, verdict
+from claimtrack.agent.weighing import STANCES, error_correlation
+from claimtrack.errors import InvalidInput
+from claimtrack.ledger import Ledger
+from claimtrack.models import ArxivId, Claim, Model, Stance
+from claimtrack.papers import Paper
+from claimtrack.workspace import PROJECT_ROOT
+
+DEFAULT_DATA = PROJECT_ROOT / "evals" / "judge" / "qualify.jsonl"
+_SCIFACT = {"SUPPORT": Stance.SUPPORTS, "CONTRADICT": Stance.CONTRADICTS, "NOT ENOUGH INFO": Stance.UNRELATED}
+ERROR = "error"  # the answer column of replies that stayed invalid
+
+
+class LabelledPair(Model):
+    """One line of a qualification set."""
+
+    claim: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    abstract: str = Field(min_length=1)
+    label: Stance
+    arxiv: ArxivId
+    why: str = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A pair to measure on: the claim and paper as the judge is shown them, and the true stance."""
+
+    claim: Claim
+    paper: Paper
+    label: Stance
+
+
+def load_set(path: Path) -> list[Sample]:
+    """Every line of a qualification set, validated; a bad line is one error naming file:line and field."""
+    if not path.is_file():
+        raise InvalidInput(path, "-", "not found (expected JSON lines: claim, title, abstract, label, arxiv, why)")
+    samples = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                pair = LabelledPair.model_validate_json(line)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"]) or "line"
+                if first["type"] == "json_invalid":
+                    raise InvalidInput(where, "line", "not a JSON object") from exc
+                raise InvalidInput(where, field, first["msg"]) from exc
+            claim = _claim(pair.claim, f"q{number}")
+            samples.append(Sample(claim, Paper(id=pair.arxiv, title=pair.title, abstract=pair.abstract), pair.label))
+    if not samples:
+        raise InvalidInput(path, "-", "holds no pairs")
+    return samples
+
+
+def scifact_samples(folder: Path, split: str) -> list[Sample]:
+    pairs, corpus = load_pairs(folder, split, None)
+    return [Sample(_claim(p.claim, f"scifact-{p.claim_id}"), corpus[p.doc_id], _SCIFACT[p.gold]) for p in pairs]
+
+
+def _claim(statement: str, ident: str) -> Claim:
+    """The pair's claim as the judge reads it: its statement is also its question (a set gives no other)."""
+    return Claim(id=ident, title=statement, statement=statement)
+
+
+def fingerprint(path: Path) -> str:
+    return f"{path.name} ({hashlib.sha256(path.read_bytes()).hexdigest()[:12]})"
+
+
+def qualify(
+    ledger: Ledger, judges: Judges, samples: Sequence[Sample], data: list[str], *, now: dt.datetime | None = None
+) -> Qualification:
+    """Ask every role about every sample (from the cache when asked before) and measure the answers. Raises
+    LLMError when the endpoint fails: what was answered is cached, so running again resumes."""
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    truth = [s.label for s in samples]
+    answers: dict[str, list[Stance | None]] = {role: [] for role in ROLES}
+    tokens: dict[str, list[int]] = {role: [0, 0, 0] for role in ROLES}  # calls, in, out
+    for sample in samples:
+        for role in ROLES:
+            outcome = judge_pair(
+                ledger,
+                judges.llms[role],
+                judges.prompts[role],
+                sample.claim,
+                sample.paper,
+                run_id="qualify",
+                role=role,
+            )
+            answers[role].append(outcome.judgement.stance if outcome.judgement else None)
+            row = ledger.conn.execute(
+                "SELECT tokens_in, tokens_out FROM judgements WHERE key = ?", (outcome.key,)
+            ).fetchone()
+            tokens[role] = [tokens[role][0] + 1, tokens[role][1] + row[0], tokens[role][2] + row[1]]
+    roles = {role: _scores(judges, role, truth, answers[role], tokens[role]) for role in ROLES}
+    labels = {s.value: n for s, n in Counter(truth).items()}
+    qualified, reason = verdict(len(samples), labels, roles)
+    kappa, correlation = {}, {}
+    for i, a in enumerate(ROLES):
+        for b in ROLES[i + 1 :]:
+            name = "/".join(sorted((a, b)))
+            kappa[name] = _round(cohen_kappa(_names(answers[a]), _names(answers[b]), (*STANCES, ERROR)))
+            correlation[name] = _round(error_correlation(truth, answers[a], answers[b]))
+    return Qualification(
+        id=new_id(judges.identity, now),
+        identity=judges.identity.key,
+        judge=judges.identity,
+        data=data,
+        n=len(samples),
+        labels=labels,
+        roles=roles,
+        kappa=kappa,
+        error_correlation=correlation,
+        qualified=qualified,
+        reason=reason,
+        tokens_in=sum(t[1] for t in tokens.values()),
+        tokens_out=sum(t[2] for t in tokens.values()),
+        created_at=now,
+    )
+
+
+def _names(answers: Sequence[Stance | None]) -> list[str]:
+    return [a.value if a is not None else ERROR for a in answers]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _scores(judges: Judges, role: str, truth: list[Stance], said: list[Stance | None], used: list[int]) -> RoleScores:
+    columns = [*STANCES, None]
+    counts = Counter(zip(truth, said, strict=True))
+    confusion = [[counts[(t, a)] for a in columns] for t in STANCES]
+    precision, recall, f1 = {}, {}, []
+    for s in STANCES:
+        tp = counts[(s, s)]
+        predicted = sum(1 for a in said if a == s)
+        actual = sum(1 for t in truth if t == s)
+        precision[s.value] = round(tp / predicted, 4) if predicted else 0.0
+        recall[s.value] = round(tp / actual, 4) if actual else 0.0
+        f1.append(2 * tp / (predicted + actual) if tp else 0.0)
+    return RoleScores(
+        model=judges.llms[role].model,  # type: ignore[index]
+        prompt=judges.prompts[role].version,  # type: ignore[index]
+        confusion=confusion,
+        precision=precision,
+        recall=recall,
+        macro_f1=round(sum(f1) / len(STANCES), 4),
+        errors=sum(1 for a in said if a is None),
+        calls=used[0],
+        tokens_in=used[1],
+        tokens_out=used[2],
+    )
