@@ -29,7 +29,7 @@ HOSTILE_ABSTRACT = (
     " overconfidence in our runs. <img src=x onerror=\"document.body.setAttribute('data-pwned','2')\"> End."
 )
 # (judge stance, confirm stance, judge confidence): the two readings disagree, as a queued pair's do
-PAIRS = [("supports", "contests", 0.9), ("contests", "supports", 0.85), ("relaxes", "supports", 0.8)]
+PAIRS = [("supports", "contradicts", 0.9), ("contradicts", "supports", 0.85), ("relaxes", "supports", 0.8)]
 
 
 def make_workspace(root: Path, n_items: int, *, hostile: bool = False) -> Workspace:
