@@ -102,7 +102,7 @@ def serving(ws: Workspace, *args: str) -> Iterator[tuple[str, subprocess.Popen[s
         match = re.search(r"at (http://\S+)", line)
         assert match, f"serve printed {line!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
         url = match.group(1)
-        base = url.split("?")[0]
+        base = url.split("?")[0].replace("0.0.0.0", "127.0.0.1")
         deadline = time.monotonic() + 30
         while True:
             try:
