@@ -20,12 +20,12 @@ CHROMIUM = shutil.which("chromium")
 class Browser:
     """One headless chromium with one page, spoken to over its page's DevTools websocket."""
 
-    def __init__(self, profile: Path) -> None:
+    def __init__(self, profile: Path, *, size: str = "1280,900") -> None:
         assert CHROMIUM is not None  # callers skip without it
         self.process = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
              "--disable-background-networking", "--disable-component-update", "--remote-debugging-port=0",
-             "--remote-allow-origins=*", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"],
+             "--remote-allow-origins=*", f"--user-data-dir={profile}", f"--window-size={size}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
