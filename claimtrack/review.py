@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from claimtrack.agent.decide import DEFAULT_MARGIN, weigh
-from claimtrack.agent.judge import outcome_from_row, to_evidence
+from claimtrack.agent.judge import JudgeOutcome, outcome_from_row, to_evidence
 from claimtrack.errors import AlreadyDecided, InvalidArgument, NotFound
 from claimtrack.ledger import Ledger
-from claimtrack.models import Claim, Confirmation, ReviewDecision, RulingLifted, StatusChange
+from claimtrack.models import Claim, Confirmation, ReviewDecision, RulingLifted, Stance, StatusChange
 from claimtrack.papers import Paper, get_paper
 from claimtrack.reviews_table import waiting
 from claimtrack.rulings import item_states, paper_of, rulings
@@ -117,6 +117,21 @@ def items(ledger: Ledger, claim_id: str | None = None, *, state: str | None = "o
     return [_item(ledger, row) for row in rows]
 
 
+def open_ids(ledger: Ledger) -> list[str]:
+    """The open items' ids in the queue's order (`items`), without reading their judgements: next and previous."""
+    return [r[0] for r in ledger.conn.execute("SELECT id FROM reviews WHERE state = 'open' ORDER BY created_at, id")]
+
+
+def queue(ws: Workspace, claim_id: str | None = None) -> list[ReviewItem]:
+    """The open items as `claimtrack review` and the web page list them: a decision a crash left half-written is
+    first set from the claim's history (`reconcile`); empty when the workspace has no ledger yet."""
+    if not ws.ledger_path.exists():
+        return []
+    with Ledger(ws.ledger_path) as ledger:
+        reconcile(ledger, ws)
+        return items(ledger, claim_id)
+
+
 def open_by_claim(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
     """Open items per claim, for the reports; empty when the workspace has no ledger yet (none is created)."""
     if not ws.ledger_path.exists():
@@ -171,6 +186,86 @@ class Decided:
     change: StatusChange | None  # the status change an accept caused, if any
 
 
+def _first_judgement(ledger: Ledger, item: ReviewItem) -> tuple[JudgeOutcome, Any]:
+    row = ledger.conn.execute("SELECT * FROM judgements WHERE key = ?", (item.judge_key,)).fetchone()
+    if row is None or row["outcome"] != "judged":
+        raise InvalidArgument("ITEM", f"{item.id}: its first judgement is missing from the ledger")
+    return outcome_from_row(dict(row), item.claim_id, item.paper), row
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """One decision on one item, with all it needs to change the claim: made by `decide_item`, and on a copy of
+    the claim by `preview`."""
+
+    item: ReviewItem
+    first: JudgeOutcome
+    run_id: str | None
+    decision: Decision
+    person: str
+    because: str | None
+    threshold: float
+    margin: float
+    others: list[tuple[str, dict[Stance, float]]]
+
+    def apply(self, claim: Claim, now: dt.datetime | None) -> StatusChange | None:
+        """Write the decision into the claim (an accept adds the confirmed evidence) and re-decide it."""
+        judgement = self.first.judgement
+        assert judgement is not None
+        at = claim.entry_time(now or dt.datetime.now(dt.UTC))
+        evidence_id = None
+        if self.decision == "accept":
+            evidence = to_evidence(self.first, run_id=self.run_id)
+            assert evidence is not None
+            confirmation = Confirmation(by=self.person, stance=evidence.stance, at=at, review=self.item.id)
+            accepted = evidence.model_copy(update={"confirmation": confirmation})
+            claim.add_evidence([accepted])
+            # the claim may hold this reading already (judged again, and confirmed, under another id)
+            held = claim.evidence_by_id(accepted.id) or next(
+                e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
+            )
+            evidence_id = held.id
+        claim.record_decision(
+            ReviewDecision(
+                at=at,
+                by=self.person,
+                item=self.item.id,
+                decision=self.decision,
+                source=self.item.source,
+                stance=judgement.stance,
+                evidence=evidence_id,
+                rationale=self.because,
+            )
+        )
+        weighed = weigh(
+            claim, threshold=self.threshold, by=self.person, now=at, margin=self.margin, waiting=self.others
+        )
+        claim.contested = weighed.contested
+        if weighed.change is not None:
+            claim.record_change(weighed.change)
+        return weighed.change
+
+
+def _decision(
+    ledger: Ledger, item: ReviewItem, decision: Decision, person: str, because: str | None, threshold: float,
+    margin: float,
+) -> _Decision:  # fmt: skip
+    first, row = _first_judgement(ledger, item)
+    others = waiting(ledger, item.claim_id, besides=item.id)
+    return _Decision(item, first, row["run_id"], decision, person, because, threshold, margin, others)
+
+
+def preview(
+    ws: Workspace, ledger: Ledger, item: ReviewItem, decision: Decision, *, threshold: float,
+    margin: float = DEFAULT_MARGIN,
+) -> Claim:  # fmt: skip
+    """The claim as `decide_item` would leave it, made by the same code on a copy and written nowhere: what a
+    reviewer sees before deciding."""
+    claim = Store(ws).read().claim(item.claim_id).model_copy(deep=True)
+    _decision(ledger, item, decision, "person:preview", None, threshold, margin).apply(claim, None)
+    return claim
+
+
 def decide_item(
     ws: Workspace,
     ident: str,
@@ -181,61 +276,24 @@ def decide_item(
     threshold: float,
     margin: float = DEFAULT_MARGIN,
     now: dt.datetime | None = None,
+    wait: float = 30.0,
 ) -> Decided:
     """Record a person's decision on an item in the claim's history (and, for an accept, add the evidence and
-    re-decide the claim at once), then close the item in the ledger: all under the store's lock, so of two
-    decisions on one item the second finds it decided (AlreadyDecided) and changes nothing."""
-    person = f"person:{by}"
+    re-decide the claim at once), then close the item in the ledger: all under the store's lock (waiting up to
+    `wait` seconds for it, else Busy), so of two decisions on one item the second finds it decided
+    (AlreadyDecided) and changes nothing."""
     store = Store(ws)
-    with store.locked(), Ledger.open(ws) as ledger:
+    with store.locked(wait), Ledger.open(ws) as ledger:
         reconcile(ledger, ws)
         item = get_item(ledger, ident)
         if item.state != "open":
             row = ledger.conn.execute("SELECT decided_by FROM reviews WHERE id = ?", (ident,)).fetchone()
             raise AlreadyDecided(f"{ident} was already {item.state} by {row['decided_by']}; nothing changed")
-        row = ledger.conn.execute("SELECT * FROM judgements WHERE key = ?", (item.judge_key,)).fetchone()
-        if row is None or row["outcome"] != "judged":
-            raise InvalidArgument("ITEM", f"{ident}: its first judgement is missing from the ledger")
-        first = outcome_from_row(dict(row), item.claim_id, item.paper)
-        assert first.judgement is not None
-        changes: list[StatusChange] = []
-        others = waiting(ledger, item.claim_id, besides=ident)
-
-        def apply(claim: Claim) -> None:
-            at = claim.entry_time(now or dt.datetime.now(dt.UTC))
-            evidence_id = None
-            if decision == "accept":
-                evidence = to_evidence(first, run_id=row["run_id"])
-                assert evidence is not None
-                confirmation = Confirmation(by=person, stance=evidence.stance, at=at, review=ident)
-                accepted = evidence.model_copy(update={"confirmation": confirmation})
-                claim.add_evidence([accepted])
-                # the claim may hold this reading already (judged again, and confirmed, under another id)
-                held = claim.evidence_by_id(accepted.id) or next(
-                    e for e in claim.evidence if e.kind == accepted.kind and e.reading_key == accepted.reading_key
-                )
-                evidence_id = held.id
-            claim.record_decision(
-                ReviewDecision(
-                    at=at,
-                    by=person,
-                    item=ident,
-                    decision=decision,
-                    source=item.source,
-                    stance=first.judgement.stance,
-                    evidence=evidence_id,
-                    rationale=because,
-                )
-            )
-            weighed = weigh(claim, threshold=threshold, by=person, now=at, margin=margin, waiting=others)
-            claim.contested = weighed.contested
-            if weighed.change is not None:
-                claim.record_change(weighed.change)
-                changes.append(weighed.change)
-
-        claim = store.update_claim(item.claim_id, apply)
+        made = _decision(ledger, item, decision, f"person:{by}", because, threshold, margin)
+        changes: list[StatusChange | None] = []
+        claim = store.update_claim(item.claim_id, lambda claim: changes.append(made.apply(claim, now)))
         reconcile(ledger, ws)  # the claim now says how the item stands: the ledger row follows it
-    return Decided(item, claim, changes[0] if changes else None)
+    return Decided(item, claim, changes[-1] if changes else None)
 
 
 def lift(
@@ -248,6 +306,7 @@ def lift(
     threshold: float,
     margin: float = DEFAULT_MARGIN,
     now: dt.datetime | None = None,
+    wait: float = 30.0,
 ) -> tuple[Claim, RulingLifted, StatusChange | None]:
     """Lift a person's ruling on `paper` for the claim (a verdict's overrule, a review's accept or reject): its
     judgements are weighed by the rules again and the claim is re-decided at once; the review items the ruling
@@ -279,7 +338,7 @@ def lift(
             claim.record_change(weighed.change)
             changes.append(weighed.change)
 
-    with store.locked():
+    with store.locked(wait):
         claim = store.update_claim(claim_id, apply)
         if ws.ledger_path.exists():
             with Ledger.open(ws) as ledger:

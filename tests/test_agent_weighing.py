@@ -276,7 +276,7 @@ def test_judge_qualify_bad_input_is_one_line_exit_2(ws, tmp_path, monkeypatch):
             in invoke("--workspace", str(ws), "judge", "qualify", "--data", str(bad)).stderr
         )
         missing = invoke("--workspace", str(ws), "judge", "qualify", "--data", str(tmp_path / "none.jsonl"))
-        assert missing.exit_code == 2 and "none.jsonl: -: not found" in missing.stderr
+        assert missing.exit_code == 2 and "none.jsonl: not found" in missing.stderr
     monkeypatch.delenv("OPENAI_BASE_URL")
     unset = invoke("--workspace", str(ws), "judge", "qualify", "--data", str(QUALIFY_SET))
     assert unset.exit_code == 2 and "no LLM endpoint configured" in unset.stderr

@@ -167,7 +167,7 @@ def _root(
 
 
 def _register() -> None:
-    from claimtrack.cli import agent, anchors, bench, claims, judge, papers, replicate, report, review
+    from claimtrack.cli import agent, anchors, bench, claims, judge, papers, replicate, report, review, serve
 
     claims.register(app)
     anchors.register(app)
@@ -177,6 +177,7 @@ def _register() -> None:
     replicate.register(app)
     report.register(app)
     review.register(app)
+    serve.register(app)
     bench.register(app)
 
 

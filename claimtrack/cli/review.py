@@ -43,9 +43,8 @@ def review(
     hold through any re-judgement until lifted (`verdict ID --lift PAPER`); the listing shows those in force.
     """
     from claimtrack.config import load_settings
-    from claimtrack.ledger import Ledger
     from claimtrack.models import quote_origin
-    from claimtrack.review import decide_item, items, reconcile
+    from claimtrack.review import decide_item, queue
     from claimtrack.rulings import rulings
     from claimtrack.store import Store
 
@@ -84,26 +83,21 @@ def review(
         raise InvalidArgument("ITEM", f"'{target}' is not accept or reject")
     if target is not None:
         Store(ws).load().claim(target)  # an unknown claim id is bad input, with the nearest ids
-    if not ws.ledger_path.exists():
-        queue = []
-    else:
-        with Ledger(ws.ledger_path) as ledger:
-            reconcile(ledger, ws)  # a decision a crash left half-written: the claim's history says how it stands
-            queue = items(ledger, target)
+    waiting = queue(ws, target)
     library = Store(ws).read()
     claims = [library.claim(target)] if target is not None else list(library.claims.values())
     ruled = [(c.id, r) for c in claims for r in rulings(c).values()]
     if as_json:
-        print_json([entry.as_dict() for entry in queue])
+        print_json([entry.as_dict() for entry in waiting])
         return
     if ruled:
         typer.echo("rulings in force (lift one with `claimtrack verdict ID --lift PAPER --because ...`):")
         for claim_id, ruling in ruled:
             typer.echo(f"  {claim_id}  {ruling.line()}")
-    if not queue:
+    if not waiting:
         typer.echo("nothing waits for review")
         return
-    for entry in queue:
+    for entry in waiting:
         typer.echo(f"{entry.id}  {entry.claim_id}  {entry.source}  {entry.paper.title}")
         if entry.reason in WHY:
             measured = ""
@@ -119,4 +113,5 @@ def review(
             quote = f'  "{" ".join((judgement["quote"] or "").split())}"' if judgement["quote"] else ""
             quote += f" ({origin})" if quote and origin else ""
             typer.echo(f"    {role:<8}{judgement['stance']} {judgement['confidence']:.2f}{quote}  ({judgement['by']})")
-    typer.echo(f"{len(queue)} waiting; decide with `claimtrack review accept ITEM` or `claimtrack review reject ITEM`")
+    decide = "`claimtrack review accept ITEM` or `claimtrack review reject ITEM`"
+    typer.echo(f"{len(waiting)} waiting; decide with {decide}")
