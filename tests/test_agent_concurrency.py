@@ -28,7 +28,7 @@ _RUN = re.compile(r"run-\d{8}t\d{6}z-[0-9a-f]{6}")
 
 
 def respond(request: dict[str, Any]) -> ChatReply:
-    """test_agent_run's scripted model, with one confirmation that disagrees."""
+    """test_agent_run's scripted model, with one confirmation that disagrees and an unsure recheck."""
     pair = judged_pair(request)
     if pair is None:
         return ChatReply(content=json.dumps({"queries": ["instruction following ablation"]}))
@@ -37,6 +37,8 @@ def respond(request: dict[str, Any]) -> ChatReply:
         if fragment in question and title == wanted:
             if role == "confirm" and (fragment, wanted) == DISPUTED:
                 return judgement("unrelated", confidence=0.9)
+            if role == "recheck" and (fragment, wanted) == DISPUTED:  # unsure: the pair waits for a person
+                return citing(request, "supports", quote, 0.4)
             return citing(request, stance, quote, confidence, scope_note=scope)
     return judgement("unrelated", confidence=0.9 if "Latent" not in title else 0.7)  # one unrelated is read in full
 
