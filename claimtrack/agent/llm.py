@@ -123,6 +123,9 @@ class LLM:
                     message = self.chat_model.invoke(messages)
                 except (APITimeoutError, APIConnectionError, APIStatusError, APIError) as exc:
                     failure: Exception | None = exc
+                    if getattr(exc, "status_code", None) in _BUSY_STATUS:  # at once, before anyone else starts
+                        busy += 1
+                        self.pool.pause(self._wait(exc, busy), f"{self.model} answered HTTP {exc.status_code}")
                 else:
                     failure = None
                     tokens_in, tokens_out = _tokens(message)
@@ -140,8 +143,6 @@ class LLM:
             else:
                 detail = failure.__class__.__name__
             self._record(purpose, attempt, 0, 0, started, error=detail, waited=slot.waited_s)
-            told_to_wait = status in _BUSY_STATUS
-            busy += told_to_wait
             failed = attempt - busy  # attempts that failed for another reason than a busy endpoint
             retryable = isinstance(failure, APIConnectionError) or status in _RETRYABLE_STATUS
             if not retryable or failed > self.max_retries or busy > BUSY_TRIES:
@@ -149,11 +150,8 @@ class LLM:
                 raise LLMError(
                     f"{self.model}: {'request timed out' if detail == 'timed out' else detail}{after}"
                 ) from failure
-            wait = self._wait(failure, busy if told_to_wait else failed)
-            if told_to_wait:
-                self.pool.pause(wait, f"{self.model} answered {detail}")
-            else:
-                self.sleep(wait)
+            if status not in _BUSY_STATUS:  # a busy endpoint's wait is the pool's pause, taken above
+                self.sleep(self._wait(failure, failed))
 
     def _wait(self, exc: Exception, attempt: int) -> float:
         """The server's Retry-After when it gives one, else exponential back-off; never above max_wait_s."""
