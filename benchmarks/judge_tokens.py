@@ -27,6 +27,7 @@ already credible (confirming it on the abstract instead), and counts the conditi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import html
 import json
@@ -36,6 +37,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -253,9 +255,11 @@ class Script:
 # --- runs --------------------------------------------------------------------------------------------------------
 
 
-def one_run(claims: int, papers: int, related: float, k: int, budget: int | None) -> dict[str, Any]:
-    """One run over fresh copies of the claims; budget None: --no-fulltext."""
-    with tempfile.TemporaryDirectory(prefix="claimtrack-judge-tokens-") as scratch:
+@contextlib.contextmanager
+def scripted_library(claims: int, papers: int) -> Iterator[tuple[Workspace, list[Entry], dict, dict, dict]]:
+    """A scratch workspace with the first `claims` claims of the repository, and its scripted literature: arXiv
+    entries, their full texts, Semantic Scholar's citations and OpenAlex's (none)."""
+    with tempfile.TemporaryDirectory(prefix="claimtrack-scripted-") as scratch:
         root = Path(scratch)
         (root / "claims").mkdir()
         for path in sorted((ROOT / "claims").glob("*.yaml"))[:claims]:
@@ -263,6 +267,12 @@ def one_run(claims: int, papers: int, related: float, k: int, budget: int | None
         ws = Workspace.at(root)
         entries, pages, s2 = literature(ws, papers)
         openalex = {a: [] for c in Store(ws).load().claims.values() for a in c.anchor_ids}
+        yield ws, entries, pages, s2, openalex
+
+
+def one_run(claims: int, papers: int, related: float, k: int, budget: int | None) -> dict[str, Any]:
+    """One run over fresh copies of the claims; budget None: --no-fulltext."""
+    with scripted_library(claims, papers) as (ws, entries, pages, s2, openalex):
         script = Script(related)
         with (
             Literature(entries, s2=s2, openalex=openalex, html=pages) as server,

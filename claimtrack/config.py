@@ -22,7 +22,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("S2_API_KEY", "CLAIMTRACK_S2_API_KEY")
     )
     openalex_mailto: str | None = None  # OpenAlex's polite pool
-    arxiv_delay_s: float = 3.0  # arXiv asks for 3 s between calls
+    arxiv_delay_s: float = 3.0  # arXiv asks for 3 s between calls, one connection at a time, for the whole run
+    # Semantic Scholar: a key's introductory rate is 1 request per second; without a key, 100 requests per 5 minutes
+    # (one per 3 s) from the shared pool. None: the rate that fits whether a key is set.
+    s2_delay_s: float | None = Field(default=None, ge=0.0)
+    openalex_delay_s: float = Field(default=0.1, ge=0.0)  # OpenAlex allows 10 requests per second
     http_timeout_s: float = 30.0
     # Discovery (claimtrack/discovery): retries, cache, paging, embeddings.
     http_retries: int = 3  # extra tries after a timeout, connection error, 5xx or 429
@@ -78,6 +82,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60.0
     llm_max_retries: int = Field(default=2, ge=0)  # our retries of 429/5xx/timeouts; each attempt is counted
     llm_backoff_s: float = Field(default=1.0, ge=0.0)  # first wait before a retry; doubles each time
+    llm_concurrency: int = Field(default=8, ge=1)  # LLM calls in flight at once (match a local server's slots)
+    llm_requests_per_minute: int = Field(default=0, ge=0)  # a hosted plan's request budget (0: none)
+    llm_tokens_per_minute: int = Field(default=0, ge=0)  # and its token budget, in and out (0: none)
     llm_max_tokens: int = Field(default=512, ge=0)  # reply length limit sent as max_tokens (0: send none)
     confirm_model: str | None = None  # a second model (same endpoint) for confirmations; else the judge's model
     judge_threshold: float = Field(default=0.6, ge=0.0, le=1.0)  # "credible" evidence needs this confidence
@@ -112,6 +119,13 @@ class Settings(BaseSettings):
     slurm_mem_gb: int = Field(default=32, gt=0)
     slurm_cpus_per_task: int = Field(default=8, gt=0)
     slurm_array_parallelism: int = Field(default=8, gt=0)  # a many-model job array's tasks that run at once
+
+    @property
+    def s2_interval_s(self) -> float:
+        """Seconds between Semantic Scholar requests: the setting, else what the key (or its absence) allows."""
+        if self.s2_delay_s is not None:
+            return self.s2_delay_s
+        return 1.0 if self.s2_api_key is not None else 3.0
 
     @property
     def llm_configured(self) -> bool:

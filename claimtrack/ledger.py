@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,29 +19,54 @@ from claimtrack.workspace import Workspace
 
 
 class Ledger:
-    """A connection to the workspace's ledger: WAL mode, so readers never block the run that writes."""
+    """The workspace's ledger: WAL mode, so readers never block the run that writes.
+
+    Each thread gets its own connection (a run's workers judge pairs and fetch papers in threads), so one
+    thread's transaction never swallows another's statements; writes take one lock, so the process has one
+    writer at a time and never waits on SQLite's busy handler for itself."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()  # guards _conns
+        self._writer = threading.RLock()
         try:
-            self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            conn = self._connect()
         except sqlite3.DatabaseError as exc:  # a folder or an unreadable file where the ledger should be
             raise LedgerUnreadable(path, str(exc)) from None
-        self.conn.row_factory = sqlite3.Row
         try:
-            _use_wal(self.conn)
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            migrate(self.conn, path)
+            _use_wal(conn)
+            migrate(conn, path)
         except sqlite3.DatabaseError as exc:
-            self.conn.close()
+            self.close()
             if is_damage(exc):
                 raise LedgerUnreadable(path, str(exc)) from None
             raise
         except BaseException:
-            self.conn.close()
+            self.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            self._conns.append(conn)
+        self._local.conn = conn
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on its first use."""
+        conn = getattr(self._local, "conn", None)
+        return conn if conn is not None else self._connect()
 
     @classmethod
     def open(cls, workspace: Workspace) -> Ledger:
@@ -48,20 +74,27 @@ class Ledger:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: one writer at a time, all or nothing. Nested use joins the outer one."""
-        if self.conn.in_transaction:
-            yield self.conn
+        """BEGIN IMMEDIATE ... COMMIT: one writer at a time, all or nothing. Nested use (in one thread) joins the outer
+        one."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with self._writer:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
-        self.conn.close()
+        """Close every thread's connection (the run's workers have ended, or are abandoned on Ctrl-C)."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
 
     def __enter__(self) -> Ledger:
         return self

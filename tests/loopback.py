@@ -98,6 +98,7 @@ class Request:
     headers: dict[str, str]  # names in lower case
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
+    received: float = field(default_factory=time.monotonic)  # when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -502,7 +503,7 @@ class SemanticScholar(Service):
         return {("GET", self.CITATIONS): self.cited_by}
 
     def settings(self, url: str) -> dict[str, Any]:
-        return {"s2_url": url + self.BASE}
+        return {"s2_url": url + self.BASE, "s2_delay_s": 0.0}
 
     def cited_by(self, request: Request) -> Reply:
         paper = request.params["paper"]
@@ -540,7 +541,7 @@ class OpenAlex(Service):
         return {("GET", self.WORK): self.work, ("GET", self.WORKS): self.works}
 
     def settings(self, url: str) -> dict[str, Any]:
-        return {"openalex_url": url}
+        return {"openalex_url": url, "openalex_delay_s": 0.0}
 
     @staticmethod
     def work_id(arxiv_id: str) -> str:
@@ -631,7 +632,8 @@ class ChatReply:
 class OpenAIChat(Service):
     """OpenAI's chat completions, for the real openai / langchain-openai clients. A request is answered from
     `queue` first, then by `responder(request body)` (which sees the `model` asked for); with neither, HTTP 500.
-    `requests` holds the JSON body of every chat request, in order."""
+    `requests` holds the JSON body of every chat request, in order. Requests are answered concurrently; the
+    script sees them one at a time, so a responder need not be thread-safe."""
 
     BASE = "/v1"
     COMPLETIONS = BASE + "/chat/completions"
@@ -644,6 +646,12 @@ class OpenAIChat(Service):
         self.responder = responder
         self.models = tuple(models)
         self.requests: list[dict[str, Any]] = []
+        self.latency_s = 0.0  # every answer takes this long (a hosted or local model's latency); they overlap
+        self.busy_every = 0  # every n-th request is refused with 429 and `busy_headers` (0: none)
+        self.busy_headers: dict[str, str] = {}
+        self.refused: list[float] = []  # when each busy refusal was sent (time.monotonic)
+        self.arrived: list[float] = []  # when each request arrived
+        self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -658,17 +666,32 @@ class OpenAIChat(Service):
         )
 
     def complete(self, request: Request) -> Reply:
-        body = request.json()
         with self._lock:
+            self.arrived.append(time.monotonic())
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency_s)
+            return self._complete(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _complete(self, request: Request) -> Reply:
+        body = request.json()
+        with self._lock:  # one request at a time through the script (its latency is slept after, concurrently)
             self.requests.append(body)
             number = len(self.requests)
+            if self.busy_every and number % self.busy_every == 0:
+                self.refused.append(time.monotonic())
+                return _openai_error(ChatReply(status=429, headers=self.busy_headers), "rate limited")
             scripted = self.queue.pop(0) if self.queue else None
-        if scripted is not None:
-            reply = scripted
-        elif self.responder is not None:
-            reply = self.responder(body)
-        else:
-            return _openai_error(ChatReply(status=500), "script exhausted")
+            if scripted is not None:
+                reply = scripted
+            elif self.responder is not None:
+                reply = self.responder(body)
+            else:
+                return _openai_error(ChatReply(status=500), "script exhausted")
         if reply.status != 200:
             return _openai_error(reply, f"scripted {reply.status}")
         completion = {

@@ -530,13 +530,14 @@ def _subprocess_env(literature: Literature, llm: OpenAIServer, ws: Path) -> dict
 
 def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literature, monkeypatch):
     stall = {"on": True}
+    top = PAPERS[0].title  # the claim's best candidate, credible: its first look is answered, then it is confirmed
 
     def slow_after_first(request: dict[str, Any]) -> ChatReply:
         reply = respond(request)
         pair = judged_pair(request)
         if pair is not None:
-            if stall["on"] and judged:
-                reply.delay_s = 60  # the run hangs on its second judgement until it is killed
+            if stall["on"] and pair != ("judge", pair[1], top):
+                reply.delay_s = 60  # the run (its pairs judged concurrently) hangs on all else until it is killed
             judged.append(pair)
         return reply
 
@@ -552,9 +553,11 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
         )
         try:
             deadline = time.monotonic() + 90
-            while len(judged) < 2 and time.monotonic() < deadline and first.poll() is None:
+            confirming = [p for p in judged if p[0] == "confirm"]  # asked once the first look was committed
+            while not confirming and time.monotonic() < deadline and first.poll() is None:
                 time.sleep(0.1)
-            assert len(judged) == 2, log.read_text() if first.poll() is not None else "no progress"
+                confirming = [p for p in judged if p[0] == "confirm"]
+            assert confirming, log.read_text() if first.poll() is not None else "no progress"
             # A second run while the first holds the lock: a clear refusal naming the first.
             monkeypatch.setenv("CLAIMTRACK_RUN_LOCK_WAIT_S", "0.2")
             for key, value in env.items():
@@ -572,7 +575,7 @@ def test_second_run_is_refused_and_kill_9_resumes_without_rejudging(ws, literatu
             assert conn.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 1
             assert conn.execute("SELECT outcome FROM runs").fetchone()[0] is None
         stall["on"] = False
-        first_pair = judged[0]
+        first_pair = ("judge", confirming[0][1], top)
         resumed = subprocess.run(
             [sys.executable, "-m", "claimtrack", "run", "it-output-format-not-task", "--no-replicate", "--json"],
             env=env,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,7 +128,8 @@ def test_a_run_logs_llm_calls_without_keys_and_quiet_hides_its_progress(
     lines = loud.stderr.splitlines()
     assert any(line.startswith("info: llm: test-model plan call: ") and "tokens in" in line for line in lines)
     # the pair's first look (an unrelated paper is set aside there, so it is the only judge request)
-    assert any(line.startswith("info: llm: test-model look call: 100 tokens in, 20 out, ") for line in lines)
-    assert f"[1/1] {CLAIM}: done" in lines
+    looks = [line for line in lines if line.startswith("info: llm: test-model look call: 100 tokens in, 20 out, ")]
+    assert looks and re.search(r"\(waited \d+\.\d\d s in the pool\)$", looks[0])  # -v: each call's wait
+    assert f"[1/1] {CLAIM}: done (pairs judged 1/1, 0 LLM calls in flight)" in lines
     assert OPENAI_KEY not in loud.stderr and S2_KEY not in loud.stderr
     assert quiet.stderr == "" and quiet.stdout.startswith("run ")

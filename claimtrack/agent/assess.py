@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from claimtrack.agent.judge import Judgement, JudgeOutcome, Role, build_request, judge_pair, lookup, to_evidence
 from claimtrack.agent.llm import LLM, make_llm
@@ -142,7 +142,6 @@ class Assessor:
     set_aside_at: float = 0.8  # without a measurement: a look this sure it is unrelated is put to the confirmer
     pair_probability: float = 0.99
     max_calls: int = 5
-    _asked: set[str] = field(default_factory=set, init=False, repr=False)
 
     def is_judged(self, claim: Claim, paper: Paper, extra: Sequence[Block] = ()) -> bool:
         """Whether the first judgement of the pair (its first look, when read in two steps) is in the cache."""
@@ -161,28 +160,28 @@ class Assessor:
         """Assess the pair on `extra` beside the title and abstract; with `more`, that is the first look, and
         unless the look sets the pair aside, `more()` gives the further blocks (full-text passages) the full
         judgement reads. Raises LLMError when the endpoint fails (what was answered before is cached)."""
-        self._asked = set()
+        asked: set[str] = set()  # this pair's requests (kept per call: pairs are assessed in several threads)
         look: JudgeOutcome | None = None
         further: tuple[Block, ...] = ()
         if more is not None:
-            look = self._ask("judge", claim, paper, extra, purpose="look")
+            look = self._ask(asked, "judge", claim, paper, extra, purpose="look")
             if self._settle([look]).stance == Stance.UNRELATED:
                 return Assessment(look, look=look, set_aside=True, probability=self._probability([look]))
             if look.judgement is not None and look.judgement.stance == Stance.UNRELATED and self._sure(look):
-                peek = self._ask("confirm", claim, paper, extra)
+                peek = self._ask(asked, "confirm", claim, paper, extra)
                 if self._settle([look, peek]).stance == Stance.UNRELATED:
                     return Assessment(
                         look, peek, look=look, set_aside=True, probability=self._probability([look, peek])
                     )
             further = tuple(more())
         shown = (*further, *extra)
-        first = look if look is not None and not further else self._ask("judge", claim, paper, shown)
-        second = self._ask("confirm", claim, paper, shown)
+        first = look if look is not None and not further else self._ask(asked, "judge", claim, paper, shown)
+        second = self._ask(asked, "confirm", claim, paper, shown)
         answers = [first, second]
         settled = self._settle(answers)
         third = None
-        if settled.stance is None and len(self._asked) < self.max_calls:
-            third = self._ask("recheck", claim, paper, shown)
+        if settled.stance is None and len(asked) < self.max_calls:
+            third = self._ask(asked, "recheck", claim, paper, shown)
             answers.append(third)
             settled = self._settle(answers)
         done = Assessment(first, second, third, look=look, read_more=bool(further), probability=settled.probability)
@@ -191,7 +190,14 @@ class Assessor:
     # --- asking -------------------------------------------------------------------------------------------
 
     def _ask(
-        self, role: Role, claim: Claim, paper: Paper, blocks: Sequence[Block], *, purpose: str | None = None
+        self,
+        asked: set[str],
+        role: Role,
+        claim: Claim,
+        paper: Paper,
+        blocks: Sequence[Block],
+        *,
+        purpose: str | None = None,
     ) -> JudgeOutcome:
         outcome = judge_pair(
             self.ledger,
@@ -204,7 +210,7 @@ class Assessor:
             extra=blocks,
             purpose=purpose,
         )
-        self._asked.add(outcome.key)
+        asked.add(outcome.key)
         return outcome
 
     def _sure(self, look: JudgeOutcome) -> bool:
@@ -395,13 +401,16 @@ def make_judges(
     prompts: dict[Role, Prompt], settings: Settings, *, ledger: Ledger, run_id: str | None
 ) -> Judges | None:
     """The judge (CLAIMTRACK_LLM_MODEL, agents/judge.txt), the confirmer and the rechecker (the confirm model,
-    agents/confirm.txt and agents/recheck.txt), adding to one usage account; None without an endpoint."""
+    agents/confirm.txt and agents/recheck.txt), adding to one usage account and sharing one pool of calls; None
+    without an endpoint."""
     judge = make_llm(settings, ledger=ledger, run_id=run_id)
     if judge is None:
         return None
     confirmer = judge
     if settings.confirm_model and settings.confirm_model != judge.model:
-        made = make_llm(settings, ledger=ledger, run_id=run_id, model=settings.confirm_model, usage=judge.usage)
+        made = make_llm(
+            settings, ledger=ledger, run_id=run_id, model=settings.confirm_model, usage=judge.usage, pool=judge.pool
+        )
         assert made is not None  # the endpoint that made the judge makes the confirmer
         confirmer = made
     identity = identity_for(settings, {role: prompt.version for role, prompt in prompts.items()})

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -92,6 +93,7 @@ class Reading:
         self.ledger = ledger
         self.settings = settings
         self._reader: Reader | None = None
+        self._opening = threading.Lock()  # pairs are read in several threads; they share one Reader
 
     def contexts(self, claim: Claim, paper: Paper) -> tuple[Block, ...]:
         """What `paper` says where it cites the claim's anchors (empty when no source gave contexts)."""
@@ -103,8 +105,9 @@ class Reading:
         paper could not be read."""
         from claimtrack.fulltext import FullText, Reader
 
-        if self._reader is None:
-            self._reader = Reader(self.ledger, self.settings)
+        with self._opening:
+            if self._reader is None:
+                self._reader = Reader(self.ledger, self.settings)
         text = self._reader.read(paper)
         name = f"{paper.source}{paper.version or ''}" if paper.arxiv_id else paper.id
         if not isinstance(text, FullText):

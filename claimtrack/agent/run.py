@@ -2,30 +2,40 @@
 -> judge the top k -> replicate where due or contested -> decide and write). Claims are written one at a time
 (Store.update_claim: lock, re-read, atomic write), and each judgement is committed to the ledger as it is made,
 so a run killed at any point leaves a valid store and the next run re-asks nothing it already paid for.
+
+Claims run concurrently, and so do the pairs of a claim, so that LLM calls and lookups overlap (pool.py bounds
+the calls in flight). What a claim ends with does not depend on that: each claim stores and ranks its papers in
+the run's claim order (Turns), a claim's pairs are chosen before any is judged and their outcomes are taken in
+rank order, and the reports are gathered in claim order, so a run gives what a serial one gives.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import secrets
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimtrack.agent.assess import Assessor, load_prompts, make_judges
+from claimtrack.agent.assess import Assessment, Assessor, load_prompts, make_judges
 from claimtrack.agent.decide import is_credible, weigh
 from claimtrack.agent.llm import LLM, LLMError
 from claimtrack.agent.material import Block
 from claimtrack.agent.planner import plan_queries
+from claimtrack.agent.pool import Turns, Workers, import_for_workers
+from claimtrack.agent.progress import Progress, Tally
 from claimtrack.agent.prompts import Prompt, load_prompt
 from claimtrack.agent.qualification import Standing, latest
-from claimtrack.agent.reading import Reading
+from claimtrack.agent.reading import FullTextStep, Reading
 from claimtrack.agent.summary import ClaimReport, RunSummary
 from claimtrack.config import Settings
 from claimtrack.errors import Busy, ClaimtrackError, InvalidArgument, SourceError
@@ -39,7 +49,6 @@ from claimtrack.store import Store
 from claimtrack.workspace import Workspace
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, str, str], None]  # (claim number from 1, claims in the run, claim id, step)
 
 
 @dataclass
@@ -175,26 +184,37 @@ def execute(
                 max_calls=settings.max_calls_per_pair,
             )
         reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
-        ctx = RunContext(
-            ws=ws,
-            ledger=ledger,
-            store=store,
-            llm=llm,
-            assessor=assessor,
-            reading=reading,
-            prompts=prompts,
-            options=options,
-            settings=settings,
-            run_id=run_id,
-            now=now,
-            progress=progress or (lambda _i, _n, _claim, _step: None),
-        )
+        pool = llm.pool if llm is not None else None  # the judges' one pool of calls, shown in the progress line
         outcome = "interrupted"
+        import_for_workers(heavy=options.replicate and any(c.replication for c in claims))
+        # Claims and pairs in flight: enough pairs that the pool's calls are kept busy while other pairs read full
+        # texts; with a concurrency of 1, one of each (a serial run).
+        width = settings.llm_concurrency
+        depth = 1 if width == 1 else 2 * width
         try:
             if options.replicate:
                 summary.collected = _collect(ws)
-            for number, claim in enumerate(claims, 1):
-                summary.claims.append(check_claim(ctx, claim, number, len(claims)))
+            with Workers(width, "claim") as claim_workers, Workers(depth, "pair") as pair_workers:
+                ctx = RunContext(
+                    ws=ws,
+                    ledger=ledger,
+                    store=store,
+                    llm=llm,
+                    assessor=assessor,
+                    reading=reading,
+                    prompts=prompts,
+                    options=options,
+                    settings=settings,
+                    run_id=run_id,
+                    now=now,
+                    tally=Tally(len(claims), progress or (lambda _status: None), pool),
+                    pairs=pair_workers,
+                )
+                checks = [
+                    claim_workers.submit(functools.partial(check_claim, ctx, claim, number))
+                    for number, claim in enumerate(claims, 1)
+                ]
+                summary.claims += [check.result() for check in checks]  # in the run's order, whatever ended first
             if options.replicate:
                 from claimtrack.replication.board import waiting
 
@@ -240,7 +260,10 @@ class RunContext:
     settings: Settings
     run_id: str
     now: dt.datetime  # the run's start: the date of its status changes and of last_checked
-    progress: Progress
+    tally: Tally  # progress: each claim's step, pairs judged of planned, calls in flight
+    pairs: Workers  # where the pairs are assessed, across claims
+    turns: Turns = field(default_factory=Turns)  # storing and ranking, in the run's claim order
+    replicating: threading.Lock = field(default_factory=threading.Lock)  # one replication at a time
 
     @property
     def k(self) -> int:
@@ -256,18 +279,20 @@ class ClaimCheck:
 
     claim: Claim
     report: ClaimReport
+    number: int  # the claim's place in the run, from 1: its turn to store and rank
     say: Callable[[str], None]  # progress: what the run is doing for this claim now
     candidates: list[Paper] = field(default_factory=list)  # ranked best first
     judged: list[Evidence] = field(default_factory=list)  # confirmed evidence from this run's pairs, fresh or cached
     readings: list[Evidence] = field(default_factory=list)  # unconfirmed readings of papers the claim holds
+    known: dict[str, str] | None = None  # paper ids given up in merges, as of the claim's turn to store its papers
     replicated: list[Evidence] = field(default_factory=list)
 
 
-def check_claim(ctx: RunContext, claim: Claim, number: int, total: int) -> ClaimReport:
+def check_claim(ctx: RunContext, claim: Claim, number: int) -> ClaimReport:
     """Take one claim through every step in order. A step that fails notes it in the report and the next
     still runs: a source being down must not stop the judging of what was already found. An unexpected error
     fails this claim alone, with a one-line reason (the traceback is logged at -v), and the run goes on."""
-    check = ClaimCheck(claim, ClaimReport(claim.id), lambda step: ctx.progress(number, total, claim.id, step))
+    check = ClaimCheck(claim, ClaimReport(claim.id), number, lambda step: ctx.tally.say(number, claim.id, step))
     try:
         for step in CLAIM_STEPS:
             step(ctx, check)
@@ -275,6 +300,8 @@ def check_claim(ctx: RunContext, claim: Claim, number: int, total: int) -> Claim
         reason = exc.message() if isinstance(exc, ClaimtrackError) else f"{type(exc).__name__}: {exc}"
         check.report.failures.append(f"error: {' '.join(reason.split())}")
         log.info("%s failed; its traceback:\n%s", claim.id, traceback.format_exc().rstrip())
+    finally:
+        ctx.turns.done(number)  # a claim that failed before its turn must not hold up the claims after it
     check.say("done")
     return check.report
 
@@ -311,6 +338,7 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
             k=max(20, ctx.k + _judged_before(ctx, check.claim)),
             run_id=ctx.run_id,
             now=ctx.now,
+            in_turn=_turn(ctx, check),
         )
     except SourceError as exc:
         report.failures.append(f"discovery: {exc}")
@@ -327,6 +355,15 @@ def discover_candidates(ctx: RunContext, check: ClaimCheck) -> None:
     report.papers_found = len(ranked)
     report.new_papers = result.new_papers
     check.candidates = [c.paper for c in ranked]
+
+
+@contextlib.contextmanager
+def _turn(ctx: RunContext, check: ClaimCheck) -> Iterator[None]:
+    """The claim's turn to store and rank; it also notes the paper merges known then, which a serial run would
+    decide the claim with (later claims' discoveries may merge more papers before this claim is written)."""
+    with ctx.turns.turn(check.number):
+        yield
+        check.known = aliases(ctx.ledger)
 
 
 def _judged_before(ctx: RunContext, claim: Claim) -> int:
@@ -346,47 +383,85 @@ def judge_candidates(ctx: RunContext, check: ClaimCheck) -> None:
     with the rest (with --no-fulltext, the title and abstract alone are judged, once). A credible judgement is
     confirmed by a second one on the same material (confirm.py); only confirmed evidence can move the claim, and
     a pair whose two judgements disagree waits in the review queue. Without an LLM the pairs stay unjudged;
-    when the endpoint fails the rest wait for the next run rather than be guessed. A slot is a fresh first look."""
+    when the endpoint fails the rest wait for the next run rather than be guessed. A slot is a fresh first look.
+
+    The pairs are chosen first (a first look in the cache takes no slot), then assessed concurrently, each in
+    its own order of steps, and their outcomes are taken in rank order, as one after the other would give them."""
     report, assessor = check.report, ctx.assessor
     if assessor is None:
         report.unjudged = len(check.candidates[: ctx.k])
         return
-    fresh = 0
-    for index, paper in enumerate(check.candidates):
-        shown = _first_look_blocks(ctx, check.claim, paper)
-        if not assessor.is_judged(check.claim, paper, shown) and fresh >= ctx.k:
-            report.unjudged = _not_judged(ctx, check, index)
-            return
-        check.say(f"judging {min(fresh + 1, ctx.k)}/{ctx.k}")
-        more = ctx.reading.for_pair(check.claim, paper) if ctx.reading is not None else None
+    chosen = _chosen_pairs(ctx, check)
+    ctx.tally.say(check.number, check.claim.id, f"judging {len(chosen)} pairs", planned=len(chosen))
+    assessed = [ctx.pairs.submit(functools.partial(_assess, ctx, check, paper)) for paper in chosen]
+    failure: LLMError | None = None
+    for paper, pending in zip(chosen, assessed, strict=True):
         try:
-            assessment = assessor.assess(check.claim, paper, shown, more=more, now=ctx.now)
-        except LLMError as exc:
-            report.failures.append(f"judge: {exc}")
-            report.unjudged = _not_judged(ctx, check, index)
-            return
-        first = assessment.first
-        fresh += not (assessment.look or first).cached
-        if assessment.fresh:
-            report.judged += 1
-            report.set_aside += assessment.set_aside
-            report.read_in_full += assessment.read_more
-        else:
-            report.cached += 1
-        read = more.read if more is not None else None
-        if read is not None and (read.retry or not first.cached):  # said when judged on it, or to be read later
-            report.notes += list(read.notes)
-        if first.outcome == "judge-error":
-            report.judge_errors += 1
-            if not first.cached:  # said once, in the run that recorded it
-                report.notes.append(f"judge-error on {paper.id}: {first.error}")
-        if assessment.evidence is not None:
-            report.confirmed += 1
-            check.judged.append(assessment.evidence)
-        elif (reading := assessment.reading(ctx.run_id)) is not None:
-            check.readings.append(reading)
-        if assessment.review is not None:
-            report.review.append(assessment.review)
+            assessment, more = pending.result()
+        except LLMError as exc:  # the endpoint failed: the pairs not yet started wait for the next run
+            failure = failure or exc
+            for later in assessed:
+                later.cancel()
+            continue
+        except CancelledError:
+            continue
+        _count(ctx, check, paper, assessment, more)
+    if failure is not None:
+        report.failures.append(f"judge: {failure}")
+    report.unjudged = _not_judged(ctx, check)
+
+
+def _chosen_pairs(ctx: RunContext, check: ClaimCheck) -> list[Paper]:
+    """The candidates a serial walk down the ranking would assess: every one whose first look is cached, and
+    fresh ones until k of them."""
+    assessor = ctx.assessor
+    assert assessor is not None
+    chosen, fresh = [], 0
+    for paper in check.candidates:
+        if not assessor.is_judged(check.claim, paper, _first_look_blocks(ctx, check.claim, paper)):
+            if fresh >= ctx.k:
+                break
+            fresh += 1
+        chosen.append(paper)
+    return chosen
+
+
+def _assess(ctx: RunContext, check: ClaimCheck, paper: Paper) -> tuple[Assessment, FullTextStep | None]:
+    """One pair's assessment, its steps in order (in a pair worker)."""
+    assessor = ctx.assessor
+    assert assessor is not None
+    shown = _first_look_blocks(ctx, check.claim, paper)
+    more = ctx.reading.for_pair(check.claim, paper) if ctx.reading is not None else None
+    try:
+        return assessor.assess(check.claim, paper, shown, more=more, now=ctx.now), more
+    finally:
+        ctx.tally.say(check.number, check.claim.id, f"judged {paper.id}", judged=1)
+
+
+def _count(ctx: RunContext, check: ClaimCheck, paper: Paper, assessment: Assessment, more: FullTextStep | None) -> None:
+    """Add one assessed pair to the claim's report and evidence."""
+    report = check.report
+    first = assessment.first
+    if assessment.fresh:
+        report.judged += 1
+        report.set_aside += assessment.set_aside
+        report.read_in_full += assessment.read_more
+    else:
+        report.cached += 1
+    read = more.read if more is not None else None
+    if read is not None and (read.retry or not first.cached):  # said when judged on it, or to be read later
+        report.notes += list(read.notes)
+    if first.outcome == "judge-error":
+        report.judge_errors += 1
+        if not first.cached:  # said once, in the run that recorded it
+            report.notes.append(f"judge-error on {paper.id}: {first.error}")
+    if assessment.evidence is not None:
+        report.confirmed += 1
+        check.judged.append(assessment.evidence)
+    elif (reading := assessment.reading(ctx.run_id)) is not None:
+        check.readings.append(reading)
+    if assessment.review is not None:
+        report.review.append(assessment.review)
 
 
 def _first_look_blocks(ctx: RunContext, claim: Claim, paper: Paper) -> tuple[Block, ...]:
@@ -394,12 +469,13 @@ def _first_look_blocks(ctx: RunContext, claim: Claim, paper: Paper) -> tuple[Blo
     return ctx.reading.contexts(claim, paper) if ctx.reading is not None else ()
 
 
-def _not_judged(ctx: RunContext, check: ClaimCheck, start: int) -> int:
+def _not_judged(ctx: RunContext, check: ClaimCheck) -> int:
+    """Candidates whose first look is not in the cache: those past the k slots, or left by an endpoint failure."""
     assessor = ctx.assessor
     assert assessor is not None
     return sum(
         not assessor.is_judged(check.claim, paper, _first_look_blocks(ctx, check.claim, paper))
-        for paper in check.candidates[start:]
+        for paper in check.candidates
     )
 
 
@@ -414,7 +490,8 @@ def replicate_claim(ctx: RunContext, check: ClaimCheck) -> None:
     from claimtrack.replication import replicate
 
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # lm-eval prints to stdout; keep it for the summary/--json
+        # One at a time: a probe fills the machine, and redirect_stdout is process-wide.
+        with ctx.replicating, contextlib.redirect_stdout(sys.stderr):  # lm-eval prints to stdout; keep it for --json
             outcome = replicate(
                 ctx.ws, claim.id, limit=ctx.options.replicate_limit, run_id=ctx.run_id, comparison_only=True
             )
@@ -446,7 +523,7 @@ def decide_and_write(ctx: RunContext, check: ClaimCheck) -> None:
     check.say("deciding")
     report = check.report
 
-    known = aliases(ctx.ledger)
+    known = check.known if check.known is not None else aliases(ctx.ledger)
     pending = waiting(ctx.ledger, check.claim.id)
 
     def apply(current: Claim) -> None:

@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from claimtrack.config import Settings
-from claimtrack.discovery.arxiv_source import SOURCE, ArxivQuery, make_client
-from claimtrack.discovery.http import Fetcher
+from claimtrack.discovery.arxiv_source import SOURCE, ArxivQuery, api_fetcher, make_client
 from claimtrack.errors import SourceError
 from claimtrack.ids import parse_arxiv_id
 from claimtrack.ledger import Ledger
@@ -100,7 +99,7 @@ class ArxivLookup:
     def __init__(self, ledger: Ledger, settings: Settings, *, now: dt.datetime | None = None):
         self.ledger, self.settings = ledger, settings
         self.now = now or dt.datetime.now(dt.UTC)
-        self.fetcher = Fetcher.for_source(SOURCE, settings, ledger=ledger)
+        self.fetcher = api_fetcher(settings, ledger)
         self.client = make_client(settings, self.fetcher)
 
     def __enter__(self) -> ArxivLookup:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -74,8 +76,11 @@ def run(
         replicate_limit=replicate_limit,
         trust_judge=trust_judge,
     )
-    with reporter() as progress:
-        summary = execute(ws, options, settings=load_settings(), progress=progress)
+    try:
+        with reporter() as progress:
+            summary = execute(ws, options, settings=load_settings(), progress=progress)
+    except KeyboardInterrupt:
+        _abort()
     if as_json:
         print_json(summary.as_dict())
     else:
@@ -84,6 +89,17 @@ def run(
         raise typer.Exit(UNCHECKED_EXIT)
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _abort() -> NoReturn:
+    """Ctrl-C: the run is recorded as interrupted; end the process now, with the shell's code for SIGINT. Its
+    worker threads may be inside an LLM call or a model's forward pass, and an interpreter that shuts down
+    around native code in a thread can abort; what they had not committed is lost, as after kill -9, which the
+    ledger's transactions and the store's atomic writes make safe."""
+    typer.echo("Aborted!", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def schedule(

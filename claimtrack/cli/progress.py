@@ -1,4 +1,6 @@
-"""Run progress on stderr: a bar per claim on a terminal, plain lines otherwise (logs, cron, CI), none with -q."""
+"""Run progress on stderr: a bar over the run's claims on a terminal, plain lines otherwise (logs, cron, CI), none
+with -q. Claims and pairs run concurrently, so each line also says how many pairs are judged of those planned and
+how many LLM calls are in flight."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Iterator
 
 import typer
 
-from claimtrack.agent.run import Progress
+from claimtrack.agent.progress import Progress, Status
 from claimtrack.agent.summary import RunSummary, failure_cause
 from claimtrack.cli import logs
 
@@ -16,15 +18,20 @@ from claimtrack.cli import logs
 @contextlib.contextmanager
 def reporter() -> Iterator[Progress]:
     if logs.quiet():
-        yield lambda number, total, claim_id, step: None
+        yield lambda status: None
         return
     if not sys.stderr.isatty():
-        last: dict[str, str] = {}
+        seen: set[str] = set()
 
-        def plain(number: int, total: int, claim_id: str, step: str) -> None:
-            if step in ("discovering", "done") or step.startswith("replicating") or last.get(claim_id) is None:
-                typer.echo(f"[{number}/{total}] {claim_id}: {step}", err=True)
-            last[claim_id] = step
+        def plain(status: Status) -> None:
+            step = status.step
+            if (
+                step in ("discovering", "done")
+                or step.startswith(("replicating", "judging"))
+                or status.claim_id not in seen
+            ):
+                typer.echo(f"[{status.number}/{status.total}] {status.claim_id}: {step} ({_counts(status)})", err=True)
+            seen.add(status.claim_id)
 
         yield plain
         return
@@ -42,13 +49,18 @@ def reporter() -> Iterator[Progress]:
     ) as bar:
         task = None
 
-        def fancy(number: int, total: int, claim_id: str, step: str) -> None:
+        def fancy(status: Status) -> None:
             nonlocal task
             if task is None:
-                task = bar.add_task("", total=total)
-            bar.update(task, completed=number - (step != "done"), description=f"{claim_id}: {step}")
+                task = bar.add_task("", total=status.total)
+            described = f"{status.claim_id}: {status.step} ({_counts(status)})"
+            bar.update(task, completed=status.claims_done, description=described)
 
         yield fancy
+
+
+def _counts(status: Status) -> str:
+    return f"pairs judged {status.pairs_judged}/{status.pairs_planned}, {status.calls_in_flight} LLM calls in flight"
 
 
 def summary_text(summary: RunSummary, *, judging: bool) -> str:

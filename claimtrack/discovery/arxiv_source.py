@@ -19,6 +19,7 @@ from claimtrack.config import Settings
 from claimtrack.discovery.http import Fetcher
 from claimtrack.errors import SourceError
 from claimtrack.ids import parse_arxiv_id
+from claimtrack.ledger import Ledger
 from claimtrack.models import Claim, partial_date_start
 from claimtrack.papers import Paper
 
@@ -144,13 +145,19 @@ def _adapter(fetcher: Fetcher) -> Any:
     return FetcherAdapter()
 
 
+def api_fetcher(settings: Settings, ledger: Ledger | None = None) -> Fetcher:
+    """The fetcher for arXiv's API: one request at a time, CLAIMTRACK_ARXIV_DELAY_S apart, for the whole process
+    (arXiv's rule is per client machine, not per claim or per search)."""
+    return Fetcher.for_source(SOURCE, settings, ledger=ledger, min_interval_s=settings.arxiv_delay_s, connections=1)
+
+
 def make_client(settings: Settings, fetcher: Fetcher) -> arxiv.Client:
-    """The real arxiv.Client, pointed at settings.arxiv_url, its HTTP going through `fetcher`."""
+    """The real arxiv.Client, pointed at settings.arxiv_url, its HTTP going through `fetcher`. The client's own
+    spacing is off: it would space one client's pages only, and answers from the cache too; the fetcher paces the
+    network calls of every client in the process together (http.Pace)."""
     import arxiv
 
-    client = arxiv.Client(
-        page_size=settings.arxiv_page_size, delay_seconds=settings.arxiv_delay_s, num_retries=settings.arxiv_retries
-    )
+    client = arxiv.Client(page_size=settings.arxiv_page_size, delay_seconds=0.0, num_retries=settings.arxiv_retries)
     client.query_url_format = settings.arxiv_url.rstrip("?") + "?{}"
     # The arxiv package exposes no session argument; mounting on its session is the one way in.
     client._session.mount("http://", _adapter(fetcher))

@@ -6,6 +6,7 @@ SourceFailure and the ranking runs on whatever is stored (including earlier runs
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import Sequence
@@ -79,17 +80,32 @@ def discover(
     k: int = 20,
     run_id: str | None = None,
     now: dt.datetime | None = None,
+    in_turn: contextlib.AbstractContextManager[object] | None = None,
 ) -> DiscoveryResult:
-    """Fetch, store, index and rank newer papers for `claim`; the top k become its candidates."""
+    """Fetch, store, index and rank newer papers for `claim`; the top k become its candidates.
+
+    The sources are asked first, in the caller's thread, and what they found is stored and ranked inside
+    `in_turn`: a run that discovers for several claims at once passes each claim's turn, so every claim stores
+    and ranks in the run's claim order and sees the ledger as a serial run would have left it (the lexical top
+    of the whole ledger is in its pool, and which papers are new depends on what came before)."""
     now = now or dt.datetime.now(dt.UTC)
     result = DiscoveryResult(claim.id, [], [], 0)
+    searched: list[tuple[Paper, str]] = []
+    cited: list[citations.CitingPapers] = []
     if offline:
         result.failures = [SourceFailure(s, "offline: not queried; ranking what is already stored") for s in SOURCES]
     else:
-        _fetch_arxiv(ledger, claim, settings, extra_queries, now, result)
-        _fetch_citations(ledger, claim, settings, now, result)
-    result.candidates, result.embedded = rank(ws, ledger, claim, settings=settings, k=k)
-    _record(ledger, claim, result.candidates, run_id, now)
+        searched = _fetch_arxiv(ledger, claim, settings, extra_queries, now, result)
+        cited = _fetch_citations(ledger, claim, settings, result)
+    with in_turn or contextlib.nullcontext():
+        if not offline:
+            _store(ledger, searched, arxiv_source.SOURCE, claim, now, result)
+        for each in cited:
+            assert each.source is not None
+            _store(ledger, [(p, f"cites {each.anchor}") for p in each.papers], each.source, claim, now, result)
+            citations.store_contexts(ledger, each, now)
+        result.candidates, result.embedded = rank(ws, ledger, claim, settings=settings, k=k)
+        _record(ledger, claim, result.candidates, run_id, now)
     return result
 
 
@@ -120,8 +136,9 @@ def _fetch_arxiv(
     extra_queries: Sequence[str],
     now: dt.datetime,
     result: DiscoveryResult,
-) -> None:
-    source_fetcher = Fetcher.for_source(arxiv_source.SOURCE, settings, ledger=ledger)
+) -> list[tuple[Paper, str]]:
+    """What arXiv's searches return for the claim (not stored yet), with the query that found each paper."""
+    source_fetcher = arxiv_source.api_fetcher(settings, ledger)
     client = arxiv_source.make_client(settings, source_fetcher)
     found: list[tuple[Paper, str]] = []
     anchors = set(claim.anchor_ids)
@@ -144,15 +161,19 @@ def _fetch_arxiv(
     finally:
         source_fetcher.close()
     result.fetched[arxiv_source.SOURCE] = len(found)
-    _store(ledger, found, arxiv_source.SOURCE, claim, now, result)
+    return found
 
 
 def _fetch_citations(
-    ledger: Ledger, claim: Claim, settings: Settings, now: dt.datetime, result: DiscoveryResult
-) -> None:
+    ledger: Ledger, claim: Claim, settings: Settings, result: DiscoveryResult
+) -> list[citations.CitingPapers]:
+    """The citation lookups of the claim's anchors that found papers (not stored yet)."""
     headers = citations.s2_headers(settings)
-    s2 = Fetcher.for_source(citations.S2, settings, ledger=ledger, headers=headers)
-    openalex = Fetcher.for_source(citations.OPENALEX, settings, ledger=ledger)
+    s2 = Fetcher.for_source(
+        citations.S2, settings, ledger=ledger, headers=headers, min_interval_s=settings.s2_interval_s
+    )
+    openalex = Fetcher.for_source(citations.OPENALEX, settings, ledger=ledger, min_interval_s=settings.openalex_delay_s)
+    answered = []
     try:
         for anchor in claim.anchor_ids:
             try:
@@ -166,11 +187,11 @@ def _fetch_citations(
                 if found.source not in result.answered:
                     result.answered.append(found.source)
                 result.fetched[found.source] = result.fetched.get(found.source, 0) + len(found.papers)
-                _store(ledger, [(p, f"cites {anchor}") for p in found.papers], found.source, claim, now, result)
-                citations.store_contexts(ledger, found, now)
+                answered.append(found)
     finally:
         s2.close()
         openalex.close()
+    return answered
 
 
 def claim_scope(ledger: Ledger, claim: Claim) -> Scope:

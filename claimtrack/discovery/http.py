@@ -10,13 +10,15 @@ asks only for the weeks that are new (see arxiv_source.py).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -40,6 +42,52 @@ _RETRY_STATUS = {500, 502, 503, 504}
 _DOWN_HOSTS: dict[str, tuple[float, str]] = {}
 DOWN_FOR_S = 300.0
 LONG_WAIT_S = 5.0  # a wait before a retry this long or longer is logged as a warning, not as info
+
+
+class Pace:
+    """One source's pace for the whole process, whatever thread or claim asks: request starts at least
+    `interval_s` apart, and at most `connections` requests open at once (0: no limit). A run's claims fetch
+    concurrently, so a per-fetcher spacing would multiply a source's rate by the claims in flight."""
+
+    def __init__(self, interval_s: float = 0.0, connections: int = 0):
+        self.interval_s = interval_s
+        self.connections = connections
+        self._lock = threading.Lock()
+        self._open = threading.Condition(self._lock)
+        self._in_use = 0
+        self._next_start = 0.0
+
+    @contextlib.contextmanager
+    def turn(self, source: str, sleep: Callable[[float], None]) -> Iterator[None]:
+        """Wait for a connection and for this request's start time, then hold the connection while it runs."""
+        with self._open:
+            while self.connections and self._in_use >= self.connections:
+                self._open.wait()
+            self._in_use += 1
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval_s
+        try:
+            if start > now:
+                log.debug("%s: waiting %.1f s for its turn (the source asks for spacing)", source, start - now)
+                sleep(start - now)
+            yield
+        finally:
+            with self._open:
+                self._in_use -= 1
+                self._open.notify()
+
+
+_PACES: dict[str, Pace] = {}
+_PACES_LOCK = threading.Lock()
+
+
+def pace(source: str, interval_s: float, connections: int = 0) -> Pace:
+    """The process-wide pace of `source`, set to the given limits (the latest settings win)."""
+    with _PACES_LOCK:
+        found = _PACES.setdefault(source, Pace())
+        found.interval_s, found.connections = interval_s, connections
+        return found
 
 
 class Unreachable(SourceError):
@@ -75,7 +123,8 @@ class Fetcher:
     """GETs for one source (named in every error), with spacing, retries and the ledger cache.
 
     `validate(body)` returns an error text for a 200 answer that is unusable (a malformed feed): it is
-    reported, not cached. `min_interval_s` spaces calls to the same source (arXiv asks for 3 s).
+    reported, not cached. `min_interval_s` spaces calls to the same source (arXiv asks for 3 s) and
+    `connections` bounds how many are open at once, across every fetcher of the source in the process (Pace).
     Every body is bounded by `max_bytes` decoded bytes (body.py: memory stays bounded whatever the server
     sends). An API answer past it is refused (a cut feed or JSON cannot be read); with `cut_ok` (a full text)
     it comes back cut, saying so in `Response.truncated`, as it does past `max_time_s`. A cut answer is never
@@ -90,6 +139,7 @@ class Fetcher:
     max_wait_s: float = 60.0
     ttl_s: float = 86400.0
     min_interval_s: float = 0.0
+    connections: int = 0
     max_bytes: int = 20_000_000
     max_time_s: float | None = None
     cut_ok: bool = False
@@ -97,8 +147,8 @@ class Fetcher:
     sleep: Callable[[float], None] = time.sleep
     network_calls: int = 0
     cache_hits: int = 0
-    _last_call: float = 0.0
     _client: httpx.Client | None = None
+    _client_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def for_source(cls, source: str, settings: Settings, *, ledger: Ledger | None = None, **extra: Any) -> Fetcher:
@@ -179,10 +229,11 @@ class Fetcher:
     def _http(self) -> httpx.Client:
         import httpx
 
-        if self._client is None:
-            headers = {"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING, **self.headers}
-            self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=True, headers=headers)
-        return self._client
+        with self._client_lock:  # one client, however many threads read through this fetcher
+            if self._client is None:
+                headers = {"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING, **self.headers}
+                self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=True, headers=headers)
+            return self._client
 
     def _fetch(self, target: str) -> Response:
         import httpx
@@ -208,12 +259,13 @@ class Fetcher:
                     self.retries + 1,
                 )
                 self.sleep(wait)
-            self._space()
-            started, asked = time.monotonic(), 0.0
+            asked = 0.0
             log.debug("%s: GET %s", self.source, target)  # in full: keys travel in headers, never in URLs
             try:
                 self.network_calls += 1
-                reply, body, cut = self._request(target)
+                with self._turn():
+                    started = time.monotonic()
+                    reply, body, cut = self._request(target)
             except httpx.TimeoutException as exc:
                 problem, wait = f"timed out after {self.timeout_s:g} s ({type(exc).__name__})", self._backoff(attempt)
                 continue
@@ -252,13 +304,11 @@ class Fetcher:
             body, cut = read_body(reply.iter_raw(), coding, max_bytes=self.max_bytes, max_time_s=self.max_time_s)
         return reply, body, cut
 
-    def _space(self) -> None:
-        if self.min_interval_s > 0 and self._last_call:
-            remaining = self.min_interval_s - (time.monotonic() - self._last_call)
-            if remaining > 0:
-                log.debug("%s: waiting %.1f s between calls (the source asks for spacing)", self.source, remaining)
-                self.sleep(remaining)
-        self._last_call = time.monotonic()
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        """The source's pace when it has one (spacing, connections), shared by the whole process."""
+        if self.min_interval_s <= 0 and self.connections <= 0:
+            return contextlib.nullcontext()
+        return pace(self.source, self.min_interval_s, self.connections).turn(self.source, self.sleep)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_s * (2**attempt), self.max_wait_s)

@@ -34,7 +34,8 @@ PARSER_VERSION = "2"  # raise when parsing or chunking changes, so stored passag
 
 
 class Reader:
-    """Full texts for one run: one fetcher for arXiv's HTML and PDF pages, so their calls are spaced together."""
+    """Full texts for one run: one fetcher for arXiv's HTML and PDF pages, whose calls are spaced together with those
+    of every other reader in the process (http.Pace), one at a time; parsing runs in the caller's thread."""
 
     def __init__(self, ledger: Ledger, settings: Settings, *, sleep: Callable[[float], None] = time.sleep):
         self.ledger = ledger
@@ -45,6 +46,7 @@ class Reader:
             settings,
             ledger=None,  # the parsed text is kept below; the raw page would only bloat the HTTP cache
             min_interval_s=settings.arxiv_delay_s,
+            connections=1,
             max_bytes=settings.fulltext_max_bytes,
             max_time_s=settings.fulltext_fetch_s,
             cut_ok=True,
