@@ -7,8 +7,8 @@ Each claim of the repository (the first `--claims`) gets synthetic papers whose 
 claim's position, two supports (holding), one relaxes (relaxed), one supersedes (superseded), one support and
 one relaxes (the knife-edge: it stays, contested), two supports and one contradicts (holding) or none, each
 beside unrelated papers on the claim's own search terms. A simulated OpenAI-compatible judge answers every
-role (judge, confirm, recheck) with the paper's true stance, except that with probability `e`, independently
-per request, it gives one of the four other stances at random; a biased judge answers contradicts for every
+request (judge, confirm, each recheck variant) with the paper's true stance, except that with probability `e`,
+independently per request (each distinct text sent), it gives one of the four other stances at random; a biased judge answers contradicts for every
 pair, citing a real sentence. Before its run each judge is measured by `judge qualify` (the library call) on
 a labelled set of 100 synthetic pairs (20 per stance) generated here, not the project's qualification set.
 Runs are real (discovery and ranking, the openai client, SQLite, YAML) against tests/loopback.py.
@@ -86,9 +86,10 @@ def noisy(truth: dict[tuple[str, str], str], error: float, seed: int) -> Any:
         title = re.search(r"^\[1\] (.*)$", user, re.MULTILINE)[1]  # type: ignore[index]
         question = re.search(r"^Question: (.*)$", user, re.MULTILINE)[1]  # type: ignore[index]
         stance = truth.get((question, title), "unrelated")  # a paper bears only on the claim it was made for
-        if _draw(seed, system[:40], question, title) < error:
+        asked = (seed, system, re.sub(r"<<<PAPER-[0-9a-f]+>>>", "", user))  # the request, its random fence aside
+        if _draw(*asked) < error:
             others = [s for s in STANCES if s != stance]
-            stance = others[int(_draw(seed, "which", system[:40], question, title) * len(others))]
+            stance = others[int(_draw("which", *asked) * len(others))]
         return _reply(user, stance)
 
     return respond

@@ -91,8 +91,9 @@ def answer_truly(request: Mapping[str, Any], row: Mapping[str, str], stance: str
 
 def store_qualification(ws: Path, *, per_label: int = 20, qualified: bool = True) -> str:
     """Store a measurement of the configured (scripted) judge as `judge qualify` would after `per_label` pairs of
-    each label answered without error by every role (the scripted judges of these tests answer by a fixed
-    script, so that is what they are); returns its id."""
+    each label answered without error by every role, the recheck in two variants (the scripted judges of these
+    tests answer by a fixed script, so that is what they are; their errors, never made, correlate 0); returns
+    its id."""
     import datetime as dt
 
     from claimtrack.agent.prompts import load_prompt
@@ -119,7 +120,12 @@ def store_qualification(ws: Path, *, per_label: int = 20, qualified: bool = True
         labels={s.value: per_label for s in STANCES},
         roles=dict.fromkeys(ROLES, scores),
         kappa={},
-        error_correlation={},
+        error_correlation={
+            "confirm/judge": None,
+            "judge/recheck": None,
+            "confirm/recheck": None,
+            "recheck/recheck": None,
+        },
         qualified=qualified,
         reason="scripted judge, stored by the tests",
         created_at=now,

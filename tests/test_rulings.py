@@ -26,6 +26,7 @@ from agent_helpers import citing, judgement, role_of, store_qualification
 from conftest import FIXTURES, ROOT, claims_workspace, invoke
 from loopback import ChatReply, Entry, Literature, OpenAIServer, user_text
 
+from claimtrack.agent.prompts import load_prompt
 from claimtrack.discovery.http import forget_down_hosts
 from claimtrack.workspace import Workspace
 
@@ -55,6 +56,13 @@ DOI_QUOTE = "Models tuned on misleading instructions lose 11 points of accuracy 
 DOI_ABSTRACT = f"We study instruction tuning with misleading task instructions. {DOI_QUOTE}. The gap grows with scale."
 
 
+def _variant(request: dict[str, Any]) -> int:
+    """Which variant of agents/recheck.txt a request was sent with (by the order it lists the verdicts in)."""
+    recheck = load_prompt(Workspace.at(ROOT), "recheck")
+    orders = [re.search(r'"stance": "([a-z|]+)"', recheck.variant(k).system)[1] for k in range(recheck.variants)]  # type: ignore[index]
+    return orders.index(re.search(r'"stance": "([a-z|]+)"', request["messages"][0]["content"])[1])  # type: ignore[index]
+
+
 class Scripted:
     """The model: what each paper says, by what it is shown (full text or abstract), and which models confirm
     it differently. `said[title] = (stance, quote-when-abstract, quote-when-full-text, confidence)`."""
@@ -65,7 +73,8 @@ class Scripted:
             SUPPORT_TITLE: ("supports", SUPPORT_QUOTE, SUPPORT_QUOTE, 0.85),
             DOI_TITLE: ("contradicts", DOI_QUOTE, DOI_QUOTE, 0.8),
         }
-        self.confirm_as: dict[tuple[str, str], str] = {}  # (model, title) -> the stance that model confirms with
+        # (model, title) -> the stance that model confirms with; its rechecks then alternate, the judge's first
+        self.confirm_as: dict[tuple[str, str], str] = {}
         self.asked: list[tuple[str, str, str]] = []  # (role, model, title) of each judge and confirm request
 
     def __call__(self, request: dict[str, Any]) -> ChatReply:
@@ -81,8 +90,11 @@ class Scripted:
             return judgement("unrelated", confidence=0.95)
         stance, abstract_quote, full_quote, confidence = self.said[title]
         quote = full_quote if "\nFull text" in text else abstract_quote
-        if role == "confirm" and (request["model"], title) in self.confirm_as:
-            stance = self.confirm_as[(request["model"], title)]
+        other = self.confirm_as.get((request["model"], title))
+        if role == "confirm" and other is not None:
+            stance = other
+        if role == "recheck" and other is not None:  # torn between the two readings: its rechecks alternate
+            stance = stance if _variant(request) % 2 == 0 else other
         if stance == "unrelated":
             return judgement("unrelated", confidence=0.9)
         return citing(request, stance, quote, confidence, scope_note="models below 3B parameters")

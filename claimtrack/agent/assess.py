@@ -1,24 +1,26 @@
-"""One pair's assessment in one place: asking the judge, asking again where that leaves the pair unresolved,
+"""One pair's assessment in one place: asking the judge, asking again while that leaves the pair unresolved,
 and weighing what was said (docs/agent.md, "Judging a pair").
 
 The flow of `Assessor.assess`, read top to bottom:
 
 1. **First look** (role `judge`, prompt agents/judge.txt) on the title, the abstract and the citation
-   contexts. A look that says unrelated is put to the confirming role on the same material; the pair is set
-   aside only when the two together are as strong as it takes to count a pair (below), so screening a
-   paper out is no easier than counting it.
+   contexts. A look that says unrelated is put to second opinions on the same material (the confirming role,
+   then rechecks) for as long as they say unrelated too; the pair is set aside only when they together are as
+   strong as it takes to count a pair (below), so screening a paper out is no easier than counting it.
 2. **Full judgement** on the full text's best passages besides (the look's own request, from the cache, when
    there is nothing more to read), then its **confirmation** (role `confirm`, agents/confirm.txt, the confirm
    model) on the same material.
-3. **Recheck** (role `recheck`, agents/recheck.txt, the confirm model): asked once when the two leave the
-   pair unresolved; never more than `max_calls` distinct requests per pair. Every request is cached, so a
-   re-run asks nothing.
-4. **Weigh.** With a qualified judge, the pair's stance probabilities come from its measured confusion
-   matrices (weighing.py): a stance at or above `pair_probability` counts (or sets the pair aside when it is
-   unrelated). Without one (`standing.measure` is None) two judgements must agree, each at the confidence
-   threshold; a trusted judge's agreement counts by confidence, as before measurement existed, and an
-   unqualified judge's waits for a person. A pair left unresolved waits for review when any judgement said
-   it bears on the claim.
+3. **Rechecks** (role `recheck`, agents/recheck.txt, the confirm model), while the answers leave the pair
+   unresolved: with a qualified judge, one variant of the prompt after another (prompts.py: the verdicts in
+   another order), as long as its measurement says another answer can still settle the pair; without one,
+   once. Never more than `max_calls` distinct requests per pair. Every request is cached, so a re-run asks
+   nothing.
+4. **Weigh** the answers on the most complete material the pair was shown. With a qualified judge, the pair's
+   stance probabilities come from its measured confusion matrices (weighing.py): a stance at or above
+   `pair_probability` counts (or sets the pair aside when it is unrelated). Without one (`standing.measure` is
+   None) two judgements must agree, each at the confidence threshold; a trusted judge's agreement counts by
+   confidence, as before measurement existed, and an unqualified judge's waits for a person. A pair left
+   unresolved waits for review when any judgement said it bears on the claim.
 
 The review queue's store (reviews_table.py) sits below this module, so queueing a pair reaches up nowhere.
 """
@@ -94,17 +96,18 @@ class Settled:
 
 @dataclass(frozen=True)
 class Assessment:
-    """One pair after its first look, its full judgement, its confirmation and any recheck."""
+    """One pair after its first look, its full judgement, its confirmation and any rechecks."""
 
     first: JudgeOutcome  # the judge role's judgement that counts: on the full material, or the first look
     second: JudgeOutcome | None = None  # the confirmation
-    third: JudgeOutcome | None = None  # the recheck, when one was asked
+    rechecks: tuple[JudgeOutcome, ...] = ()  # the rechecks asked, in order
     evidence: Evidence | None = None  # evidence that counts, for the claim
     review: str | None = None  # the open review item
     look: JudgeOutcome | None = None  # the first look, when the pair was read in two steps
-    set_aside: bool = False  # the first look (and its confirmation) found the paper unrelated: nothing more read
+    set_aside: bool = False  # the first look (and its second opinions) found the paper unrelated: nothing more read
     read_more: bool = False  # the full judgement was shown more than the first look (full-text passages)
     probability: dict[Stance, float] | None = None  # measured stance probabilities, with a qualified judge
+    asked: tuple[JudgeOutcome, ...] = ()  # every distinct request of the pair, the first look's included
 
     @property
     def material(self) -> ReadMaterial:
@@ -120,8 +123,7 @@ class Assessment:
     @property
     def outcomes(self) -> list[JudgeOutcome]:
         """Every judgement the pair took, each once."""
-        seen = [o for o in (self.look, self.first, self.second, self.third) if o is not None]
-        return [o for i, o in enumerate(seen) if all(o.key != s.key for s in seen[:i])]
+        return list(self.asked)
 
     @property
     def fresh(self) -> bool:
@@ -140,8 +142,8 @@ class Assessor:
     threshold: float  # a judgement's own confidence that counts, without a measurement
     run_id: str | None = None
     set_aside_at: float = 0.8  # without a measurement: a look this sure it is unrelated is put to the confirmer
-    pair_probability: float = 0.99
-    max_calls: int = 5
+    pair_probability: float = 0.999
+    max_calls: int = 9
 
     def is_judged(self, claim: Claim, paper: Paper, extra: Sequence[Block] = ()) -> bool:
         """Whether the first judgement of the pair (its first look, when read in two steps) is in the cache."""
@@ -160,49 +162,92 @@ class Assessor:
         """Assess the pair on `extra` beside the title and abstract; with `more`, that is the first look, and
         unless the look sets the pair aside, `more()` gives the further blocks (full-text passages) the full
         judgement reads. Raises LLMError when the endpoint fails (what was answered before is cached)."""
-        asked: set[str] = set()  # this pair's requests (kept per call: pairs are assessed in several threads)
+        asked: dict[str, JudgeOutcome] = {}  # this pair's requests (kept per call: pairs are assessed in threads)
         look: JudgeOutcome | None = None
+        screened: list[JudgeOutcome] = []  # the look and its second opinions, on the look's material
         further: tuple[Block, ...] = ()
         if more is not None:
             look = self._ask(asked, "judge", claim, paper, extra, purpose="look")
-            if self._settle([look]).stance == Stance.UNRELATED:
-                return Assessment(look, look=look, set_aside=True, probability=self._probability([look]))
-            if look.judgement is not None and look.judgement.stance == Stance.UNRELATED and self._sure(look):
-                peek = self._ask(asked, "confirm", claim, paper, extra)
-                if self._settle([look, peek]).stance == Stance.UNRELATED:
+            screened = [look]
+            if _unrelated(look) and self._sure(look):
+                screened = self._opinions(
+                    asked, [look], claim, paper, extra, while_=lambda said: all(map(_unrelated, said))
+                )
+                settled = self._settle(screened)
+                if settled.stance == Stance.UNRELATED:
+                    second = screened[1] if len(screened) > 1 else None
                     return Assessment(
-                        look, peek, look=look, set_aside=True, probability=self._probability([look, peek])
+                        look,
+                        second,
+                        tuple(screened[2:]),
+                        look=look,
+                        set_aside=True,
+                        probability=settled.probability,
+                        asked=tuple(asked.values()),
                     )
             further = tuple(more())
         shown = (*further, *extra)
-        first = look if look is not None and not further else self._ask(asked, "judge", claim, paper, shown)
-        second = self._ask(asked, "confirm", claim, paper, shown)
-        answers = [first, second]
+        if screened and not further:  # nothing more to read: the look is the judgement, and its opinions stand
+            answers = self._opinions(asked, screened, claim, paper, shown)
+        else:
+            answers = self._opinions(asked, [self._ask(asked, "judge", claim, paper, shown)], claim, paper, shown)
+        first = answers[0]
         settled = self._settle(answers)
-        third = None
-        if settled.stance is None and len(asked) < self.max_calls:
-            third = self._ask(asked, "recheck", claim, paper, shown)
-            answers.append(third)
-            settled = self._settle(answers)
-        done = Assessment(first, second, third, look=look, read_more=bool(further), probability=settled.probability)
+        done = Assessment(
+            first,
+            answers[1] if len(answers) > 1 else None,
+            tuple(answers[2:]),
+            look=look,
+            read_more=bool(further),
+            probability=settled.probability,
+            asked=tuple(asked.values()),
+        )
         return self._conclude(done, claim, paper, answers, settled, now)
 
     # --- asking -------------------------------------------------------------------------------------------
 
+    def _opinions(
+        self,
+        asked: dict[str, JudgeOutcome],
+        answers: list[JudgeOutcome],
+        claim: Claim,
+        paper: Paper,
+        blocks: Sequence[Block],
+        *,
+        while_: Callable[[list[JudgeOutcome]], bool] = lambda said: True,
+    ) -> list[JudgeOutcome]:
+        """`answers` (a judgement and the second opinions it already has) and the further opinions asked on
+        the same material, in order: the confirmation, then rechecks (prompt variant 0, 1, ...), for as long as
+        the pair is unresolved, `while_` holds and the pair has requests left; one recheck at most without a
+        measurement (agreement of two is all that can settle such a pair) or with one that never measured how
+        far a recheck repeats itself."""
+        said = list(answers)
+        measure = self.standing.measure
+        rechecks = self.prompts["recheck"].variants if measure is not None and measure.repeats("recheck") else 1
+        opinions: list[tuple[Role, int]] = [("confirm", 0), *(("recheck", k) for k in range(rechecks))]
+        for role, variant in opinions[len(said) - 1 :]:
+            if self._settle(said).stance is not None or not while_(said):
+                break
+            if len(asked) >= self.max_calls:
+                break
+            said.append(self._ask(asked, role, claim, paper, blocks, variant=variant))
+        return said
+
     def _ask(
         self,
-        asked: set[str],
+        asked: dict[str, JudgeOutcome],
         role: Role,
         claim: Claim,
         paper: Paper,
         blocks: Sequence[Block],
         *,
+        variant: int = 0,
         purpose: str | None = None,
     ) -> JudgeOutcome:
         outcome = judge_pair(
             self.ledger,
             self.llms[role],
-            self.prompts[role],
+            self.prompts[role].variant(variant),
             claim,
             paper,
             run_id=self.run_id,
@@ -210,11 +255,11 @@ class Assessor:
             extra=blocks,
             purpose=purpose,
         )
-        asked.add(outcome.key)
+        asked.setdefault(outcome.key, outcome)
         return outcome
 
     def _sure(self, look: JudgeOutcome) -> bool:
-        """Whether an unrelated look is worth confirming before the full text is read: always with a
+        """Whether an unrelated look is worth second opinions before the full text is read: always with a
         measurement (the probabilities decide), else when the look is at least `set_aside_at` sure."""
         return self.standing.measure is not None or (
             look.judgement is not None and look.judgement.confidence >= self.set_aside_at
@@ -223,15 +268,12 @@ class Assessor:
     # --- weighing -----------------------------------------------------------------------------------------
 
     def _probability(self, answers: Sequence[JudgeOutcome]) -> dict[Stance, float] | None:
+        """The measured stance probabilities given every answer (each request once), or None unmeasured."""
         measure = self.standing.measure
         if measure is None:
             return None
-        latest: dict[str, Stance] = {}
-        for outcome in answers:  # one answer per role: the later (on more material) replaces the earlier
-            if outcome.judgement is not None:
-                latest.pop(outcome.role, None)
-                latest[outcome.role] = outcome.judgement.stance
-        return measure.posterior(list(latest.items()))
+        said = [o for i, o in enumerate(answers) if all(o.key != a.key for a in answers[:i])]
+        return measure.posterior([(o.role, o.judgement.stance) for o in said if o.judgement is not None])
 
     def _settle(self, answers: Sequence[JudgeOutcome]) -> Settled:
         probability = self._probability(answers)
@@ -308,6 +350,10 @@ class Assessor:
             now=now,
         )
         return _with(done, review=item if state == "open" else None)  # decided: a person's call
+
+
+def _unrelated(outcome: JudgeOutcome) -> bool:
+    return outcome.judgement is not None and outcome.judgement.stance == Stance.UNRELATED
 
 
 def _with(done: Assessment, **changes: object) -> Assessment:

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 
 from claimtrack.agent.assess import Judges
 from claimtrack.agent.bench_judge import cohen_kappa, load_pairs
-from claimtrack.agent.judge import judge_pair
+from claimtrack.agent.judge import Role, judge_pair
 from claimtrack.agent.qualification import ROLES, Qualification, RoleScores, new_id, verdict
 from claimtrack.agent.weighing import STANCES, error_correlation
 from claimtrack.errors import InvalidInput
@@ -33,6 +33,7 @@ from claimtrack.workspace import PROJECT_ROOT
 DEFAULT_DATA = PROJECT_ROOT / "evals" / "judge" / "qualify.jsonl"
 _SCIFACT = {"SUPPORT": Stance.SUPPORTS, "CONTRADICT": Stance.CONTRADICTS, "NOT ENOUGH INFO": Stance.UNRELATED}
 ERROR = "error"  # the answer column of replies that stayed invalid
+AGAIN = "recheck again"  # the recheck asked a second time per pair, in another variant of its prompt
 
 
 class LabelledPair(Model):
@@ -98,34 +99,48 @@ def qualify(
     ledger: Ledger, judges: Judges, samples: Sequence[Sample], data: list[str], *, now: dt.datetime | None = None
 ) -> Qualification:
     """Ask every role about every sample (from the cache when asked before) and measure the answers. Raises
-    LLMError when the endpoint fails: what was answered is cached, so running again resumes."""
+    LLMError when the endpoint fails: what was answered is cached, so running again resumes.
+
+    The recheck is asked twice per sample, as a run asks it while a pair stays unresolved: first as written
+    (variant 0, the one every recheck starts with), then in one other variant of its prompt (sample i: variant
+    1 + i mod 9). Its matrix pools both answers, and `recheck/recheck` measures how far another variant
+    repeats the first one's errors."""
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     truth = [s.label for s in samples]
-    answers: dict[str, list[Stance | None]] = {role: [] for role in ROLES}
+    variants = judges.prompts["recheck"].variants
+    asks = [*ROLES, *([AGAIN] if variants > 1 else [])]
+    answers: dict[str, list[Stance | None]] = {name: [] for name in asks}
     tokens: dict[str, list[int]] = {role: [0, 0, 0] for role in ROLES}  # calls, in, out
-    for sample in samples:
-        for role in ROLES:
+    for number, sample in enumerate(samples):
+        for name in asks:
+            role: Role = "recheck" if name == AGAIN else name  # type: ignore[assignment]
+            variant = 1 + number % (variants - 1) if name == AGAIN else 0
             outcome = judge_pair(
                 ledger,
                 judges.llms[role],
-                judges.prompts[role],
+                judges.prompts[role].variant(variant),
                 sample.claim,
                 sample.paper,
                 run_id="qualify",
                 role=role,
             )
-            answers[role].append(outcome.judgement.stance if outcome.judgement else None)
+            answers[name].append(outcome.judgement.stance if outcome.judgement else None)
             row = ledger.conn.execute(
                 "SELECT tokens_in, tokens_out FROM judgements WHERE key = ?", (outcome.key,)
             ).fetchone()
             tokens[role] = [tokens[role][0] + 1, tokens[role][1] + row[0], tokens[role][2] + row[1]]
-    roles = {role: _scores(judges, role, truth, answers[role], tokens[role]) for role in ROLES}
+    said = {role: (truth, answers[role]) for role in ROLES}
+    if AGAIN in answers:  # the recheck measured on both its variants
+        said["recheck"] = (truth * 2, answers["recheck"] + answers[AGAIN])
+    roles = {role: _scores(judges, role, *said[role], tokens[role]) for role in ROLES}
     labels = {s.value: n for s, n in Counter(truth).items()}
     qualified, reason = verdict(len(samples), labels, roles)
     kappa, correlation = {}, {}
-    for i, a in enumerate(ROLES):
-        for b in ROLES[i + 1 :]:
-            name = "/".join(sorted((a, b)))
+    for i, a in enumerate(asks):
+        for b in asks[i + 1 :]:
+            name = "/".join(sorted((a, b))).replace(AGAIN, "recheck")
+            if name in kappa:  # a role and the recheck's second variant: measured on the first
+                continue
             kappa[name] = _round(cohen_kappa(_names(answers[a]), _names(answers[b]), (*STANCES, ERROR)))
             correlation[name] = _round(error_correlation(truth, answers[a], answers[b]))
     return Qualification(

@@ -7,13 +7,14 @@ truth is P(a | truth), read off the judge's qualification (`claimtrack judge qua
 truth is known). By Bayes, a judge whose answers do not depend on the truth has equal rows, its answers have
 likelihood ratio 1, and the posterior stays the prior: it moves nothing, by construction.
 
-- **Pair.** P(t | answers) is proportional to prior(t) times, for each role that answered (judge, confirm,
-  recheck; one judgement per role, the one on the most material), P(answer | t) raised to a weight. The prior
-  is uniform over the five stances, so setting a pair aside as unrelated and counting it take the same
-  strength of evidence. The first role weighs 1; a later role weighs 1 - r, r being the largest measured
-  correlation of its errors with an earlier role's (never below 0): two roles that err together are counted
-  as one, a conservative reading of naive Bayes. Counts are smoothed (ALPHA per cell), so a row measured on
-  few pairs says little.
+- **Pair.** P(t | answers) is proportional to prior(t) times, for each answer on the most complete material
+  the pair was shown (the judge's, the confirmation, each recheck), P(answer | t) of its role raised to a
+  weight. The prior is uniform over the five stances, so setting a pair aside as unrelated and counting it
+  take the same strength of evidence. The first answer weighs 1; a later one weighs 1 - r, r being the largest
+  measured correlation of its role's errors with an earlier answer's role (never below 0; recheck with recheck
+  is two variants of its prompt on the same pairs): roles that err together are counted as one, a
+  conservative reading of naive Bayes. Counts are smoothed (ALPHA per cell), so a row measured on few pairs
+  says little, and no single answer is ever worth more than the measurement behind it.
 - **Claim.** Each pair's truth is drawn from its posterior, independently; the status rule (decide.py's table)
   applied to the true stances, each paper counting 1 (items without a measurement, such as a replication or a
   person's, count their weight, certainly), gives a probability to each outcome: holding, relaxed,
@@ -73,11 +74,22 @@ class Measure:
     correlations: Mapping[str, float | None]  # "role_a/role_b" (sorted) -> phi of their errors
 
     def correlation(self, a: str, b: str) -> float:
-        value = self.correlations.get("/".join(sorted((a, b))))
+        """How far an answer of `a` repeats an answer of `b` (0 to 1): their measured error correlation, never
+        below 0; 0 when it was measured undefined (a role that never errs); 1 for a role asked again whose
+        repeats were never measured (a record from before rechecks had variants), so it adds nothing."""
+        name = "/".join(sorted((a, b)))
+        if name not in self.correlations:
+            return 1.0 if a == b else 0.0
+        value = self.correlations[name]
         return max(0.0, value) if value is not None else 0.0
 
+    def repeats(self, role: str) -> bool:
+        """Whether asking `role` again (another variant of its prompt) can add to what it said."""
+        return role in self.matrices and self.correlation(role, role) < 1.0
+
     def posterior(self, answers: Sequence[tuple[str, Stance]]) -> dict[Stance, float]:
-        """P(stance | answers): `answers` are (role, stance) in the order asked, one per role."""
+        """P(stance | answers): `answers` are (role, stance) in the order asked, a role possibly more than once
+        (the rechecks)."""
         logs = [math.log(1 / len(STANCES))] * len(STANCES)
         seen: list[str] = []
         for role, answer in answers:
