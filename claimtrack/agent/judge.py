@@ -4,7 +4,7 @@ The judge is shown the paper as numbered sentences (material.py) and cites the n
 stance; the program copies the quote from them, so a quote is always the paper's own words. One pair is
 judged in up to three roles: `judge` (the first judgement, prompt agents/judge.txt), `confirm` (an
 independent second judgement that sees the paper again, laid out differently, and never the first answer;
-prompt agents/confirm.txt) and `recheck` (asked once more when the two leave the pair unresolved; prompt
+prompt agents/confirm.txt) and `recheck` (asked while the answers leave the pair unresolved, in variants of
 agents/recheck.txt). assess.py asks them and weighs what they said.
 
 Why JSON parsed here rather than `with_structured_output`: function calling and `json_schema` response
