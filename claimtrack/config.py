@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     openalex_delay_s: float = Field(default=0.1, ge=0.0)  # OpenAlex allows 10 requests per second
     http_timeout_s: float = 30.0
     # Discovery (claimtrack/discovery): retries, cache, paging, embeddings.
-    http_retries: int = 3  # extra tries after a timeout, connection error, 5xx or 429
+    # Extra tries after a timeout, a connection lost mid-answer, 5xx or 429; a connection that cannot be opened
+    # (a name that does not resolve, refused) is not retried: its host is down for the run (discovery/http.py).
+    http_retries: int = 3
     http_backoff_s: float = 1.0  # first back-off; doubles each try
     http_max_wait_s: float = 60.0  # cap on one wait, including a 429's Retry-After
     http_cache_ttl_s: float = 86400.0  # how long a cached answer counts as fresh (0: no cache)

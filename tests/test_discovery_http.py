@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import logging
 import resource
 import socket
+import threading
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from loopback import Loopback, Reply, bomb_reply, json_reply
 
-from claimtrack.discovery.http import Fetcher, forget_down_hosts
+from claimtrack.discovery.http import Fetcher, Unreachable, forget_down_hosts
 from claimtrack.errors import SourceError
 from claimtrack.ledger import Ledger
 
@@ -97,10 +102,78 @@ def test_errors_and_invalid_bodies_are_not_cached(tmp_path: Path) -> None:
     assert ledger.conn.execute("SELECT COUNT(*) FROM http_cache").fetchone()[0] == 0
 
 
-def test_unreachable_host_fails_once_then_fast() -> None:
-    with socket.socket() as s:  # a port nobody listens on
+def _dead_port() -> int:
+    """A loopback port nobody listens on: a connection to it is refused at once."""
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+class _Concurrently:
+    """Calls run side by side, each in its own thread, as a run's claims ask their sources; `outcomes` holds each
+    call's answer or exception once `join` has seen every thread end."""
+
+    def __init__(self, calls: list[Callable[[], object]]):
+        self.outcomes: list[object] = [None] * len(calls)
+        self.threads = [threading.Thread(target=self._run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, index: int, call: Callable[[], object]) -> None:
+        try:
+            self.outcomes[index] = call()
+        except Exception as exc:
+            self.outcomes[index] = exc
+
+    def join(self) -> list[object]:
+        deadline = time.monotonic() + 60  # a bound on a hang, not a measure of speed: the turns here are an hour
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        assert not any(t.is_alive() for t in self.threads), "a request is still waiting for its turn"
+        return self.outcomes
+
+
+def test_a_refused_connection_is_not_retried_and_fails_every_request_queued_for_the_host() -> None:
+    """Eight claims ask one source paced as arXiv is (one connection, spaced) while its host refuses connections:
+    one connection attempt in all and no back-off; the other seven fail as unreachable without trying. Before,
+    each request tried 1 + retries times, each try waiting its turn, so a run without network took minutes."""
+    url = f"http://127.0.0.1:{_dead_port()}/x"
+    waits: list[float] = []
+    fetchers = [
+        Fetcher("refused", retries=3, backoff_s=0.5, min_interval_s=0.2, connections=1, sleep=waits.append)
+        for _ in range(8)
+    ]
+    outcomes = _Concurrently([functools.partial(f.get, url) for f in fetchers]).join()
+    assert all(isinstance(o, Unreachable) for o in outcomes), outcomes
+    assert sum(f.network_calls for f in fetchers) == 1 and waits == []
+    tried = [o.detail for o in outcomes if "unreachable earlier in this run" not in o.detail]
+    assert len(tried) == 1 and tried[0].startswith("connection failed: ")
+
+
+def test_requests_waiting_for_their_turn_give_up_when_their_host_is_found_down(caplog) -> None:
+    """Requests to a source paced an hour apart (Semantic Scholar's shape: spaced, no connection limit) are
+    waiting for their turns when another request finds their host refusing connections: they end at once as
+    unreachable, and none connects."""
+    url, source = f"http://127.0.0.1:{_dead_port()}/x", "hourly"
+    with Loopback() as live:
+        live.route("/x", lambda _: Reply(200, "{}"))
+        assert Fetcher(source, min_interval_s=3600).get(live.url + "/x").status == 200  # the next turn: in an hour
+    caplog.set_level(logging.DEBUG, logger="claimtrack.discovery.http")
+    queued = [Fetcher(source, min_interval_s=3600) for _ in range(4)]
+    waiting = _Concurrently([functools.partial(f.get, url) for f in queued])
+    deadline = time.monotonic() + 60
+    while sum("for its turn" in r.getMessage() for r in caplog.records) < len(queued):
+        assert time.monotonic() < deadline, "the requests never queued for their turns"
+        time.sleep(0.01)
+    with pytest.raises(Unreachable, match="connection failed"):
+        Fetcher("unpaced", retries=3, sleep=lambda _: None).get(url)  # another source finds the host down
+    outcomes = waiting.join()
+    assert all(isinstance(o, Unreachable) and "unreachable earlier in this run" in o.detail for o in outcomes)
+    assert sum(f.network_calls for f in queued) == 0
+
+
+def test_unreachable_host_fails_once_then_fast() -> None:
+    port = _dead_port()
     fetcher, _waits = _fetcher(retries=1)
     with pytest.raises(SourceError, match="connection failed"):
         fetcher.get(f"http://127.0.0.1:{port}/x")

@@ -44,6 +44,31 @@ def test_a_run_that_cannot_reach_its_sources_ends_with_what_to_do(ws: Path, no_n
     assert offline.exit_code == 0 and "what to do" not in offline.stdout  # the advice works, and is not repeated
 
 
+def test_a_run_without_network_asks_the_host_once_and_reports_every_claim(tmp_path: Path, no_network: None) -> None:
+    """Claims checked side by side queue on arXiv's pace (one request at a time, 3 s apart); each used to try
+    1 + retries times, each try waiting its turn, so a run over the library without network took two minutes.
+    Now the first refused connection marks the host down: one claim says "connection failed", every other
+    failure says the host was unreachable earlier in this run, and no claim is left unreported."""
+    claims = [
+        CLAIM,
+        "binary-reward-hurts-calibration",
+        "cot-is-constrained-imitation",
+        "dpo-small-models-function-calling",
+    ]
+    ws = claims_workspace(tmp_path / "ws", *claims)
+    result = invoke("-w", str(ws), "run", "--due", "--no-replicate", "--json")
+    assert result.exit_code == 3, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["totals"]["failed"] == summary["totals"]["unchecked"] == len(claims)
+    groups = summary["failures_by_source"]
+    tried = [g for g in groups if "unreachable earlier in this run" not in g["cause"]]
+    assert len(tried) == 1 and len(tried[0]["claims"]) == 1, groups  # one connection attempt in the whole run
+    assert tried[0]["cause"].startswith("connection failed: ") and "tries" not in tried[0]["cause"]
+    for source in ("arxiv", "semanticscholar", "openalex"):  # every source of every claim is reported failed
+        hit = {c for g in groups if g["source"] == source for c in g["claims"]}
+        assert hit == set(claims), (source, groups)
+
+
 def test_discover_that_cannot_reach_its_sources_says_the_same(ws: Path, no_network: None) -> None:
     result = invoke("-w", str(ws), "discover", CLAIM)
     assert result.exit_code == 3

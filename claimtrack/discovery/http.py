@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "claimtrack/0.1 (literature tracker; https://github.com/claimtrack)"
 _RETRY_STATUS = {500, 502, 503, 504}
-# Hosts that refused connections in this process: later calls fail fast instead of waiting out the back-off
-# again for every claim of a run. Expires so a long-lived process recovers when the network returns.
+# Hosts that could not be reached in this process (a name that does not resolve, a refused connection, or
+# connection faults past the retries): later calls, and those already queued for the host's pace, fail fast
+# instead of each waiting out its turn and back-off. Expires so a long-lived process recovers when the network
+# returns.
 _DOWN_HOSTS: dict[str, tuple[float, str]] = {}
 DOWN_FOR_S = 300.0
 LONG_WAIT_S = 5.0  # a wait before a retry this long or longer is logged as a warning, not as info
@@ -53,29 +55,54 @@ class Pace:
         self.interval_s = interval_s
         self.connections = connections
         self._lock = threading.Lock()
-        self._open = threading.Condition(self._lock)
+        self._free = threading.Condition(self._lock)  # a connection was given back
+        self._woken = threading.Condition(self._lock)  # something a waiting request checks has changed
         self._in_use = 0
         self._next_start = 0.0
 
     @contextlib.contextmanager
-    def turn(self, source: str, sleep: Callable[[float], None]) -> Iterator[None]:
-        """Wait for a connection and for this request's start time, then hold the connection while it runs."""
-        with self._open:
-            while self.connections and self._in_use >= self.connections:
-                self._open.wait()
+    def turn(self, source: str, go_ahead: Callable[[], None]) -> Iterator[None]:
+        """Wait for a connection and for this request's start time, then hold the connection while it runs.
+
+        `go_ahead` raises to give the turn up; it is asked before the wait and whenever `wake` is called during
+        it, so that the requests queued for a host that has just gone down fail at once instead of each
+        waiting out its spacing first."""
+        with self._lock:
+            try:
+                go_ahead()
+                while self.connections and self._in_use >= self.connections:
+                    self._free.wait()
+                    go_ahead()
+            except BaseException:
+                self._free.notify()  # the connection this request was woken for goes to the next one
+                raise
             self._in_use += 1
-            now = time.monotonic()
-            start = max(now, self._next_start)
-            self._next_start = start + self.interval_s
+            try:
+                start = max(time.monotonic(), self._next_start)
+                self._next_start = start + self.interval_s
+                if (wait := start - time.monotonic()) > 0:
+                    log.debug("%s: waiting %.1f s for its turn (the source asks for spacing)", source, wait)
+                while (left := start - time.monotonic()) > 0:
+                    self._woken.wait(left)
+                    go_ahead()
+            except BaseException:
+                self._give_back()
+                raise
         try:
-            if start > now:
-                log.debug("%s: waiting %.1f s for its turn (the source asks for spacing)", source, start - now)
-                sleep(start - now)
             yield
         finally:
-            with self._open:
-                self._in_use -= 1
-                self._open.notify()
+            with self._lock:
+                self._give_back()
+
+    def wake(self) -> None:
+        """Have every waiting request ask its `go_ahead` again."""
+        with self._lock:
+            self._free.notify_all()
+            self._woken.notify_all()
+
+    def _give_back(self) -> None:
+        self._in_use -= 1
+        self._free.notify()
 
 
 _PACES: dict[str, Pace] = {}
@@ -88,6 +115,16 @@ def pace(source: str, interval_s: float, connections: int = 0) -> Pace:
         found = _PACES.setdefault(source, Pace())
         found.interval_s, found.connections = interval_s, connections
         return found
+
+
+def _mark_down(host: str, problem: str) -> None:
+    """Remember that `host` cannot be reached, and wake the requests waiting for a turn so those bound for it
+    give up now."""
+    _DOWN_HOSTS[host] = (time.monotonic(), problem)
+    with _PACES_LOCK:
+        paces = list(_PACES.values())
+    for each in paces:
+        each.wake()
 
 
 class Unreachable(SourceError):
@@ -239,9 +276,6 @@ class Fetcher:
         import httpx
 
         host = urlsplit(target).netloc
-        down = _DOWN_HOSTS.get(host)
-        if down and time.monotonic() - down[0] < DOWN_FOR_S:
-            raise Unreachable(self.source, f"{host} unreachable earlier in this run ({down[1]}); not retried")
         problem, wait, asked = "", 0.0, 0.0
         for attempt in range(self.retries + 1):
             if attempt:
@@ -259,13 +293,23 @@ class Fetcher:
                     self.retries + 1,
                 )
                 self.sleep(wait)
+            self._refuse_if_down(host)  # another request may have found it down meanwhile
             asked = 0.0
             log.debug("%s: GET %s", self.source, target)  # in full: keys travel in headers, never in URLs
             try:
-                self.network_calls += 1
-                with self._turn():
+                with self._turn(host):
+                    self.network_calls += 1
                     started = time.monotonic()
-                    reply, body, cut = self._request(target)
+                    try:
+                        reply, body, cut = self._request(target)
+                    except httpx.ConnectError as exc:
+                        # The name does not resolve, nothing listens, no route: unlike a 503 or a timeout, not a
+                        # fault that passes within a back-off, and retried it cost every request queued for the
+                        # host its turn and back-off in vain (a run without network took minutes). Marked down
+                        # before the turn is given back, so no request behind this one tries the host again.
+                        problem = f"connection failed: {exc}"
+                        _mark_down(host, problem)
+                        raise Unreachable(self.source, f"{problem} ({_short(target)})") from None
             except httpx.TimeoutException as exc:
                 problem, wait = f"timed out after {self.timeout_s:g} s ({type(exc).__name__})", self._backoff(attempt)
                 continue
@@ -293,7 +337,7 @@ class Fetcher:
                 log.warning("%s: %s %s", self.source, _short(target), cut)
             return Response(reply.status_code, body, reply.headers.get("content-type", ""), truncated=cut)
         if problem.startswith("connection failed"):
-            _DOWN_HOSTS[host] = (time.monotonic(), problem)
+            _mark_down(host, problem)
             raise Unreachable(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
         raise SourceError(self.source, f"{problem} after {self.retries + 1} tries ({_short(target)})")
 
@@ -304,11 +348,18 @@ class Fetcher:
             body, cut = read_body(reply.iter_raw(), coding, max_bytes=self.max_bytes, max_time_s=self.max_time_s)
         return reply, body, cut
 
-    def _turn(self) -> contextlib.AbstractContextManager[None]:
-        """The source's pace when it has one (spacing, connections), shared by the whole process."""
+    def _turn(self, host: str) -> contextlib.AbstractContextManager[None]:
+        """The source's pace when it has one (spacing, connections), shared by the whole process; the wait ends
+        early, with Unreachable, when `host` is found down meanwhile."""
         if self.min_interval_s <= 0 and self.connections <= 0:
             return contextlib.nullcontext()
-        return pace(self.source, self.min_interval_s, self.connections).turn(self.source, self.sleep)
+        paced = pace(self.source, self.min_interval_s, self.connections)
+        return paced.turn(self.source, lambda: self._refuse_if_down(host))
+
+    def _refuse_if_down(self, host: str) -> None:
+        down = _DOWN_HOSTS.get(host)
+        if down and time.monotonic() - down[0] < DOWN_FOR_S:
+            raise Unreachable(self.source, f"{host} unreachable earlier in this run ({down[1]}); not retried")
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_s * (2**attempt), self.max_wait_s)
