@@ -4,14 +4,15 @@ error-free judge on the same papers.
     python benchmarks/verdict_noise.py [--claims 23] [--errors 0.05 0.10 0.20] [--seeds 3] [--trusted] [--json]
 
 Each claim of the repository (the first `--claims`) gets synthetic papers whose true stance is known: by the
-claim's position, two supports (holding), one relaxes (relaxed), one supersedes (superseded), one support and
-one relaxes (the knife-edge: it stays, contested), two supports and one contradicts (holding) or none, each
-beside unrelated papers on the claim's own search terms. A simulated OpenAI-compatible judge answers every
-request (judge, confirm, each recheck variant) with the paper's true stance, except that with probability `e`,
-independently per request (each distinct text sent), it gives one of the four other stances at random; a biased judge answers contradicts for every
-pair, citing a real sentence. Before its run each judge is measured by `judge qualify` (the library call) on
-a labelled set of 100 synthetic pairs (20 per stance) generated here, not the project's qualification set.
-Runs are real (discovery and ranking, the openai client, SQLite, YAML) against tests/loopback.py.
+claim's position, two supports (holding), one relaxes (relaxed), one supersedes (superseded), one support and one
+relaxes (the knife-edge: it stays, contested), two supports and one contradicts (holding) or none, each beside
+unrelated papers on the claim's own search terms. A simulated OpenAI-compatible judge answers every request
+(judge, confirm, each recheck variant) with the paper's true stance, except that with probability `e`,
+independently per request (each distinct text sent), it gives one of the four other stances at random; a biased
+judge answers contradicts for every pair, citing a real sentence. Before its run each judge is measured by `judge
+qualify` (the library call) on a labelled set of 100 synthetic pairs (20 per stance) generated here, not the
+project's qualification set. Runs are real (discovery and ranking, the openai client, SQLite, YAML) against
+tests/loopback.py.
 
 Printed per error rate: the share of claim-runs whose status differs from the error-free judge's run (and of
 those, the wrong moves: a status the error-free judge did not reach, as against a claim left untested), the
