@@ -154,9 +154,10 @@ def test_a_judge_that_refuses_one_call_in_five_is_waited_out_with_the_same_resul
     assert len(refused) >= 3 and throttled_run["summary"]["totals"]["failed"] == 0
     assert most > 2  # the calls overlapped
     # Retry-After is honoured by the whole pool: after a refusal, no call reaches the server for two seconds
-    # (but for one already on its way when the refusal was: half a second's grace, on a loaded machine).
+    # (but for one already on its way when the refusal was: a second's grace, for a loaded machine such as CI's;
+    # a pool that ignored Retry-After would send one every 0.2 s throughout).
     for when in refused:
-        early = [t for t in arrived if when + 0.5 < t < when + 1.9]
+        early = [t for t in arrived if when + 1.0 < t < when + 1.9]
         assert not early, f"{len(early)} calls arrived {[round(t - when, 2) for t in early]} s after a 429"
     throttled = _outcome(throttled_ws, throttled_run)
     assert throttled["totals"]["llm_failed_calls"] == len(refused)
