@@ -226,6 +226,37 @@ def test_three_models_run_as_one_array_and_give_one_verdict(jobs: Jobs) -> None:
     assert claim.count(f"source: {jobs.ids['array']}") == 1
 
 
+def test_a_held_job_is_listed_with_why_it_waits(jobs: Jobs, tiny_models: tuple[Path, Path]) -> None:
+    """Submitted on hold from the start (holding it after submission would race the scheduler, and this
+    sbatch has no environment variable for --hold): the real sbatch, reached through a wrapper that adds it."""
+    wrapper = jobs.tmp / "held-sbatch" / "sbatch"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("sbatch")} --hold "$@"\n')
+    wrapper.chmod(0o755)
+    with slurm_env(jobs) as env:
+        env.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+        jobs.ids["held"] = _submit(jobs.root, "--model", str(tiny_models[0]), "--limit", "5", "--batch-size", "8")
+    task = job_rows(jobs.root)[jobs.ids["held"]]["external_id"]  # one model: one plain job, not an array
+    array = task.partition(":")[2]
+    try:
+        text = replicate(jobs, "--jobs")
+        assert text.exit_code == 0, text.stderr
+        row = job_rows(jobs.root)[jobs.ids["held"]]
+    finally:
+        subprocess.run(["scancel", array], check=True, timeout=30)  # nothing is left in the queue
+    assert row["state"] == "pending" and row["tasks"] == {task: "pending"}, row
+    [(where, why)] = row["waiting"].items()
+    assert where == task and why["reason"] in ("JobHeldUser", "JobHeldAdmin"), row  # root's hold is an admin's
+    assert "held by" in why["meaning"]
+    block = text.stdout.split(jobs.ids["held"], 1)[1].split("\nrep-", 1)[0]  # this job's lines
+    assert f"tasks: {task} pending ({why['reason']})" in block
+    assert f"    {why['reason']}: {why['meaning']}" in block
+    others = [r for i, r in job_rows(jobs.root).items() if i != jobs.ids["held"]]
+    assert all(not r["waiting"] for r in others if r["state"] in ("done", "failed"))
+    gone = wait_for(jobs, "held", {"failed", "done"}, seconds=60)
+    assert gone["state"] == "failed" and gone["waiting"] == {}, gone
+
+
 def test_every_job_is_listed_and_submitit_stays_off_the_terminal(jobs: Jobs) -> None:
     listed = job_rows(jobs.root)
     assert {listed[i]["state"] for i in jobs.ids.values()} <= {"done", "failed"}

@@ -13,6 +13,7 @@ from claimtrack.cli.common import print_json, workspace
 
 if TYPE_CHECKING:
     from claimtrack.replication.api import ReplicationOutcome
+    from claimtrack.replication.board import JobLine
     from claimtrack.workspace import Workspace
 
 
@@ -140,12 +141,20 @@ def _list_jobs(ws: Workspace, as_json: bool) -> None:
         typer.echo(head)
         typer.echo(f"    models: {', '.join(line.models)}")
         if line.tasks and line.state != "done":
-            typer.echo("    tasks: " + ", ".join(f"{t} {s}" for t, s in line.tasks.items()))
+            typer.echo("    tasks: " + ", ".join(_task(line, t) for t in line.tasks))
+        for why in {w.reason: w for w in line.waiting.values() if w.meaning}.values():
+            typer.echo(f"    {why.reason}: {why.meaning}")
         if line.cache_hits:
             typer.echo(f"    {line.cache_hits} lm-eval requests answered from the request cache")
         if line.state == "failed":
             typer.echo(f"    {line.reason or 'failed'}: {line.error}")
             typer.echo(f"    retry: {line.retry}")
+
+
+def _task(line: JobLine, task: str) -> str:
+    """'slurm:12_0 running', or 'slurm:12_1 pending (JobArrayTaskLimit)' with Slurm's reason for the wait."""
+    why = line.waiting.get(task)
+    return f"{task} {line.tasks[task]}" + (f" ({why.reason})" if why else "")
 
 
 def _as_dict(outcome: ReplicationOutcome) -> dict:

@@ -1,7 +1,8 @@
 """Where every replication job stands, as a user reads it: `replicate --jobs`, and the claims that wait on one.
 
 States: pending (queued, or running elsewhere without news yet), running, done, failed. A job submitted to
-Slurm is pending until a task of it runs; a failed one carries Slurm's reason and the command that retries it.
+Slurm is pending until a task of it runs, and its waiting tasks carry Slurm's reason for the wait; a failed one
+carries Slurm's reason and the command that retries it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from claimtrack.ledger import Ledger
-from claimtrack.replication import jobs
+from claimtrack.replication import jobs, queue
 from claimtrack.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why Slurm keeps a task pending: its reason as squeue writes it, and what that means when it is known."""
+
+    reason: str
+    meaning: str | None
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,7 @@ class JobLine:
     reason: str | None  # Slurm's word for a failure (TIMEOUT, ...), "error", or "left the queue without a result"
     error: str | None
     tasks: dict[str, str]  # task id -> pending | running | done | failed, for a job on Slurm
+    waiting: dict[str, Waiting]  # task id -> why a pending task waits, where Slurm says
     cache_hits: int
     retry: str | None  # the command that resubmits a failed job
 
@@ -53,6 +63,7 @@ def job_lines(ws: Workspace) -> list[JobLine]:
     out = []
     for row in rows:
         tasks = {t: live[t].state for t in jobs.tasks_of(row) if t in live}
+        why = {t: live[t].reason for t, state in tasks.items() if state == "pending"}
         state = {"submitted": "running" if "running" in tasks.values() else "pending"}.get(row["state"], row["state"])
         out.append(
             JobLine(
@@ -66,6 +77,7 @@ def job_lines(ws: Workspace) -> list[JobLine]:
                 reason=row.get("reason"),
                 error=row["error"],
                 tasks=tasks,
+                waiting={t: Waiting(reason, queue.waiting_meaning(reason)) for t, reason in why.items() if reason},
                 cache_hits=row.get("cache_hits") or 0,
                 retry=f"claimtrack replicate --retry {row['id']}" if row["state"] == "failed" else None,
             )

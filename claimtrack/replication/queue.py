@@ -5,6 +5,9 @@ Slurm's state comes from `sacct` where the cluster keeps accounting; many small 
 answers instead. A job that Slurm no longer knows and that left no result is read from the log file Slurm wrote
 for it (`*** JOB 12 ON node CANCELLED AT ... DUE TO TIME LIMIT ***`); failing that, it "left the queue without a
 result". So every task ends in a known state, however it ended.
+
+Why a pending task waits (squeue's `%r`: Priority, JobHeldUser, ...) only the controller knows; sacct keeps no
+current reason, so where sacct answers, squeue is asked once more, for all the pending jobs at once.
 """
 
 from __future__ import annotations
@@ -40,14 +43,48 @@ _MEANING = {
     "BOOT_FAIL": "its node failed to boot",
     "DEADLINE": "missed its deadline",
 }
+# Why a task waits, in plain words, for the reasons a researcher meets most; others are shown as Slurm writes them.
+_WAITING = {
+    "Priority": "jobs of higher priority are ahead of it in the queue",
+    "Resources": "waiting for the CPUs, memory or GPUs it asks for to come free",
+    "JobHeldUser": "held by its owner until `scontrol release` lets it go",
+    "JobHeldAdmin": "held by an administrator until one releases it",
+    "Dependency": "waiting for a job it depends on to end",
+    "DependencyNeverSatisfied": "depends on a job that can no longer end as required; it will never start",
+    "BeginTime": "its earliest start time has not come yet",
+    "JobArrayTaskLimit": "its array runs as many tasks at once as it may (CLAIMTRACK_SLURM_ARRAY_PARALLELISM)",
+    "QOSMaxJobsPerUserLimit": "you already run as many jobs as your QOS allows a user",
+    "ReqNodeNotAvail": "a node it needs is down, drained or reserved",
+    "PartitionConfig": "asks for more than the partition offers (CLAIMTRACK_SLURM_MEM_GB, ..._CPUS_PER_TASK)",
+    "PartitionTimeLimit": "its time limit is above the partition's (CLAIMTRACK_SLURM_TIMEOUT_MIN)",
+    "PartitionDown": "its partition is down",
+    "NodeDown": "a node it needs is down",
+    "Reservation": "waiting for its reservation to begin",
+    "WaitingForScheduling": "the scheduler has not looked at it yet",
+}
+# Families named by their first word: QOSGrpCpuLimit, AssocMaxJobsLimit, ...
+_WAITING_FAMILIES = (
+    ("QOS", "a limit of its QOS (quality of service) is reached"),
+    ("Assoc", "a limit of its account (association) is reached"),
+)
+
+
+@dataclass(frozen=True)
+class SlurmState:
+    """What Slurm says of one task: its state name and, from squeue, why it is in it (Priority, None, ...)."""
+
+    state: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class TaskState:
-    """One task: pending | running | done (with its value) | failed (with Slurm's reason and a message)."""
+    """One task: pending (with why, when Slurm says), running, done (with its value), failed (with Slurm's
+    reason and a message)."""
 
     state: str
-    reason: str | None = None  # a Slurm state name (TIMEOUT, ...), "error" for a Python error, or LEFT
+    # failed: a Slurm state name (TIMEOUT, ...), "error" for a Python error, or LEFT; pending: squeue's reason
+    reason: str | None = None
     message: str | None = None
     value: Any = None
 
@@ -60,9 +97,12 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str] | None:
         return None
 
 
+_RANGES = re.compile(r"(\d+)_\[(\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*)(?:%\d+)?\]")
+
+
 def _expand(job_id: str) -> list[str]:
-    """'12_[0-2,5%2]' -> ['12_0', '12_1', '12_2', '12_5']; other ids as they are."""
-    match = re.fullmatch(r"(\d+)_\[([^\]%]*)(?:%\d+)?\]", job_id)
+    """'12_[0-2,5%2]' -> ['12_0', '12_1', '12_2', '12_5']; other ids, malformed ones too, as they are."""
+    match = _RANGES.fullmatch(job_id)
     if not match:
         return [job_id]
     out = []
@@ -72,33 +112,47 @@ def _expand(job_id: str) -> list[str]:
     return out
 
 
-def _table(text: str) -> dict[str, str]:
-    """'<id>|<STATE ...>' lines -> {id: STATE}; 'CANCELLED by 0' is CANCELLED."""
-    states: dict[str, str] = {}
+def _table(text: str) -> dict[str, SlurmState]:
+    """'<id>|<STATE ...>[|<reason>]' lines -> {id: SlurmState}; 'CANCELLED by 0' is CANCELLED, a reason of
+    'None' none. A reason may hold commas and spaces ('ReqNodeNotAvail, UnavailableNodes:n[1-2]'), so it is
+    the last field, taken whole. Lines that do not parse are passed over."""
+    states: dict[str, SlurmState] = {}
     for line in text.splitlines():
-        job, _, state = line.strip().partition("|")
-        if job and state:
+        job, _, rest = line.strip().partition("|")
+        state, _, reason = rest.partition("|")
+        words, why = state.split(), reason.strip()
+        if job and words:
+            seen = SlurmState(words[0].rstrip("+"), why if why not in ("", "None") else None)
             for one in _expand(job):
-                states[one] = state.split()[0].rstrip("+")
+                states[one] = seen
     return states
 
 
-def slurm_states(job_ids: Iterable[str]) -> dict[str, str]:
-    """Slurm's state name for each job (array tasks as '<array>_<index>') that Slurm still knows."""
-    wanted = sorted({j.split("_")[0] for j in job_ids})
-    if not wanted:
-        return {}
-    listing = ",".join(wanted)
-    sacct = _run(["sacct", "--noheader", "--parsable2", "--allocations", "--format=JobID,State", "--jobs", listing])
-    if sacct is not None and sacct.returncode == 0:
-        return _table(sacct.stdout)
-    if sacct is not None:
-        log.debug("sacct: %s; asking squeue", sacct.stderr.strip())
-    squeue = _run(["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T", "--jobs", listing])
+def _squeue(arrays: Iterable[str]) -> dict[str, SlurmState]:
+    listing = ",".join(arrays)
+    squeue = _run(["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T|%r", "--jobs", listing])
     if squeue is None or squeue.returncode != 0:  # 'Invalid job id' when Slurm has forgotten all of them
         log.debug("squeue: %s", squeue.stderr.strip() if squeue else "not run")
         return {}
     return _table(squeue.stdout)
+
+
+def slurm_states(job_ids: Iterable[str]) -> dict[str, SlurmState]:
+    """What Slurm says of each job (array tasks as '<array>_<index>') that it still knows, in one call, or two
+    where sacct answers and some job is pending (squeue then says why, for all of them at once)."""
+    wanted = sorted({j.split("_")[0] for j in job_ids})
+    if not wanted:
+        return {}
+    sacct = _run(
+        ["sacct", "--noheader", "--parsable2", "--allocations", "--format=JobID,State", "--jobs", ",".join(wanted)]
+    )
+    if sacct is None or sacct.returncode != 0:
+        if sacct is not None:
+            log.debug("sacct: %s; asking squeue", sacct.stderr.strip())
+        return _squeue(wanted)
+    states = _table(sacct.stdout)
+    waiting = sorted({job.split("_")[0] for job, seen in states.items() if seen.state in PENDING})
+    return {**states, **_squeue(waiting)} if waiting else states
 
 
 def reason_from_log(stderr_log: Path) -> str | None:
@@ -113,22 +167,30 @@ def reason_from_log(stderr_log: Path) -> str | None:
     return None
 
 
+def waiting_meaning(reason: str) -> str | None:
+    """Why a task waits, in plain words, or None for a reason the table does not know."""
+    word = reason.split(",")[0].strip()  # 'ReqNodeNotAvail, UnavailableNodes:n1' is a ReqNodeNotAvail
+    if word in _WAITING:
+        return _WAITING[word]
+    return next((meaning for prefix, meaning in _WAITING_FAMILIES if word.startswith(prefix)), None)
+
+
 def ended(external_id: str, reason: str) -> TaskState:
     meaning = _MEANING.get(reason)
     message = f"job {external_id} {meaning} [{reason}]" if meaning else f"job {external_id} {reason}"
     return TaskState("failed", reason, message)
 
 
-def from_slurm(external_id: str, slurm_state: str | None, stderr_log: Path) -> TaskState:
+def from_slurm(external_id: str, slurm: SlurmState | None, stderr_log: Path) -> TaskState:
     """A task that has written no result, by what Slurm says of it (None: Slurm no longer knows it)."""
-    if slurm_state in PENDING:
-        return TaskState("pending")
-    if slurm_state in RUNNING:
-        return TaskState("running")
-    if slurm_state is None or slurm_state == "COMPLETED":
+    if slurm is None or slurm.state == "COMPLETED":
         found = reason_from_log(stderr_log)
         return ended(external_id, found) if found else TaskState("failed", LEFT, f"job {external_id} {LEFT}")
-    return ended(external_id, slurm_state)
+    if slurm.state in PENDING:
+        return TaskState("pending", slurm.reason)
+    if slurm.state in RUNNING:
+        return TaskState("running")
+    return ended(external_id, slurm.state)
 
 
 def from_result(external_id: str, outcome: str, value: Any) -> TaskState:
