@@ -41,10 +41,11 @@ def _paper(ident: str, source: str, stance: Stance, at: dt.datetime) -> Evidence
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    """One claim with every kind of history entry, written by the code that writes each: two papers judged, a
-    verdict overruling them, the DOI paper merged into its arXiv id, a review rejecting a paper the claim holds
-    no evidence of and one accepting a held item, the merged paper judged again under its arXiv id and under
-    its DOI (by a workspace whose ledger never merged it), and a lift of the verdict's ruling on it."""
+    """One claim with each kind of history entry but an anchor decision, written by the code that writes each:
+    two papers judged, a verdict overruling them, the DOI paper merged into its arXiv id, a review rejecting a
+    paper the claim holds no evidence of and one accepting a held item, the merged paper judged again under its
+    arXiv id and under its DOI (by a workspace whose ledger never merged it), and a lift of the verdict's ruling
+    on it."""
     root = claims_workspace(tmp_path / "ws", IT)
     store = Store(Workspace.at(root))
 
