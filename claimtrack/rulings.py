@@ -91,8 +91,11 @@ def paper_of(claim: Claim, source: str) -> str:
     return identities(claim).get(ident, ident)
 
 
-def rulings(claim: Claim) -> dict[str, Ruling]:
-    """The rulings in force on the claim's papers, by paper identity (see the module's docstring)."""
+def rulings(claim: Claim, before: int | None = None) -> dict[str, Ruling]:
+    """The rulings in force on the claim's papers, by paper identity (see the module's docstring); with `before`,
+    those in force just before history entry `before` (`validate` checks that a lift lifted one). Papers are read
+    through all the claim's merges, later ones too: a merge rewrites the evidence, so it renames a paper for the
+    whole history."""
     merged = identities(claim)
 
     def ident(source: str) -> str:
@@ -101,7 +104,7 @@ def rulings(claim: Claim) -> dict[str, Ruling]:
 
     papers = {e.id: ident(e.source) for e in claim.evidence if e.kind == EvidenceKind.PAPER}
     out: dict[str, Ruling] = {}
-    for entry in claim.history:
+    for entry in claim.history[:before]:
         if isinstance(entry, StatusChange) and entry.pinned:
             if entry.overrules is not None:
                 overruled = {papers[ref] for ref in entry.overrules if ref in papers}

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 
 from claimtrack.errors import Problem
-from claimtrack.models import Claim, Status, StatusChange
+from claimtrack.models import (
+    Claim,
+    EvidenceKind,
+    HistoryEntry,
+    PaperMerge,
+    ReviewDecision,
+    RulingLifted,
+    Status,
+    StatusChange,
+)
+from claimtrack.rulings import paper_identity, paper_of, rulings
 from claimtrack.store import Library, Store
 
 
@@ -53,16 +64,17 @@ def _claim_problems(claim: Claim, file: str) -> list[Problem]:
     for index, evidence_id in enumerate(evidence_ids):
         if evidence_ids.index(evidence_id) != index:
             problems.append(Problem(file, f"evidence.{index}.id", f"duplicate evidence id '{evidence_id}'"))
-    known = set(evidence_ids)
     previous: StatusChange | None = None
     for index, entry in enumerate(claim.history):
         if index and entry.at < claim.history[index - 1].at:
             problems.append(Problem(file, f"history.{index}.at", "earlier than the entry before it"))
+        kind = _ENTRY[getattr(entry, "event", "status")]
+        problems.extend(
+            Problem(file, f"history.{index}.{field}", f"{kind} {message}")
+            for field, message in _references(claim, index, entry)
+        )
         if not isinstance(entry, StatusChange):
             continue
-        for ref in entry.evidence:
-            if ref not in known:
-                problems.append(Problem(file, f"history.{index}.evidence", f"names unknown evidence '{ref}'"))
         if previous is not None and entry.from_ != previous.to:
             problems.append(
                 Problem(file, f"history.{index}.from", f"'{entry.from_}' but the change before ends at '{previous.to}'")
@@ -72,3 +84,54 @@ def _claim_problems(claim: Claim, file: str) -> list[Problem]:
     if claim.status != expected:
         problems.append(Problem(file, "status", f"'{claim.status}' but its history ends at '{expected}'"))
     return problems
+
+
+_ENTRY = {
+    "status": "the status change",
+    "review": "the review decision",
+    "lift": "the lift",
+    "paper": "the paper merge",
+    "anchor": "the anchor decision",
+}
+
+
+def _references(claim: Claim, index: int, entry: HistoryEntry) -> Iterator[tuple[str, str]]:
+    """(field, problem) for each reference of history entry `index` that the claim file shows to be wrong. Only
+    what every writer keeps is checked. Evidence is never removed, so the ids an entry names stay. A merge's
+    evidence names the id kept (or one a later merge kept), never the id given up again; evidence judged
+    elsewhere may name that id afresh, which readers follow through the merge (rulings.paper_of), so that is
+    no defect. A rejected review leaves no evidence: its paper is known by the decision alone. A person's
+    anchor may be edited by hand since, so an anchor decision is not held to the anchors."""
+    held = {e.id: e for e in claim.evidence}
+    named = entry.evidence if isinstance(entry, (StatusChange, PaperMerge)) else []
+    if isinstance(entry, ReviewDecision) and entry.evidence is not None:
+        named = [entry.evidence]
+    for ref in named:
+        if ref not in held:
+            yield "evidence", f"names unknown evidence '{ref}'"
+    if isinstance(entry, StatusChange):
+        for ref in entry.overrules or []:
+            if ref not in held:
+                yield "overrules", f"overrules unknown evidence '{ref}'"
+    elif isinstance(entry, ReviewDecision):
+        item = held.get(entry.evidence or "")
+        if item is not None and paper_of(claim, item.source) != paper_of(claim, entry.source):
+            yield "evidence", f"names '{item.id}', evidence of {item.source}, not of its paper {entry.source}"
+    elif isinstance(entry, RulingLifted):
+        if paper_of(claim, entry.source) not in rulings(claim, before=index):
+            yield "source", f"names {entry.source}, on which no ruling was in force"
+    elif isinstance(entry, PaperMerge):
+        kept = paper_of(claim, entry.into)
+        gone = paper_identity(entry.merged)  # evidence naming it is read as `into`, so it cannot vouch for `into`
+        papers = {
+            paper_of(claim, e.source)
+            for e in claim.evidence
+            if e.kind == EvidenceKind.PAPER and paper_identity(e.source) != gone
+        }
+        if kept not in papers:
+            yield "into", f"keeps {entry.into}, a paper none of the claim's evidence names"
+        for item in (held[ref] for ref in entry.evidence if ref in held):
+            if paper_identity(item.source) == gone:
+                yield "evidence", f"rewrote '{item.id}', which still names {entry.merged}, the id given up"
+            elif kept in papers and paper_of(claim, item.source) != kept:
+                yield "evidence", f"rewrote '{item.id}', which names {item.source}, not {entry.into}, the paper kept"

@@ -257,6 +257,7 @@ def test_a_review_reject_holds_when_another_model_confirms_the_same_judgement(ws
     assert lifted.exit_code == 0, lifted.stderr
     assert "lifted the ruling (rejected)" in lifted.stdout and "untested -> relaxed" in lifted.stdout
     assert [i["id"] for i in json.loads(invoke("--workspace", str(ws), "review", "--json").stdout)] == [item["id"]]
+    _valid(ws)  # a reject that left no evidence of its paper, and its lift, refer to what the claim knows
 
 
 # --- 3. one paper, one identity ---------------------------------------------------------------------------------
