@@ -45,7 +45,7 @@ def main() -> None:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from claimtrack.discovery.embedding import encoder, model_dir
+    from claimtrack.discovery.encoder import encoder, model_dir
 
     plain = SentenceTransformer(str(model_dir()), device="cpu")
     variants = {

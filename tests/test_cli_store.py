@@ -341,15 +341,3 @@ def test_every_command_has_help() -> None:
         result = invoke(*path, "--help")
         assert result.exit_code == 0 and "Usage" in result.stdout
         assert " ".join(summary.split()) in " ".join(result.stdout.split()), path  # the help shows the docstring
-
-
-def test_status_does_not_import_the_heavy_stack(repo_workspace: Path) -> None:
-    probe = (
-        "import sys\nfrom claimtrack.cli import app\n"
-        "try:\n    app(['-w', sys.argv[1], 'status', '--json'])\nexcept SystemExit:\n    pass\n"
-        "heavy = ['chromadb', 'langchain', 'langchain_openai', 'openai', 'lm_eval', 'torch', 'transformers',"
-        " 'sentence_transformers', 'arxiv', 'numpy', 'starlette', 'uvicorn', 'jinja2']\n"
-        "print('HEAVY', [m for m in heavy if m in sys.modules])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", probe, str(repo_workspace)], capture_output=True, text=True, check=True)
-    assert "HEAVY []" in out.stdout

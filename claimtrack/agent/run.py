@@ -186,7 +186,12 @@ def execute(
         reading = Reading(ledger, settings) if assessor is not None and options.fulltext else None
         pool = llm.pool if llm is not None else None  # the judges' one pool of calls, shown in the progress line
         outcome = "interrupted"
-        import_for_workers(heavy=options.replicate and any(c.replication for c in claims))
+        import_for_workers(
+            sources=not options.offline,
+            judge=llm is not None,
+            reading=reading is not None,
+            replicate=options.replicate and any(c.replication for c in claims),
+        )
         # Claims and pairs in flight: enough pairs that the pool's calls are kept busy while other pairs read full
         # texts; with a concurrency of 1, one of each (a serial run).
         width = settings.llm_concurrency

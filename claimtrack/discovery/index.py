@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claimtrack import imports
 from claimtrack.config import Settings
 from claimtrack.discovery import lexical
 
@@ -55,8 +56,9 @@ def text_hash(text: str) -> str:
 
 def chroma_client(path: Path, settings: Settings) -> ClientAPI:
     """A Chroma server when CHROMA_HOST is set (a team's shared index), else a folder on disk."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+    with imports.LOCK:  # a run's first Chroma may open beside a probe or the encoder loading (imports.py)
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
@@ -66,7 +68,8 @@ def chroma_client(path: Path, settings: Settings) -> ClientAPI:
 
 
 def embedding_function(settings: Settings) -> MiniLMEmbedding:
-    from claimtrack.discovery.embedding import MiniLMEmbedding
+    with imports.LOCK:
+        from claimtrack.discovery.embedding import MiniLMEmbedding
 
     return MiniLMEmbedding(quantize=settings.embed_int8, max_tokens=settings.embed_max_tokens)
 
@@ -155,7 +158,8 @@ def cosines(collection: Collection, query_vector: Sequence[float], ids: Sequence
 
 def ranked_cosines(vectors: Mapping[str, Sequence[float]], query_vector: Sequence[float]) -> list[tuple[str, float]]:
     """(id, cosine) of unit vectors against a query vector, best first; ties broken by id."""
-    import numpy as np
+    with imports.LOCK:
+        import numpy as np
 
     if not vectors:
         return []
@@ -252,7 +256,8 @@ class PaperIndex:
     @property
     def copies(self) -> VectorCopies:
         if self._copies is None:
-            from claimtrack.discovery.vectors import FILENAME, VectorCopies
+            with imports.LOCK:  # numpy
+                from claimtrack.discovery.vectors import FILENAME, VectorCopies
 
             self._copies = VectorCopies(self.path.parent / FILENAME)
         return self._copies

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
+from claimtrack import imports
 from claimtrack.config import Settings, load_settings
 from claimtrack.discovery.lexical import TOKENIZER, fts_query
 from claimtrack.fulltext.models import FullText, Passage
@@ -78,9 +79,10 @@ def dense(query: str, passages: list[Passage], settings: Settings) -> list[tuple
     """(n, cosine similarity to the query) of every passage, best first."""
     if not passages:
         return []
-    import numpy as np
+    with imports.LOCK:  # numpy, in a pair's thread (claimtrack/imports.py)
+        import numpy as np
 
-    from claimtrack.discovery.embedding import encoder
+    from claimtrack.discovery.encoder import encoder
 
     vectors = np.asarray(
         encoder(settings.embed_int8, settings.embed_max_tokens).encode([query, *(p.text for p in passages)], 32)

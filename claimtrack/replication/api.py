@@ -166,6 +166,8 @@ def collect(ws: Workspace) -> list[ReplicationOutcome]:
     with Ledger.open(ws) as ledger:
         book = jobs.JobBook(ledger)
         rows = book.pending()
+        if not rows:  # nothing was submitted: neither Slurm nor submitit is asked
+            return outcomes
         states = slurm.poll(ws, [t for row in rows for t in jobs.tasks_of(row)])
         for row in rows:
             tasks = [states[t] for t in jobs.tasks_of(row)]

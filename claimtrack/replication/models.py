@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from claimtrack import imports
 from claimtrack.errors import InvalidArgument
 from claimtrack.fileio import file_lock
 from claimtrack.replication.errors import ReplicationFailed
@@ -132,7 +133,8 @@ def cached_locally(ref: ModelRef) -> bool:
     """True when the hub model's config is already in the local Hugging Face cache (usable offline)."""
     if ref.local:
         return True
-    from huggingface_hub import try_to_load_from_cache
+    with imports.LOCK:  # a run's claims may load transformers (which imports it) at the same time
+        from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(ref.pretrained, "config.json", revision=ref.revision)
     return isinstance(found, str)
@@ -176,7 +178,8 @@ def needs_remote_code(ref: ModelRef) -> bool:
     if ref.local:
         config = Path(ref.pretrained) / "config.json"
     else:
-        from huggingface_hub import try_to_load_from_cache
+        with imports.LOCK:
+            from huggingface_hub import try_to_load_from_cache
 
         found = try_to_load_from_cache(ref.pretrained, "config.json", revision=ref.revision)
         config = Path(found) if isinstance(found, str) else None

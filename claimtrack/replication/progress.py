@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from claimtrack import imports
+
 log = logging.getLogger(__name__)
 
 
@@ -22,10 +24,11 @@ def logged_progress(label: str) -> Iterator[None]:
     instead; on leaving, the modules get their tqdm back and the other libraries' bars are on again as before."""
     import importlib
 
-    import tqdm
+    with imports.LOCK:  # torch, transformers and tqdm come with them (claimtrack/imports.py)
+        import tqdm
 
-    for name in ("lm_eval.api.task", "lm_eval.models.huggingface"):  # imported now, so the scan finds their bars
-        importlib.import_module(name)
+        for name in ("lm_eval.api.task", "lm_eval.models.huggingface"):  # imported now, so the scan finds their bars
+            importlib.import_module(name)
 
     class Logged(tqdm.tqdm):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimtrack import imports
 from claimtrack.replication import metrics
 from claimtrack.replication.errors import ReplicationFailed
 from claimtrack.replication.models import ModelRef
@@ -53,7 +54,8 @@ class ModelRun:
 
 def check_device(device: str) -> None:
     if device.startswith("cuda"):
-        import torch
+        with imports.LOCK:
+            import torch
 
         if not torch.cuda.is_available():
             raise ReplicationFailed(f"device '{device}' requested but no CUDA GPU is visible")
@@ -103,8 +105,9 @@ def evaluate(
     With `cache` (a path and its counter), every answer lm-eval computes is stored in that SQLite file as it
     comes, so a requeued or resubmitted task answers what it had done from there instead of again.
     """
-    from lm_eval import simple_evaluate
-    from lm_eval.tasks import TaskManager
+    with imports.LOCK:  # in a run, the encoder may be loading beside it (claimtrack/imports.py)
+        from lm_eval import simple_evaluate
+        from lm_eval.tasks import TaskManager
 
     model_args: dict[str, Any] = {
         "pretrained": model.pretrained,
