@@ -148,3 +148,28 @@ def test_the_progress_line_tells_the_time_left_once_fresh_requests_were_timed():
     assert _line(Asked(30, 100, 10, 8, 2400.0)).endswith("8 LLM calls in flight, about 40 min left")
     assert _line(Asked(90, 100, 10, 8, 30.4)).endswith("about 30 s left")
     assert _line(Asked(9, 368, 0, 1, 80 * 60.0)).endswith("about 1 h 20 min left")
+
+
+def test_the_progress_counts_every_request_and_estimates_once_a_round_of_fresh_ones_was_timed(tmp_path, monkeypatch):
+    from claimtrack.agent.assess import load_prompts, make_judges
+    from claimtrack.agent.qualify import Asked, load_set
+    from claimtrack.agent.qualify import qualify as measure
+    from claimtrack.config import load_settings
+    from claimtrack.ledger import Ledger
+
+    (tmp_path / "ws" / "claims").mkdir(parents=True)
+    ws = Workspace.at(tmp_path / "ws")
+    samples = load_set(QUALIFY_SET)
+    told: list[Asked] = []
+    with OpenAIServer(responder=erring) as server, Ledger.open(ws) as ledger:
+        serve(monkeypatch, server, 4)
+        judges = make_judges(load_prompts(ws), load_settings(), ledger=ledger, run_id="qualify")
+        assert judges is not None
+        measure(ledger, judges, samples[:10], ["first ten"])  # cached: the second measurement's first 40
+        measure(ledger, judges, samples, ["all"], progress=told.append)
+    assert [a.done for a in told] == list(range(REQUESTS + 1)) and {a.total for a in told} == {REQUESTS}
+    assert told[-1].cached == 40 and all(0 <= a.in_flight <= 4 for a in told)
+    fresh = [a.done - a.cached for a in told]
+    assert all(a.left_s is None for a, f in zip(told, fresh, strict=True) if f < 4)  # 4: what the pool holds
+    assert all(a.left_s is not None for a, f in zip(told, fresh, strict=True) if 4 <= f < REQUESTS - 40)
+    assert told[-1].left_s is None  # nothing left to ask

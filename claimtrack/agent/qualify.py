@@ -108,7 +108,7 @@ class Asked:
     total: int
     cached: int  # of those answered, how many came from the cache
     in_flight: int  # LLM calls the endpoint is answering now
-    left_s: float | None  # rough time left, once a few fresh requests were timed
+    left_s: float | None  # rough time left, once a few fresh requests were timed (None: unknown, or none left)
 
 
 class _Tally:
@@ -132,8 +132,8 @@ class _Tally:
     def _tell(self) -> None:
         asked = self.done - self.cached  # fresh requests answered
         left = None
-        if asked >= max(3, self.pool.concurrency):
-            left = (time.monotonic() - self.started) / asked * max(0, self.fresh - asked)
+        if asked >= max(3, self.pool.concurrency) and self.fresh > asked:
+            left = (time.monotonic() - self.started) / asked * (self.fresh - asked)
         self.progress(Asked(self.done, self.total, self.cached, self.pool.in_flight, left))
 
 
