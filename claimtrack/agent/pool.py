@@ -202,11 +202,12 @@ _READING = (  # full texts and citation contexts for the judge: fetching, parsin
 _REPLICATION = ("claimtrack.replication",)
 
 
-def import_for_workers(*, sources: bool, judge: bool, reading: bool, replicate: bool) -> None:
+def import_for_workers(*, sources: bool, judge: bool, reading: bool, replicate: bool, steps: bool = True) -> None:
     """Import in this thread what the workers import lazily for the parts of the run that are on: a module
     imported for the first time by two threads at once can be handed half-initialized to one of them (Python
-    breaks the import deadlock that way), and the claim fails with "partially initialized module"."""
-    groups = [(_STEPS, True), (_SOURCES, sources), (_JUDGE, judge), (_READING, reading), (_REPLICATION, replicate)]
+    breaks the import deadlock that way), and the claim fails with "partially initialized module". `steps`
+    False: workers that only ask the judge (`judge qualify`), not a run's claims."""
+    groups = [(_STEPS, steps), (_SOURCES, sources), (_JUDGE, judge), (_READING, reading), (_REPLICATION, replicate)]
     for names, on in groups:
         for name in names if on else ():
             importlib.import_module(name)

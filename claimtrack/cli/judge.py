@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from claimtrack.cli.common import print_json, table, workspace
+
+if TYPE_CHECKING:
+    from claimtrack.agent.qualify import Asked
 
 judge_app = typer.Typer(no_args_is_help=True, help="The LLM judge: measure it before its judgements move a status.")
 
@@ -34,12 +37,17 @@ def qualify(
     same cache), and store the measurement for this judge (models, endpoint, prompt versions): confusion
     matrices, precision and recall per label, macro-F1, kappa and error correlation between roles, tokens.
 
+    Asks up to CLAIMTRACK_LLM_CONCURRENCY requests at once, as a run does, and shows on stderr how many are
+    answered, how many came from the cache and about how long the rest will take.
+
     Exit 0 when the judge qualifies (its judgements may then move statuses, weighed by the measurement),
-    1 when it does not (one line says why), 2 for bad input.
+    1 when it does not (one line says why), 2 for bad input, 3 when the endpoint failed (what it answered is
+    cached: a second try asks only the rest).
     """
     from claimtrack.agent.assess import load_prompts, make_judges
     from claimtrack.agent.qualification import MIN_MACRO_F1, store
-    from claimtrack.agent.qualify import DEFAULT_DATA, fingerprint, load_set, qualify, scifact_samples
+    from claimtrack.agent.qualify import DEFAULT_DATA, asks, fingerprint, load_set, qualify, scifact_samples
+    from claimtrack.cli.progress import counter
     from claimtrack.config import load_settings
     from claimtrack.errors import InvalidArgument
     from claimtrack.ledger import Ledger
@@ -63,7 +71,8 @@ def qualify(
     with Ledger.open(ws) as ledger:
         judges = make_judges(prompts, settings, ledger=ledger, run_id="qualify")
         assert judges is not None  # an endpoint is configured
-        record = qualify(ledger, judges, samples, names)
+        with counter(len(samples) * len(asks(judges)), "qualify: asking", estimate=False) as show:
+            record = qualify(ledger, judges, samples, names, progress=lambda asked: show(asked.done, _line(asked)))
         store(ledger, record)
     if as_json:
         print_json(record.model_dump(mode="json"))
@@ -88,6 +97,22 @@ def qualify(
     typer.echo(line, err=as_json)
     if not record.qualified:
         raise typer.Exit(1)
+
+
+def _line(asked: Asked) -> str:
+    """The progress line: requests answered of all, from the cache, in flight, and the time left once known."""
+    line = (
+        f"qualify: {asked.done}/{asked.total} requests answered ({asked.cached} from the cache),"
+        f" {asked.in_flight} LLM calls in flight"
+    )
+    return line if asked.left_s is None else f"{line}, about {_duration(asked.left_s)} left"
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 2:
+        return f"{round(seconds)} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def _num(value: float | None) -> str:

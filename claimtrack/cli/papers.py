@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +37,7 @@ def import_(
 ) -> None:
     """Import arXiv's metadata snapshot, streaming, with a progress bar; a paper already stored is updated only
     if it changed."""
+    from claimtrack.cli.progress import counter
     from claimtrack.discovery.snapshot import import_snapshot
     from claimtrack.errors import InvalidArgument
     from claimtrack.ledger import Ledger
@@ -52,8 +50,14 @@ def import_(
             raise InvalidArgument("--since", f"'{since}' is not a date (YYYY-MM-DD)") from None
     ws = workspace(ctx)
     size = file.stat().st_size if file.is_file() else 0
-    with Ledger.open(ws) as ledger, _progress(size, _reading_line, counts=False) as progress:
-        summary = import_snapshot(ledger, file, categories=category, since=since_date, progress=progress)
+    with Ledger.open(ws) as ledger, counter(size, _reading_line(0, 0), counts=False) as show:
+        summary = import_snapshot(
+            ledger,
+            file,
+            categories=category,
+            since=since_date,
+            progress=lambda done, detail: show(done, _reading_line(done, detail)),
+        )
     for number, problem in summary.bad:
         typer.echo(f"{file}:{number}: skipped: {problem}", err=True)
     if as_json:
@@ -123,6 +127,7 @@ def index(
 
     Resumable: each batch is kept as soon as it is embedded, so a run that is stopped or killed continues
     where it stopped, and papers already embedded with the same text are never embedded again."""
+    from claimtrack.cli.progress import counter
     from claimtrack.config import load_settings
     from claimtrack.discovery.index import PaperIndex
     from claimtrack.ledger import Ledger
@@ -131,8 +136,9 @@ def index(
     with Ledger.open(ws) as ledger:
         total = ledger.conn.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
         paper_index = PaperIndex(ws.state_dir, ledger, load_settings())
-        with _progress(total, _embedding_line(total)) as progress:
-            embedded = paper_index.sync(batch=batch, progress=progress)
+        line = _embedding_line(total)
+        with counter(total, line(0, 0)) as show:
+            embedded = paper_index.sync(batch=batch, progress=lambda done, detail: show(done, line(done, detail)))
         stored = paper_index.collection.count()
     if as_json:
         print_json({"papers": total, "embedded": embedded, "in_index": stored})
@@ -202,47 +208,6 @@ def discover_command(
         )
     if code:
         raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def _progress(
-    total: int, line: Callable[[int, int], str], *, counts: bool = True
-) -> Iterator[Callable[[int, int], None]]:
-    """progress(done, detail) on stderr: a bar on a terminal (described by `line`, with done/total when `counts`,
-    else a percentage); otherwise `line` at first, then at most every 10 s, and at the end (logs, cron);
-    nothing with -q."""
-    from claimtrack.cli import logs
-
-    if logs.quiet():
-        yield lambda done, detail: None
-        return
-    if not sys.stderr.isatty():
-        shown = {"at": 0.0, "line": ""}
-
-        def plain(done: int, detail: int) -> None:
-            text = line(done, detail)
-            due = time.monotonic() - shown["at"] >= 10
-            if text != shown["line"] and (due or done == total):
-                typer.echo(text, err=True)
-                shown.update(at=time.monotonic(), line=text)
-
-        yield plain
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    amount = MofNCompleteColumn() if counts else TaskProgressColumn()
-    columns = (TextColumn("{task.description}"), BarColumn(), amount, TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task(line(0, 0), total=total)
-        yield lambda done, detail: bar.update(task, completed=done, description=line(done, detail))
 
 
 def _embedding_line(total: int) -> Callable[[int, int], str]:

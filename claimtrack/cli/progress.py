@@ -1,12 +1,14 @@
-"""Run progress on stderr: a bar over the run's claims on a terminal, plain lines otherwise (logs, cron, CI), none
-with -q. Claims and pairs run concurrently, so each line also says how many pairs are judged of those planned and
-how many LLM calls are in flight."""
+"""Progress on stderr: a bar on a terminal, plain lines otherwise (logs, cron, CI), none with -q. A run's is over
+its claims; claims and pairs run concurrently, so each line also says how many pairs are judged of those planned
+and how many LLM calls are in flight. `counter` is the plain count of other long commands (papers import and
+index, judge qualify)."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import typer
 
@@ -57,6 +59,47 @@ def reporter() -> Iterator[Progress]:
             bar.update(task, completed=status.claims_done, description=described)
 
         yield fancy
+
+
+@contextlib.contextmanager
+def counter(
+    total: int, first: str, *, counts: bool = True, estimate: bool = True
+) -> Iterator[Callable[[int, str], None]]:
+    """show(done, text) on stderr: on a terminal, a bar described by the text, with done/total when `counts` (else
+    a percentage) and the time left when `estimate` (else the time taken: the text tells its own estimate);
+    otherwise the text at first, then at most every 10 s, and at the end; nothing with -q."""
+    if logs.quiet():
+        yield lambda done, text: None
+        return
+    if not sys.stderr.isatty():
+        shown = {"at": 0.0, "line": ""}
+
+        def plain(done: int, text: str) -> None:
+            due = time.monotonic() - shown["at"] >= 10
+            if text != shown["line"] and (due or done == total):
+                typer.echo(text, err=True)
+                shown.update(at=time.monotonic(), line=text)
+
+        yield plain
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    amount = MofNCompleteColumn() if counts else TaskProgressColumn()
+    time_column = TimeRemainingColumn() if estimate else TimeElapsedColumn()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), amount, time_column, console=Console(stderr=True)
+    ) as bar:
+        task = bar.add_task(first, total=total)
+        yield lambda done, text: bar.update(task, completed=done, description=text)
 
 
 def _counts(status: Status) -> str:
