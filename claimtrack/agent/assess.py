@@ -99,15 +99,12 @@ class Assessment:
     """One pair after its first look, its full judgement, its confirmation and any rechecks."""
 
     first: JudgeOutcome  # the judge role's judgement that counts: on the full material, or the first look
-    second: JudgeOutcome | None = None  # the confirmation
-    rechecks: tuple[JudgeOutcome, ...] = ()  # the rechecks asked, in order
+    asked: tuple[JudgeOutcome, ...] = ()  # every distinct request of the pair, in order, the first look's included
     evidence: Evidence | None = None  # evidence that counts, for the claim
     review: str | None = None  # the open review item
-    look: JudgeOutcome | None = None  # the first look, when the pair was read in two steps
     set_aside: bool = False  # the first look (and its second opinions) found the paper unrelated: nothing more read
     read_more: bool = False  # the full judgement was shown more than the first look (full-text passages)
     probability: dict[Stance, float] | None = None  # measured stance probabilities, with a qualified judge
-    asked: tuple[JudgeOutcome, ...] = ()  # every distinct request of the pair, the first look's included
 
     @property
     def material(self) -> ReadMaterial:
@@ -121,14 +118,9 @@ class Assessment:
         return to_evidence(self.first, run_id, material=self.material, unrelated=True)
 
     @property
-    def outcomes(self) -> list[JudgeOutcome]:
-        """Every judgement the pair took, each once."""
-        return list(self.asked)
-
-    @property
     def fresh(self) -> bool:
         """Whether this run asked the model anything about the pair."""
-        return any(not o.cached for o in self.outcomes)
+        return any(not o.cached for o in self.asked)
 
 
 @dataclass
@@ -163,7 +155,6 @@ class Assessor:
         unless the look sets the pair aside, `more()` gives the further blocks (full-text passages) the full
         judgement reads. Raises LLMError when the endpoint fails (what was answered before is cached)."""
         asked: dict[str, JudgeOutcome] = {}  # this pair's requests (kept per call: pairs are assessed in threads)
-        look: JudgeOutcome | None = None
         screened: list[JudgeOutcome] = []  # the look and its second opinions, on the look's material
         further: tuple[Block, ...] = ()
         if more is not None:
@@ -175,33 +166,15 @@ class Assessor:
                 )
                 settled = self._settle(screened)
                 if settled.stance == Stance.UNRELATED:
-                    second = screened[1] if len(screened) > 1 else None
-                    return Assessment(
-                        look,
-                        second,
-                        tuple(screened[2:]),
-                        look=look,
-                        set_aside=True,
-                        probability=settled.probability,
-                        asked=tuple(asked.values()),
-                    )
+                    return Assessment(look, tuple(asked.values()), set_aside=True, probability=settled.probability)
             further = tuple(more())
         shown = (*further, *extra)
         if screened and not further:  # nothing more to read: the look is the judgement, and its opinions stand
             answers = self._opinions(asked, screened, claim, paper, shown)
         else:
             answers = self._opinions(asked, [self._ask(asked, "judge", claim, paper, shown)], claim, paper, shown)
-        first = answers[0]
         settled = self._settle(answers)
-        done = Assessment(
-            first,
-            answers[1] if len(answers) > 1 else None,
-            tuple(answers[2:]),
-            look=look,
-            read_more=bool(further),
-            probability=settled.probability,
-            asked=tuple(asked.values()),
-        )
+        done = Assessment(answers[0], tuple(asked.values()), read_more=bool(further), probability=settled.probability)
         return self._conclude(done, claim, paper, answers, settled, now)
 
     # --- asking -------------------------------------------------------------------------------------------
