@@ -238,13 +238,12 @@ def _ask(
             raise CancelledError
         try:
             outcome = lookup(ledger, request) or ask(ledger, judges.llms[role], request, run_id="qualify")
-            row = ledger.conn.execute(
-                "SELECT tokens_in, tokens_out FROM judgements WHERE key = ?", (outcome.key,)
-            ).fetchone()
+            row = cached(ledger, outcome.key)  # the request as recorded, with what it cost
         except Exception:
             failed.set()
             raise
-        replies.append((outcome.judgement.stance if outcome.judgement else None, row[0], row[1]))
+        assert row is not None  # answered or recorded as a judge-error: in the ledger either way
+        replies.append((outcome.judgement.stance if outcome.judgement else None, row["tokens_in"], row["tokens_out"]))
         tally.answered(outcome.cached)
     return replies
 
